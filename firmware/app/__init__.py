@@ -1,0 +1,135 @@
+"""The gateway application: wires the layers together, in this one place only.
+
+Boot: board.make_hal() builds the hardware objects; each layer's `service` module gets
+`setup(ctx)` (synchronous, in order: core before its producers and consumers) and then
+`run(ctx)` as a supervised asyncio task. Layers talk through ctx (ctx.core, ctx.meters,
+ctx.log), never by importing each other's services.
+"""
+import asyncio
+import gc
+import sys
+import time
+
+# Layer services in start order; each is "<package>.service" with setup()/run().
+SERVICES = (
+    ("core", "core.service"),
+    ("lmn", "lmn.service"),
+    ("radio", "wmbus.service"),
+    ("taf", "taf.service"),
+    ("wan", "wan.service"),
+    ("han", "han.service"),
+)
+_EVENTS = const(16)
+
+CTX = None  # the running gateway, for diag and the REPL
+
+
+class Context:
+    def __init__(self, board, hal):
+        from app.supervisor import Supervisor
+
+        self.board = board
+        self.hal = hal
+        self.boot_ms = time.ticks_ms()
+        self.operational_ms = None
+        self.events = []  # last errors/warnings, newest last
+        self.meters = {}  # meter id -> {"via", "last_seen", "count", ...}
+        self.sinks = []  # log sinks added by core (system log) etc.: f(level, event, msg)
+        self.heap_peak = 0
+        self.sup = Supervisor(self.log)
+        self.services = {}
+        self.core = None
+
+    def log(self, level, event, msg, detail=None):
+        """Record an event: ring of recent warnings for diag, trace, and the log sinks."""
+        if level >= 2:
+            self.events.append({"t": time.time(), "level": level, "event": event, "msg": msg})
+            if len(self.events) > _EVENTS:
+                self.events.pop(0)
+        tr = self.hal.trace
+        if tr:
+            tr.write("%d %d %s %s\n" % (time.time(), level, event, msg))
+            if detail:
+                tr.write(detail)
+            tr.flush()
+        for s in self.sinks:
+            try:
+                s(level, event, msg)
+            except Exception:  # noqa: BLE001 - a broken sink must not break logging
+                pass
+
+    def meter_seen(self, meter_id, via, **info):
+        m = self.meters.get(meter_id)
+        if m is None:
+            m = self.meters[meter_id] = {"via": via, "count": 0}
+        m["count"] += 1
+        m["last_seen"] = time.time()
+        m.update(info)
+
+    def led(self, name, v):
+        p = self.hal.leds.get(name)
+        if p:
+            p.value(v)
+
+    def sample_heap(self):
+        used = gc.mem_alloc()
+        if used > self.heap_peak:
+            self.heap_peak = used
+
+    def uptime_ms(self):
+        return time.ticks_diff(time.ticks_ms(), self.boot_ms)
+
+
+def _load(ctx):
+    for name, modname in SERVICES:
+        try:
+            mod = __import__(modname, None, None, ("run",))
+        except ImportError as e:
+            ctx.log(3, "boot.import", "%s: %s" % (modname, e))
+            continue
+        ctx.services[name] = mod
+        setup = getattr(mod, "setup", None)
+        if setup:
+            try:
+                setup(ctx)
+            except Exception as e:  # noqa: BLE001 - boot the rest, report this one
+                ctx.log(4, "boot.setup", "%s.setup failed: %s: %s" % (name, type(e).__name__, e))
+        gc.collect()
+
+
+async def _start(ctx):
+    from app import leds, repl
+
+    _load(ctx)
+    for name, mod in ctx.services.items():
+        run = getattr(mod, "run", None)
+        if run:
+            ctx.sup.add(name, lambda run=run: run(ctx))
+    ctx.sup.add("leds", lambda: leds.run(ctx))
+    if ctx.hal.console:
+        r = repl.Repl(ctx.hal.console[0], ctx.hal.console[1])
+        ctx.sup.add("repl", r.run)
+        r.banner()
+    await asyncio.sleep_ms(0)
+    ctx.operational_ms = ctx.uptime_ms()
+    ctx.log(1, "boot.ok", "operational after %d ms" % ctx.operational_ms)
+    announce = getattr(ctx.board, "announce", None)
+    if announce:
+        announce(ctx)
+    while True:
+        await asyncio.sleep(3600)
+
+
+def main():
+    global CTX
+    import board
+
+    gc.collect()
+    CTX = Context(board, board.make_hal())
+    try:
+        asyncio.run(_start(CTX))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        CTX.sup.stop()
+        print("gateway stopped", file=sys.stderr)

@@ -1,0 +1,14 @@
+"""The core layer's service: setup(ctx) at boot, run(ctx) as a supervised task.
+
+Placeholder from the foundation; the layer's issue (#5) fills it in.
+"""
+import asyncio
+
+
+def setup(ctx):
+    pass
+
+
+async def run(ctx):
+    while True:
+        await asyncio.sleep(3600)

@@ -1,0 +1,1 @@
+"""Layer package: crypto (AES modes, CMAC, CCM, ECC, CMS/DER)."""

@@ -1,0 +1,1 @@
+"""One module per chip; each driver gets its bus object injected (never constructs it)."""

@@ -1,0 +1,1 @@
+"""Unix (virtual board) implementations of the hal interfaces: pty, socket, file backed."""

@@ -1,0 +1,30 @@
+"""GPIO pins of the virtual board: remember their level and report changes.
+
+A listener (the LED/output model, diag) can subscribe to see every change; real boards
+use machine.Pin through hal.mcu.gpio with the same `value()` interface.
+"""
+
+
+class Pin:
+    def __init__(self, name, value=0, on_change=None):
+        self.name = name
+        self._v = value
+        self.on_change = on_change
+        self.changes = 0
+
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        v = 1 if v else 0
+        if v != self._v:
+            self._v = v
+            self.changes += 1
+            if self.on_change:
+                self.on_change(self.name, v)
+        return None
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)

@@ -1,0 +1,1 @@
+"""Layer package: store (append-only record store on the flash filesystem)."""

@@ -1,0 +1,1 @@
+"""gwtool: host toolchain for the open Smart Meter Gateway (build, virtual board, tests)."""

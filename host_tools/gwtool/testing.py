@@ -1,0 +1,141 @@
+"""pytest plugin: firmware tests run inside the MicroPython unix port.
+
+- Files named `mp_test_*.py` are MicroPython test modules: one interpreter process per
+  file runs every `test_*` function (sync or async) via mp/mpunit.py; each function
+  becomes a pytest item, and a failure shows MicroPython's traceback.
+  Header comments tune the run: `# heapsize: 128K`, `# timeout: 300`.
+  The process gets GW_TEST_TMP (a fresh directory) and GW_VECTORS (../shared/vectors).
+- Fixture `mpy`: run a snippet or script in MicroPython from a CPython test.
+- Option `--port P`: end-to-end tests that accept the `gateway_port` fixture run against a
+  real board's serial port instead of a virtual board (see tests/README.md).
+"""
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from . import mpy as _mpy
+from .paths import VECTORS
+
+MARK = "\x1eMPUNIT "
+RUNNER = Path(__file__).parent / "mp" / "mpunit.py"
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("gwtool")
+    g.addoption("--port", default=None, help="run e2e tests against a board on this serial port")
+    g.addoption("--mp-heap", default=None, help="override the heap size of mp_test_* files")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long end-to-end tests")
+    config.addinivalue_line("markers", "board: runs against --port or the virtual board")
+
+
+def _is_mp_test(path):
+    return path.suffix == ".py" and path.name.startswith("mp_test_")
+
+
+def pytest_collect_file(parent, file_path):
+    # Paths named on the command line are offered to the python plugin, which then asks
+    # pytest_pycollect_makemodule below; everything else is collected here.
+    if _is_mp_test(file_path) and not parent.session.isinitpath(file_path):
+        return MpFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    if _is_mp_test(module_path):
+        return MpFile.from_parent(parent, path=module_path)
+    return None
+
+
+def _header(text, key, default):
+    m = re.search(rf"^#\s*{key}:\s*(\S+)", text, re.M)
+    return m.group(1) if m else default
+
+
+class MpFile(pytest.File):
+    """One MicroPython test module; runs once, results are shared by its items."""
+
+    def collect(self):
+        text = self.path.read_text()
+        names = sorted(set(re.findall(r"^(?:async\s+)?def\s+(test_\w+)\s*\(", text, re.M)))
+        self._results = None
+        for n in names:
+            yield MpItem.from_parent(self, name=n)
+
+    def results(self):
+        if self._results is None:
+            text = self.path.read_text()
+            heap = self.config.getoption("--mp-heap") or _header(text, "heapsize", "1M")
+            timeout = int(_header(text, "timeout", "300"))
+            tmp = tempfile.mkdtemp(prefix="mpunit-")
+            env = {"GW_TEST_TMP": tmp, "GW_VECTORS": str(VECTORS)}
+            try:
+                out = _mpy.run(script=RUNNER, args=[self.path.stem], heapsize=heap,
+                               path=[self.path.parent], env=env, timeout=timeout, check=False,
+                               cwd=tmp)
+            except _mpy.MicroPythonError as e:
+                out = e.output + "\n" + str(e).splitlines()[0]
+            res, other = {}, []
+            for line in out.split("\n"):
+                if line.startswith(MARK):
+                    d = json.loads(line[len(MARK):])
+                    if "name" in d:
+                        res[d["name"]] = d
+                else:
+                    other.append(line)
+            self._results = (res, "\n".join(other[-60:]))
+        return self._results
+
+
+class MpFailure(Exception):
+    pass
+
+
+class MpItem(pytest.Item):
+    def runtest(self):
+        res, other = self.parent.results()
+        if "<import>" in res:
+            raise MpFailure("import failed in MicroPython:\n" + res["<import>"]["tb"])
+        r = res.get(self.name)
+        if r is None:
+            raise MpFailure("no result (MicroPython crashed or hung?); output tail:\n" + other)
+        if r.get("skip"):
+            pytest.skip(r.get("tb", "").strip().splitlines()[-1])
+        if not r["ok"]:
+            raise MpFailure(r["tb"])
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MpFailure):
+            return f"[MicroPython] {self.name}\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"[mp] {self.name}"
+
+
+class _Runner:
+    MicroPythonError = _mpy.MicroPythonError
+
+    def run(self, code=None, **kw):
+        return _mpy.run(code, **kw)
+
+    def json(self, code, **kw):
+        """Run code whose last printed line is JSON; return it decoded."""
+        out = _mpy.run(code, **kw).strip().splitlines()
+        return json.loads(out[-1])
+
+
+@pytest.fixture
+def mpy():
+    return _Runner()
+
+
+@pytest.fixture
+def gateway_port(request):
+    return request.config.getoption("--port")

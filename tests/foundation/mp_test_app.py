@@ -1,0 +1,72 @@
+# Foundation firmware tests; run inside the MicroPython unix port.
+# heapsize: 256K
+import asyncio
+from mptest import eq
+from app.supervisor import Supervisor
+from app.repl import Repl
+
+
+class Sink:
+    def __init__(self):
+        self.buf = bytearray()
+
+    def write(self, b):
+        self.buf.extend(b)
+
+
+async def test_supervisor_restarts_crashed_task_and_keeps_others():
+    logs = []
+    sup = Supervisor(lambda lvl, ev, msg, detail=None: logs.append((lvl, ev, msg)))
+    runs = []
+    ticks = []
+
+    async def flaky():
+        runs.append(1)
+        if len(runs) < 3:
+            raise ValueError("bad meter byte")
+        await asyncio.sleep(10)
+
+    async def steady():
+        while True:
+            ticks.append(1)
+            await asyncio.sleep_ms(10)
+
+    import app.supervisor as s
+    s._BACKOFF_MIN_MS = 10  # noqa - module constant is inlined; use short waits below
+    sup.add("flaky", flaky)
+    sup.add("steady", steady)
+    await asyncio.sleep_ms(3500)
+    st = sup.states()
+    eq(st["flaky"]["restarts"], 2)
+    eq(st["flaky"]["state"], "running")
+    eq(st["steady"]["state"], "running")
+    assert len(ticks) > 100
+    assert logs and logs[0][1] == "task.crash" and "bad meter byte" in logs[0][2]
+    sup.stop()
+    await asyncio.sleep_ms(10)
+    eq(sup.states()["steady"]["state"], "stopped")
+
+
+def test_repl_raw_mode_protocol():
+    out = Sink()
+    r = Repl(None, out)
+    r.feed(b"\r\x03\r\x01")
+    assert out.buf.endswith(b"raw REPL; CTRL-B to exit\r\n>")
+    out.buf = bytearray()
+    r.feed(b"\x05A\x01")
+    eq(bytes(out.buf), b"R\x00")
+    out.buf = bytearray()
+    r.feed(b"x = 6 * 7\x04")
+    eq(bytes(out.buf), b"OK\x04\x04>")
+    out.buf = bytearray()
+    r.feed(b"1/0\x04")
+    assert out.buf.startswith(b"OK\x04Traceback")
+    assert b"ZeroDivisionError" in out.buf and out.buf.endswith(b"\x04>")
+    eq(r.g["x"], 42)
+
+
+def test_repl_friendly_mode_evaluates_lines():
+    out = Sink()
+    r = Repl(None, out)
+    r.feed(b"2+3\r")
+    assert b"5\r\n>>> " in out.buf, out.buf

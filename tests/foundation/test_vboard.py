@@ -1,0 +1,103 @@
+"""End to end: boot the virtual board from its ROMFS image, use its REPL, shut it down."""
+import json
+import subprocess
+import time
+
+import pytest
+import serial
+
+from gwtool.paths import ROOT
+from gwtool.vboard import VBoard
+
+MPREMOTE = str(ROOT / ".venv/bin/mpremote")
+
+
+def raw_exec(port, code, timeout=5):
+    """Minimal raw-REPL client over pyserial, independent of mpremote."""
+    s = serial.Serial(port, 921600, timeout=0.2)
+    try:
+        s.write(b"\r\x03\r\x01")
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
+            buf += s.read(64)
+            assert time.monotonic() < deadline, buf
+        s.write(code.encode() + b"\x04")
+        buf = b""
+        while buf.count(b"\x04") < 2:
+            buf += s.read(256)
+            assert time.monotonic() < deadline, buf
+        assert buf.startswith(b"OK"), buf
+        out, err = buf[2:].split(b"\x04")[:2]
+        s.write(b"\r\x02")
+        return out.decode(), err.decode()
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="module")
+def vboard(tmp_path_factory):
+    vb = VBoard(tmp_path_factory.mktemp("vb")).start()
+    yield vb
+    vb.stop()
+
+
+def test_endpoints_file(vboard):
+    eps = json.loads((vboard.workdir / "endpoints.json").read_text())
+    for key in ("repl", "rs485", "radio", "han", "pid"):
+        assert key in eps
+    assert eps["repl"].startswith("/dev/pts/") and eps["rs485"].startswith("/dev/pts/")
+    assert eps["pid"] == vboard.proc.pid
+
+
+def test_pyserial_raw_repl_runs_diag(vboard):
+    out, err = raw_exec(vboard.endpoints["repl"], "import diag; diag.status()")
+    assert err == ""
+    st = json.loads(out)
+    assert st["state"] == "operational" and st["board"] == "unix"
+    assert {"lmn", "radio", "taf", "wan", "han", "leds", "repl"} <= set(st["tasks"])
+    assert all(t["state"] == "running" for t in st["tasks"].values())
+    assert st["heap"]["free"] > 0 and st["heap"]["peak"] >= st["heap"]["used"] // 2
+
+
+def test_app_is_imported_from_romfs(vboard):
+    out, err = raw_exec(vboard.endpoints["repl"],
+                        "import app, sys; print(app.__file__, sys.path[0])")
+    assert err == "" and out.split() == ["/rom/app/__init__.mpy", "/rom"]
+
+
+def test_data_partition_is_littlefs(vboard):
+    out, err = raw_exec(vboard.endpoints["repl"],
+                        "import os\nwith open('/data/x','w') as f: f.write('1')\n"
+                        "print(os.statvfs('/data')[0], open('/data/x').read())")
+    assert err == "" and out.split() == ["4096", "1"]
+
+
+def test_mpremote_resume_exec(vboard):
+    p = subprocess.run([MPREMOTE, "connect", vboard.endpoints["repl"], "resume", "exec",
+                        "import diag; diag.status()"], capture_output=True, text=True,
+                       timeout=20)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["state"] == "operational"
+
+
+def test_crashing_task_is_restarted_and_others_keep_running(vboard):
+    code = ("import app, asyncio\n"
+            "async def bad():\n    raise RuntimeError('injected')\n"
+            "app.CTX.sup.add('crashy', bad)\n")
+    raw_exec(vboard.endpoints["repl"], code)
+    time.sleep(1.5)
+    out, _ = raw_exec(vboard.endpoints["repl"], "import diag; diag.status()")
+    st = json.loads(out)
+    assert st["tasks"]["crashy"]["restarts"] >= 1
+    assert "injected" in st["tasks"]["crashy"]["last_error"]
+    assert st["tasks"]["lmn"]["state"] == "running"
+    assert any("injected" in e["msg"] for e in st["last_errors"])
+    raw_exec(vboard.endpoints["repl"], "app.CTX.sup.tasks['crashy'].task.cancel()")
+
+
+def test_stop_ends_the_process(tmp_path):
+    vb = VBoard(tmp_path, rebuild=False).start()
+    pid = vb.proc.pid
+    vb.stop()
+    assert vb.proc.poll() is not None and pid
