@@ -33,7 +33,9 @@ def make_hal():
     from hal.unix import console
 
     cfg = config()
-    hal = Hal(rtc=Rtc(), net=HostNet(), console=console.streams())
+    clock = cfg.get("clock") or {}
+    hal = Hal(rtc=Rtc(clock.get("start"), clock.get("accelerate", 1)), net=HostNet(),
+              console=console.streams())
     hal.leds = {n: Pin(n) for n in ("PWR", "TLS", "LMC", "WMT", "RSSI")}
     hal.outputs = {n: Pin(n) for n in ("OUT1", "OUT2", "OUT3", "RELAY_SET", "RELAY_RESET")}
     if cfg.get("workdir"):

@@ -66,6 +66,38 @@ class Context:
         m["last_seen"] = time.time()
         m.update(info)
 
+    def ingest(self, meter, obis, raw, scaler, unit, capture_time, status=None, via="lmn"):
+        """A reading from a meter (wired or wireless) for the core.
+
+        meter: meter id (str, e.g. server id hex or wM-Bus "KAM-12345678"); obis:
+        "A-B:C.D.E*F"; raw: exact integer; scaler: decimal exponent; unit: IEC 62056-6-2
+        unit code; capture_time: gateway time (UTC s) when the value was captured;
+        status: meter status word (32 bit) or None. Returns the core's record number.
+        """
+        self.meter_seen(meter, via)
+        if self.core is not None:
+            return self.core.ingest(meter, obis, raw, scaler, unit, capture_time, status)
+        return None
+
+    def now(self):
+        """Gateway time, UTC seconds (int); simulated time on an accelerated vboard."""
+        return self.hal.rtc.now()
+
+    def now_ms(self):
+        return self.hal.rtc.now_ms()
+
+    async def sleep(self, seconds):
+        """Sleep `seconds` of gateway time (shorter in real time on an accelerated vboard)."""
+        await asyncio.sleep_ms(int(seconds * 1000 / getattr(self.hal.rtc, "accelerate", 1)))
+
+    async def sleep_until(self, t):
+        """Sleep until gateway time t (UTC seconds)."""
+        while True:
+            left = t * 1000 - self.now_ms()
+            if left <= 0:
+                return
+            await asyncio.sleep_ms(max(1, int(left / getattr(self.hal.rtc, "accelerate", 1))))
+
     def led(self, name, v):
         p = self.hal.leds.get(name)
         if p:
