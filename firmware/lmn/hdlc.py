@@ -1,0 +1,337 @@
+"""HDLC frames as profiled for meters by IEC 62056-46 (DLMS/COSEM) on ISO/IEC 13239.
+
+Frame (frame format type 3):
+  7E | format(2) | dest addr (1,2,4) | src addr (1,2,4) | control | [HCS(2) info] | FCS(2) | 7E
+- format = 1010 S LLL LLLLLLLL: type 0xA, S = segmentation (more segments follow),
+  11-bit length of everything between the flags (format .. FCS).
+- addresses: each byte carries 7 bits, bit 0 = 1 marks the last byte. A 2-byte server
+  address is (upper = logical device, lower = physical); a 4-byte one carries 14 bits each.
+  Decoded here as a list of ints per IEC 62056-46 8.4.2 (1 byte -> [a], 2 -> [u, l],
+  4 -> [u14, l14]).
+- control: I = N(R)<<5 | P/F<<4 | N(S)<<1; S = N(R)<<5 | P/F<<4 | 0001 (RR), 0101 (RNR);
+  U = 0x83 SNRM, 0x43 DISC, 0x63 UA, 0x0F DM, 0x87 FRMR, 0x03 UI (| 0x10 for P/F).
+- HCS (over format..control) only when an information field follows; FCS over
+  format..end of info. Both CRC-16/X.25 stored least significant byte first.
+- No byte stuffing: frames are delimited by the length field. 0x7E occurs inside real
+  frames (payload and FCS); consecutive frames may share one flag.
+- SNRM/UA information field (8.4.5.3.2): 81 80 <len> then parameters 05 max info
+  length transmit, 06 max info length receive, 07 window transmit, 08 window receive.
+
+Only `HdlcError(reason, offset)` escapes this module.
+"""
+from micropython import const
+
+from lmn import crc as _crc
+
+FLAG = const(0x7E)
+_MIN_LEN = const(7)  # format 2 + dest 1 + src 1 + control 1 + FCS 2
+MAX_LEN = const(2047)
+
+I, RR, RNR, SNRM, UA, DISC, DM, FRMR, UI = ("I", "RR", "RNR", "SNRM", "UA", "DISC", "DM",
+                                             "FRMR", "UI")
+_U = {0x83: SNRM, 0x43: DISC, 0x63: UA, 0x0F: DM, 0x87: FRMR, 0x03: UI}
+_U_CODE = {v: k for k, v in _U.items()}
+
+
+class HdlcError(Exception):
+    """Bad HDLC input: `reason` and `offset` (byte offset, -1 unknown)."""
+
+    def __init__(self, reason, offset=-1):
+        super().__init__(reason, offset)
+        self.reason = reason
+        self.offset = offset
+
+
+class Frame:
+    """One decoded frame. dest/src: lists of ints; dest_raw/src_raw the wire bytes."""
+
+    def __init__(self, kind, dest_raw, src_raw, ns=None, nr=None, pf=True, info=b"",
+                 segmented=False):
+        self.kind = kind
+        self.dest_raw = dest_raw
+        self.src_raw = src_raw
+        self.ns = ns
+        self.nr = nr
+        self.pf = pf
+        self.info = info
+        self.segmented = segmented
+        self.format = 0
+        self.length = 0
+        self.hcs_ok = None
+        self.fcs_ok = True
+        self.offset = 0
+
+    @property
+    def dest(self):
+        return addr_values(self.dest_raw)
+
+    @property
+    def src(self):
+        return addr_values(self.src_raw)
+
+    def control(self):
+        pf = 0x10 if self.pf else 0
+        k = self.kind
+        if k == I:
+            return (self.nr & 7) << 5 | pf | (self.ns & 7) << 1
+        if k == RR:
+            return (self.nr & 7) << 5 | pf | 0x01
+        if k == RNR:
+            return (self.nr & 7) << 5 | pf | 0x05
+        return _U_CODE[k] | pf
+
+    def encode(self):
+        return encode(self.dest_raw, self.src_raw, self.control(), self.info, self.segmented)
+
+    def __repr__(self):
+        return "<%s %r->%r ns=%r nr=%r pf=%r seg=%r info=%d>" % (
+            self.kind, self.src, self.dest, self.ns, self.nr, self.pf, self.segmented,
+            len(self.info))
+
+
+def addr(values):
+    """Encode an address: [a] -> 1 byte, [u, l] -> 2 bytes (7 bits each) or 4 bytes
+    (14 bits each) when a part exceeds 127."""
+    if len(values) == 1:
+        return bytes(((values[0] & 0x7F) << 1 | 1,))
+    u, l = values
+    if u < 128 and l < 128:
+        return bytes(((u & 0x7F) << 1, (l & 0x7F) << 1 | 1))
+    return bytes((((u >> 7) & 0x7F) << 1, (u & 0x7F) << 1, ((l >> 7) & 0x7F) << 1,
+                  (l & 0x7F) << 1 | 1))
+
+
+def addr_values(raw):
+    n = len(raw)
+    if n == 1:
+        return [raw[0] >> 1]
+    if n == 2:
+        return [raw[0] >> 1, raw[1] >> 1]
+    return [(raw[0] >> 1) << 7 | raw[1] >> 1, (raw[2] >> 1) << 7 | raw[3] >> 1]
+
+
+def encode(dest_raw, src_raw, control, info=b"", segmented=False):
+    """Build a complete frame with both flags."""
+    hl = 2 + len(dest_raw) + len(src_raw) + 1
+    n = hl + 2 + (len(info) + 2 if info else 0)
+    if n > MAX_LEN:
+        raise HdlcError("frame too long", n)
+    out = bytearray(n + 2)
+    out[0] = FLAG
+    f = 0xA000 | (0x0800 if segmented else 0) | n
+    out[1] = f >> 8
+    out[2] = f & 0xFF
+    p = 3
+    out[p:p + len(dest_raw)] = dest_raw
+    p += len(dest_raw)
+    out[p:p + len(src_raw)] = src_raw
+    p += len(src_raw)
+    out[p] = control
+    p += 1
+    mv = memoryview(out)
+    if info:
+        c = _crc.x25(mv[1:p])
+        out[p] = c & 0xFF
+        out[p + 1] = c >> 8
+        p += 2
+        out[p:p + len(info)] = info
+        p += len(info)
+    c = _crc.x25(mv[1:p])
+    out[p] = c & 0xFF
+    out[p + 1] = c >> 8
+    out[p + 2] = FLAG
+    return out
+
+
+def _addr_len(buf, p, end):
+    """Length of the address starting at p (1, 2 or 4), 0 if incomplete, -1 if invalid."""
+    i = 0
+    while i < 4:
+        if p + i >= end:
+            return 0
+        if buf[p + i] & 1:
+            n = i + 1
+            return n if n != 3 else -1
+        i += 1
+    return -1
+
+
+def header(buf, i, end):
+    """Check the header of a candidate frame at flag position i.
+
+    Returns (length, dest_len, src_len) when the header is plausible and (for frames with
+    an information field) its HCS is right; 0 if more bytes are needed; raises HdlcError
+    when this cannot be the start of a frame.
+    """
+    if i + 3 > end:
+        return 0
+    f = buf[i + 1] << 8 | buf[i + 2]
+    if f & 0xF000 != 0xA000:
+        raise HdlcError("not a frame format type 3", i + 1)
+    ln = f & 0x7FF
+    if ln < _MIN_LEN:
+        raise HdlcError("length too short", i + 1)
+    da = _addr_len(buf, i + 3, end)
+    if da < 0:
+        raise HdlcError("bad destination address", i + 3)
+    if da == 0:
+        return 0
+    sa = _addr_len(buf, i + 3 + da, end)
+    if sa < 0:
+        raise HdlcError("bad source address", i + 3 + da)
+    if sa == 0:
+        return 0
+    hl = 2 + da + sa + 1  # format .. control
+    if ln < hl + 2:
+        raise HdlcError("length shorter than header", i + 1)
+    if ln > hl + 2:  # information field present: HCS follows the control field
+        if ln < hl + 2 + 2:
+            raise HdlcError("no room for HCS", i + 1)
+        if i + 1 + hl + 2 > end:
+            return 0
+        c = _crc.x25(memoryview(buf)[i + 1:i + 1 + hl])
+        if buf[i + 1 + hl] | buf[i + 2 + hl] << 8 != c:
+            raise HdlcError("bad HCS", i + 1 + hl)
+    return ln, da, sa
+
+
+def decode_at(buf, i, end, check_fcs=True):
+    """Decode the frame whose opening flag is at i. Returns (Frame, next) or None when
+    incomplete; raises HdlcError. `next` is the closing flag's index (which may open the
+    following frame)."""
+    if buf[i] != FLAG:
+        raise HdlcError("no flag", i)
+    h = header(buf, i, end)
+    if not h:
+        return None
+    ln, da, sa = h
+    if i + 1 + ln > end:
+        return None
+    mv = memoryview(buf)
+    c = _crc.x25(mv[i + 1:i + ln - 1])
+    fcs_ok = buf[i + ln - 1] | buf[i + ln] << 8 == c
+    if check_fcs and not fcs_ok:
+        raise HdlcError("bad FCS", i + ln - 1)
+    p = i + 3
+    dest_raw = bytes(buf[p:p + da])
+    src_raw = bytes(buf[p + da:p + da + sa])
+    ctl = buf[p + da + sa]
+    hl = 2 + da + sa + 1
+    info = bytes(buf[i + 1 + hl + 2:i + ln - 1]) if ln > hl + 2 else b""
+    pf = bool(ctl & 0x10)
+    ns = nr = None
+    if not ctl & 1:
+        kind = I
+        ns = (ctl >> 1) & 7
+        nr = ctl >> 5
+    elif ctl & 3 == 1:
+        s = ctl & 0x0F
+        if s == 0x01:
+            kind = RR
+        elif s == 0x05:
+            kind = RNR
+        else:
+            raise HdlcError("unknown S frame 0x%02x" % ctl, p + da + sa)
+        nr = ctl >> 5
+    else:
+        kind = _U.get(ctl & 0xEF)
+        if kind is None:
+            raise HdlcError("unknown U frame 0x%02x" % ctl, p + da + sa)
+    fr = Frame(kind, dest_raw, src_raw, ns, nr, pf, info, bool(buf[i + 1] & 0x08))
+    fr.format = buf[i + 1] << 8 | buf[i + 2]
+    fr.length = ln
+    fr.hcs_ok = True if info else None
+    fr.fcs_ok = fcs_ok
+    fr.offset = i
+    return fr, i + 1 + ln
+
+
+class Scanner:
+    """Frames out of a byte stream: resynchronises on garbage and bad checksums, keeps an
+    incomplete frame across split reads, never loses a good frame after garbage.
+
+    feed(data) -> list of Frame. Counters: `.garbage` bytes skipped, `.errors` bad
+    candidates; `.last_errors` holds up to 16 (offset, reason) for diagnostics.
+    """
+
+    def __init__(self, limit=4096):
+        self.buf = bytearray()
+        self.limit = limit
+        self.garbage = 0
+        self.errors = 0
+        self.consumed = 0  # stream offset of buf[0]
+        self.last_errors = []
+
+    def _err(self, e):
+        self.errors += 1
+        if len(self.last_errors) < 16:
+            self.last_errors.append((self.consumed + e.offset, e.reason))
+
+    def feed(self, data):
+        b = self.buf
+        b.extend(data)
+        end = len(b)
+        out = []
+        p = 0
+        while True:
+            i = b.find(b"\x7e", p)
+            if i < 0:
+                self.garbage += end - p
+                p = end
+                break
+            self.garbage += i - p
+            try:
+                r = decode_at(b, i, end)
+            except HdlcError as e:
+                if e.reason != "not a frame format type 3":  # flag-to-flag gap is normal
+                    self._err(e)
+                p = i + 1
+                continue
+            if r is None:
+                p = i
+                break
+            out.append(r[0])
+            r[0].offset += self.consumed
+            p = r[1]  # the closing flag may open the next frame
+        if end - p > self.limit:  # a stuck candidate: drop it
+            self.garbage += end - p
+            p = end
+        if p:
+            self.consumed += p
+            self.buf = b[p:]
+        return out
+
+    def reset(self):
+        self.consumed += len(self.buf)
+        self.buf = bytearray()
+
+
+def parameters(info):
+    """SNRM/UA parameter block -> dict {"max_tx", "max_rx", "window_tx", "window_rx"}."""
+    out = {}
+    if len(info) < 3 or info[0] != 0x81 or info[1] != 0x80:
+        return out
+    end = min(len(info), 3 + info[2])
+    p = 3
+    names = {5: "max_tx", 6: "max_rx", 7: "window_tx", 8: "window_rx"}
+    while p + 2 <= end:
+        t = info[p]
+        n = info[p + 1]
+        if p + 2 + n > end:
+            raise HdlcError("truncated parameter", p)
+        v = 0
+        for k in range(n):
+            v = v << 8 | info[p + 2 + k]
+        if t in names:
+            out[names[t]] = v
+        p += 2 + n
+    return out
+
+
+def parameter_block(max_tx, max_rx, window_tx=1, window_rx=1):
+    body = bytearray()
+    for t, v, n in ((5, max_tx, 2), (6, max_rx, 2), (7, window_tx, 4), (8, window_rx, 4)):
+        body.append(t)
+        body.append(n)
+        body.extend(v.to_bytes(n, "big"))
+    return bytes((0x81, 0x80, len(body))) + bytes(body)

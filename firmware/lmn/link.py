@@ -1,0 +1,191 @@
+"""HDLC link layer: the gateway is the primary station on a shared RS485 bus.
+
+IEC 62056-46 normal response mode, as a DLMS/COSEM client does it:
+- connect: SNRM (with our parameters: max information field length tx/rx, window 1)
+  -> UA with the meter's parameters; the smaller values win (8.4.5.3.2).
+- exchange(data): data goes out as I-frames of at most max_tx bytes, every frame but the
+  last with the segmentation bit; P=1 on each (window 1), the meter acknowledges a
+  non-final segment with RR. The meter answers the final segment with its own I-frames
+  (segmented too; we ask for the next one with RR) or with RR when it has nothing.
+  With nothing to send, exchange(b"") polls with RR.
+- N(S)/N(R) modulo 8; a frame with an unexpected N(S) is dropped; on timeout or a bad
+  frame the last frame is repeated (the meter repeats its answer); RNR (meter busy)
+  waits a quarter timeout and repeats likewise; `retries` times, then
+  HdlcError("no response") and the link is down until the next connect (SNRM resets
+  the sequence numbers).
+- disconnect: DISC -> UA (or DM).
+
+`Bus` owns the port and the frame scanner; `Bus.lock` keeps one transaction (frame out,
+answer in) on the wire at a time, so links to several meter addresses share the bus.
+The port is a stream: write(buf) or async send(buf) (drivers.rs485.Rs485 drives DE),
+read(n) returning at once (b""/None when nothing is there), as machine.UART does.
+"""
+import asyncio
+import time
+
+from lmn import hdlc
+from lmn.hdlc import HdlcError
+
+_POLL_MS = 2
+
+
+class Bus:
+    def __init__(self, port, client=16):
+        self.port = port
+        self.client_raw = hdlc.addr([client])
+        self.scanner = hdlc.Scanner()
+        self.lock = asyncio.Lock()
+        self.pending = []
+        self.stats = {"tx_frames": 0, "rx_frames": 0, "timeouts": 0, "stray": 0}
+
+    async def send(self, buf):
+        s = getattr(self.port, "send", None)
+        if s is not None:
+            await s(buf)
+        else:
+            self.port.write(buf)
+        self.stats["tx_frames"] += 1
+
+    def drain(self):
+        """Drop whatever is buffered (before a new transaction)."""
+        while True:
+            d = self.port.read(256)
+            if not d:
+                break
+        self.scanner.reset()
+        self.pending = []
+
+    async def receive(self, src_raw, timeout_ms):
+        """Next frame from src_raw to us, or None after timeout_ms."""
+        t0 = time.ticks_ms()
+        while True:
+            while self.pending:
+                f = self.pending.pop(0)
+                if f.src_raw == src_raw and f.dest_raw == self.client_raw:
+                    self.stats["rx_frames"] += 1
+                    return f
+                self.stats["stray"] += 1
+            d = self.port.read(256)
+            if d:
+                self.pending = self.scanner.feed(d)
+                continue
+            if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
+                self.stats["timeouts"] += 1
+                return None
+            await asyncio.sleep_ms(_POLL_MS)
+
+
+class Link:
+    """One logical link to a meter address on the bus."""
+
+    def __init__(self, bus, server, max_info=256, retries=3, timeout_ms=300):
+        self.bus = bus
+        self.server_raw = hdlc.addr(server)
+        self.max_info = max_info
+        self.max_tx = self.max_rx = 128  # IEC 62056-46 defaults until negotiated
+        self.retries = retries
+        self.timeout_ms = timeout_ms
+        self.connected = False
+        self.vs = self.vr = 0
+        self.stats = {"retries": 0, "connects": 0, "tx_bytes": 0, "rx_bytes": 0}
+
+    def _frame(self, kind, info=b"", seg=False, ns=None, nr=None, pf=True):
+        return hdlc.Frame(kind, self.server_raw, self.bus.client_raw, ns, nr, pf, info,
+                          seg).encode()
+
+    async def _transact(self, out, accept):
+        """Send `out`, wait for a frame for which accept(frame) is true; retry."""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+            await self.bus.send(out)
+            while True:
+                f = await self.bus.receive(self.server_raw, self.timeout_ms)
+                if f is None:
+                    break
+                if f.kind in (hdlc.DM, hdlc.FRMR) and accept is not _ua:
+                    self.connected = False
+                    raise HdlcError("meter answered %s" % f.kind)
+                if f.kind == hdlc.RNR:  # receiver busy: wait a little, then repeat
+                    await asyncio.sleep_ms(self.timeout_ms // 4)
+                    break
+                if accept(f):
+                    return f
+        self.connected = False
+        raise HdlcError("no response")
+
+    async def connect(self):
+        async with self.bus.lock:
+            self.bus.drain()
+            info = hdlc.parameter_block(self.max_info, self.max_info)
+            f = await self._transact(self._frame(hdlc.SNRM, info), _ua)
+            p = hdlc.parameters(f.info)
+            # the meter's receive limit is our transmit limit
+            self.max_tx = min(self.max_info, p.get("max_rx", 128))
+            self.max_rx = min(self.max_info, p.get("max_tx", 128))
+            self.vs = self.vr = 0
+            self.connected = True
+            self.stats["connects"] += 1
+            return p
+
+    async def disconnect(self):
+        if not self.connected:
+            return
+        self.connected = False
+        async with self.bus.lock:
+            try:
+                await self._transact(self._frame(hdlc.DISC), _ua_or_dm)
+            except HdlcError:
+                pass
+
+    async def exchange(self, data):
+        """Send data (may be empty: poll), return the meter's reassembled answer."""
+        if not self.connected:
+            await self.connect()
+        async with self.bus.lock:
+            return await self._exchange(data)
+
+    async def _exchange(self, data):
+        mv = memoryview(data)
+        n = len(data)
+        self.stats["tx_bytes"] += n
+        p = 0
+        if n == 0:
+            out = self._frame(hdlc.RR, nr=self.vr)
+        while p < n:
+            k = min(self.max_tx, n - p)
+            last = p + k >= n
+            out = self._frame(hdlc.I, bytes(mv[p:p + k]), not last, self.vs, self.vr)
+            if last:
+                break
+            want = (self.vs + 1) & 7
+            await self._transact(out, lambda f: f.kind == hdlc.RR and f.nr == want)
+            self.vs = want
+            p += k
+        if n:
+            self.vs = (self.vs + 1) & 7
+            sent_ns = self.vs
+        else:
+            sent_ns = self.vs
+        answer = bytearray()
+        while True:
+            vr = self.vr
+            f = await self._transact(out, lambda f: (f.kind == hdlc.I and f.ns == vr) or (
+                f.kind == hdlc.RR and f.nr == sent_ns and not answer))
+            if f.kind == hdlc.RR:
+                break
+            self.vr = (self.vr + 1) & 7
+            answer.extend(f.info)
+            if not f.segmented:
+                break
+            out = self._frame(hdlc.RR, nr=self.vr)
+        self.stats["rx_bytes"] += len(answer)
+        return bytes(answer)
+
+
+def _ua(f):
+    return f.kind == hdlc.UA
+
+
+def _ua_or_dm(f):
+    return f.kind in (hdlc.UA, hdlc.DM)

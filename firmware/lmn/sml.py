@@ -1,0 +1,512 @@
+"""SML 1.04 (Smart Message Language): transport v1, TL parser, message bodies, encoder.
+
+Source: BSI TR-03109-1 Anlage IIIa "SML - Smart Message Language" v1.04 (FNN/VDE),
+clauses 5.1 (TL field), 6 (messages), 8 (transport v1); libsml (volkszaehler/libsml) and
+sml-rs for the quirks real meters have.
+
+Transport v1: 1B1B1B1B 01010101 <messages> [00 padding] 1B1B1B1B 1A <pad> <crc16>.
+An escape sequence inside the data is doubled (1B1B1B1B 1B1B1B1B); escapes sit on
+4-byte boundaries counted from the start sequence (the padding makes the end aligned).
+The frame CRC covers everything from the start escape up to and including <pad>; real
+meters write CRC-16/X.25 least significant byte first, one Holley DTZ541 writes
+CRC-16/KERMIT most significant byte first, for the frame and each message: `frame()`
+accepts all four and reports which one matched (`crc`: "x25_le", "x25_be",
+"kermit_be", "kermit_le").
+
+TL field (5.1): bit 7 = another TL byte follows, bits 6..4 type (0 octet string,
+4 boolean, 5 signed int, 6 unsigned int, 7 list), bits 3..0 length nibble; with more TL
+bytes the nibbles are concatenated. For scalars the length counts the TL bytes, for a
+list it is the number of elements. 0x01 = optional value absent (None), 0x00 = end of
+message.
+
+Values are Python objects: bytes, int, bool, list, None. An SML_Time is a choice list
+[1 secIndex | 2 timestamp | 3 localTimestamp, value] or, on some Holley meters, a bare
+Unsigned32 (accepted as it is). Only `SmlError(reason, offset)` escapes this module.
+"""
+from micropython import const
+
+from lmn import crc as _crc
+
+_ESC = b"\x1b\x1b\x1b\x1b"
+_START = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01"
+_MAX_DEPTH = const(12)
+_MAX_FRAME = const(8192)
+
+
+class SmlError(Exception):
+    """Bad SML input: `reason` (str) and `offset` (byte offset in the buffer, -1 unknown)."""
+
+    def __init__(self, reason, offset=-1):
+        super().__init__(reason, offset)
+        self.reason = reason
+        self.offset = offset
+
+
+# body tag -> "Name field field ...", clause 6 (one string each: less RAM than tuples)
+BODIES = {
+    0x0100: "OpenRequest codepage client_id req_file_id server_id username password "
+            "sml_version",
+    0x0101: "OpenResponse codepage client_id req_file_id server_id ref_time sml_version",
+    0x0200: "CloseRequest global_signature",
+    0x0201: "CloseResponse global_signature",
+    0x0400: "GetProfilePackRequest server_id username password with_rawdata begin_time "
+            "end_time parameter_tree_path object_list das_details",
+    0x0401: "GetProfilePackResponse server_id act_time reg_period parameter_tree_path "
+            "header_list period_list rawdata profile_signature",
+    0x0500: "GetProfileListRequest server_id username password with_rawdata begin_time "
+            "end_time parameter_tree_path object_list das_details",
+    0x0501: "GetProfileListResponse server_id act_time reg_period parameter_tree_path "
+            "val_time status period_list rawdata period_signature",
+    0x0600: "GetProcParameterRequest server_id username password parameter_tree_path "
+            "attribute",
+    0x0601: "GetProcParameterResponse server_id parameter_tree_path parameter_tree",
+    0x0700: "GetListRequest client_id server_id username password list_name",
+    0x0701: "GetListResponse client_id server_id list_name act_sensor_time val_list "
+            "list_signature act_gateway_time",
+    0x0800: "SetProcParameterRequest server_id username password parameter_tree_path "
+            "parameter_tree",
+    0xFF01: "AttentionResponse server_id attention_no attention_msg attention_details",
+}
+
+
+# ---------------------------------------------------------------- transport v1
+
+def _crc_kind(buf, start, end, got):
+    """Which CRC variant the 2 bytes at buf[end:end+2] are for buf[start:end]."""
+    mv = memoryview(buf)[start:end]
+    x = _crc.x25(mv)
+    if got == (x & 0xFF) << 8 | x >> 8:
+        return "x25_le"
+    if got == x:
+        return "x25_be"
+    k = _crc.kermit(mv)
+    if got == k:
+        return "kermit_be"
+    if got == (k & 0xFF) << 8 | k >> 8:
+        return "kermit_le"
+    return None
+
+
+def frame(buf, pos=0):
+    """Find the next transport v1 frame in buf at or after pos.
+
+    Returns (start, end, payload, crc_kind) with payload unescaped and padding removed,
+    crc_kind None when the frame CRC matched no variant; or None when no complete frame
+    is in buf yet (caller keeps buf[start:] and waits for more). Raises SmlError for a
+    frame with a broken escape sequence or padding (caller resumes at offset + 1).
+    """
+    n = len(buf)
+    while True:
+        s = buf.find(_START, pos)
+        if s < 0:
+            return None
+        j = s + 8
+        parts = []
+        while True:
+            k = buf.find(_ESC, j)
+            while k >= 0 and (k - s) & 3:
+                k = buf.find(_ESC, k + 1)
+            q = buf.find(_START, j)  # an unaligned new start: this frame was cut off
+            if q >= 0 and (k < 0 or q < k):
+                pos = q
+                break
+            if k < 0 or k + 8 > n:
+                if n - s > _MAX_FRAME:
+                    raise SmlError("frame too long", s)
+                return None
+            parts.append(buf[j:k])
+            t = buf[k + 4]
+            if buf[k + 4:k + 8] == _ESC:
+                parts.append(_ESC)
+                j = k + 8
+            elif t == 0x1A:
+                pad = buf[k + 5]
+                end = k + 8
+                data = b"".join(parts)
+                if pad > 3 or pad > len(data):
+                    raise SmlError("bad padding %d" % pad, k + 5)
+                got = buf[k + 6] << 8 | buf[k + 7]
+                kind = _crc_kind(buf, s, k + 6, got)
+                return s, end, data[:len(data) - pad], kind
+            elif buf[k + 4:k + 8] == b"\x01\x01\x01\x01":
+                pos = k  # a new start inside a frame: the old one was cut off
+                break
+            else:
+                raise SmlError("bad escape sequence", k)
+
+
+def escape(payload):
+    """Wrap SML messages in a transport v1 frame (CRC-16/X.25, LSB first)."""
+    payload = bytes(payload)
+    pad = (-len(payload)) & 3
+    body = payload + b"\x00" * pad
+    out = bytearray(_START)
+    i = 0
+    while True:
+        k = body.find(_ESC, i)
+        while k >= 0 and k & 3:
+            k = body.find(_ESC, k + 1)
+        if k < 0:
+            out += body[i:]
+            break
+        out += body[i:k + 4]
+        out += _ESC
+        i = k + 4
+    out += _ESC + bytes((0x1A, pad))
+    c = _crc.x25(out)
+    out.append(c & 0xFF)
+    out.append(c >> 8)
+    return bytes(out)
+
+
+class Transport:
+    """Streaming frame finder for a byte stream (push meter UART, HDLC payloads).
+
+    feed(data) -> list of (payload, crc_kind, offset) for complete frames; garbage
+    between frames is dropped and counted in `.skipped`; broken frames in `.errors`.
+    """
+
+    def __init__(self, limit=_MAX_FRAME):
+        self.buf = bytearray()
+        self.limit = limit
+        self.skipped = 0
+        self.errors = 0
+        self.consumed = 0
+
+    def feed(self, data):
+        self.buf.extend(data)
+        out = []
+        pos = 0
+        b = self.buf
+        while True:
+            try:
+                r = frame(b, pos)
+            except SmlError as e:
+                self.errors += 1
+                pos = e.offset + 1 if e.offset >= pos else pos + 1
+                continue
+            if r is None:
+                break
+            s, end, payload, kind = r
+            self.skipped += s - pos
+            out.append((payload, kind, self.consumed + s))
+            pos = end
+        # keep from the last possible start; bound the buffer
+        s = b.find(_START, pos)
+        if s < 0:
+            keep = max(pos, len(b) - 7)
+        else:
+            keep = s
+        if len(b) - keep > self.limit:
+            keep = len(b) - 7
+            self.errors += 1
+        self.skipped += keep - pos if keep > pos and s < 0 else 0
+        self.consumed += keep
+        self.buf = b[keep:]
+        return out
+
+
+# ---------------------------------------------------------------- TL parser
+
+def _tl(buf, pos, end):
+    if pos >= end:
+        raise SmlError("truncated", pos)
+    b = buf[pos]
+    typ = (b >> 4) & 7
+    ln = b & 0x0F
+    n = 1
+    while b & 0x80:
+        if pos + n >= end:
+            raise SmlError("truncated TL", pos)
+        b = buf[pos + n]
+        if b & 0x70:
+            raise SmlError("bad TL continuation", pos + n)
+        ln = (ln << 4) | (b & 0x0F)
+        n += 1
+        if n > 4:
+            raise SmlError("TL too long", pos)
+    return typ, ln, n
+
+
+def _value(buf, pos, end, depth):
+    typ, ln, n = _tl(buf, pos, end)
+    if typ == 7:
+        if depth >= _MAX_DEPTH:
+            raise SmlError("nesting too deep", pos)
+        if ln > end - pos:
+            raise SmlError("list longer than data", pos)
+        pos += n
+        out = []
+        for _ in range(ln):
+            v, pos = _value(buf, pos, end, depth + 1)
+            out.append(v)
+        return out, pos
+    if ln < n:
+        if ln == 0 and n == 1:
+            raise SmlError("unexpected end of message", pos)
+        raise SmlError("bad length", pos)
+    dlen = ln - n
+    p = pos + n
+    if p + dlen > end:
+        raise SmlError("value beyond end", pos)
+    if typ == 0:
+        if ln == 1:
+            return None, p
+        return bytes(buf[p:p + dlen]), p + dlen
+    if typ == 4:
+        if dlen != 1:
+            raise SmlError("bad boolean", pos)
+        return buf[p] != 0, p + 1
+    if typ == 5 or typ == 6:
+        if dlen < 1 or dlen > 8:
+            raise SmlError("bad integer width", pos)
+        v = 0
+        for i in range(dlen):
+            v = (v << 8) | buf[p + i]
+        if typ == 5 and buf[p] & 0x80:
+            v -= 1 << (8 * dlen)
+        return v, p + dlen
+    raise SmlError("unknown type %d" % typ, pos)
+
+
+def value(buf, pos=0, end=-1):
+    """Parse one TL-encoded value at pos: (value, next_pos)."""
+    return _value(buf, pos, len(buf) if end < 0 else end, 0)
+
+
+def messages(payload, kermit=False):
+    """Parse the messages of one unescaped file.
+
+    Returns a list of dicts {"transaction_id", "group", "abort_on_error", "tag", "body",
+    "fields", "crc_ok", "offset"}; unknown body tags keep the raw body list in "fields".
+    """
+    buf = payload
+    end = len(buf)
+    pos = 0
+    out = []
+    while pos < end:
+        if buf[pos] == 0:  # padding / stray end-of-message
+            pos += 1
+            continue
+        start = pos
+        typ, ln, n = _tl(buf, pos, end)
+        if typ != 7 or ln != 6:
+            raise SmlError("message is not a list of 6", pos)
+        pos += n
+        tid, pos = _value(buf, pos, end, 1)
+        group, pos = _value(buf, pos, end, 1)
+        abort, pos = _value(buf, pos, end, 1)
+        body, pos = _value(buf, pos, end, 1)
+        crc_end = pos
+        crc16, pos = _value(buf, pos, end, 1)
+        if pos >= end or buf[pos] != 0:
+            raise SmlError("missing end of message", pos)
+        pos += 1
+        if not isinstance(body, list) or len(body) != 2 or not isinstance(body[0], int):
+            raise SmlError("bad message body", start)
+        mv = memoryview(buf)[start:crc_end]
+        c = _crc.kermit(mv) if kermit else _crc.x25(mv)
+        ok = crc16 is not None and (crc16 == c or (not kermit and crc16 == (
+            (c & 0xFF) << 8 | c >> 8)))
+        tag = body[0]
+        spec = BODIES.get(tag)
+        if spec and isinstance(body[1], list):
+            names = spec.split()
+            name = names.pop(0)
+            vals = body[1]
+            fields = {names[i]: (vals[i] if i < len(vals) else None) for i in range(len(names))}
+        else:
+            name = "0x%04X" % tag
+            fields = {"raw": body[1]}
+        out.append({"transaction_id": tid, "group": group, "abort_on_error": abort, "tag": tag,
+                    "body": name, "fields": fields, "crc_ok": ok, "offset": start})
+    return out
+
+
+def decode(buf, pos=0):
+    """Convenience: first frame in buf -> (crc_kind, messages). Raises SmlError."""
+    r = frame(buf, pos)
+    if r is None:
+        raise SmlError("no complete frame", pos)
+    s, end, payload, kind = r
+    return kind, messages(payload, kind is not None and kind.startswith("kermit"))
+
+
+# ---------------------------------------------------------------- OBIS and readings
+
+def obis(name):
+    """6-byte object name -> "A-B:C.D.E*F" (IEC 62056-61); other lengths as hex."""
+    if isinstance(name, (bytes, bytearray)) and len(name) == 6:
+        return "%d-%d:%d.%d.%d*%d" % tuple(name)
+    if isinstance(name, (bytes, bytearray)):
+        return "".join("%02x" % b for b in name)
+    return str(name)
+
+
+def obis_bytes(s):
+    """"A-B:C.D.E*F" -> 6 bytes."""
+    a, rest = s.split("-", 1)
+    b, rest = rest.split(":", 1)
+    c, d, rest = rest.split(".", 2)
+    e, f = rest.split("*", 1)
+    return bytes(int(x) for x in (a, b, c, d, e, f))
+
+
+def _time(t):
+    """SML_Time (choice list or bare Unsigned32) -> int seconds/index or None."""
+    if isinstance(t, list) and len(t) == 2:
+        v = t[1]
+        if isinstance(v, list):  # localTimestamp [timestamp, localOffset, seasonOffset]
+            v = v[0] if v else None
+        return v if isinstance(v, int) else None
+    return t if isinstance(t, int) else None
+
+
+def _entry(server, name, status, vtime, unit, scaler, val):
+    r = {"server_id": server, "obis": obis(name), "status": status if isinstance(
+        status, int) else None, "val_time": _time(vtime), "unit": unit, "scaler": scaler}
+    if isinstance(val, bool):
+        r["raw"] = int(val)
+    elif isinstance(val, int):
+        r["raw"] = val
+    elif isinstance(val, (bytes, bytearray)):
+        r["raw"] = None
+        r["octets"] = val
+    else:
+        r["raw"] = None
+    return r
+
+
+def _tree(server, t, vtime, out, depth):
+    if not isinstance(t, list) or len(t) < 3 or depth > _MAX_DEPTH:
+        return
+    pv = t[1]
+    if isinstance(pv, list) and len(pv) == 2:
+        if pv[0] == 1:
+            out.append(_entry(server, t[0], None, vtime, None, 0, pv[1]))
+        elif pv[0] == 2 and isinstance(pv[1], list) and len(pv[1]) >= 4:
+            e = pv[1]
+            out.append(_entry(server, e[0], None, vtime, e[1], e[2], e[3]))
+    for c in t[2] or ():
+        _tree(server, c, vtime, out, depth + 1)
+
+
+def readings(msgs, only_crc_ok=True):
+    """Values of GetList / GetProfileList / GetProcParameter responses as dicts
+    {"server_id": bytes, "obis", "raw": int|None, "scaler", "unit", "status", "val_time"
+    [, "octets": bytes]}. Messages with a bad CRC are skipped unless only_crc_ok=False.
+    """
+    out = []
+    for m in msgs:
+        if only_crc_ok and not m["crc_ok"]:
+            continue
+        f = m["fields"]
+        tag = m["tag"]
+        if tag == 0x0701:
+            srv = f.get("server_id")
+            for e in f.get("val_list") or ():
+                if isinstance(e, list) and len(e) >= 6:
+                    out.append(_entry(srv, e[0], e[1], e[2], e[3], e[4], e[5]))
+        elif tag == 0x0501:
+            srv = f.get("server_id")
+            for e in f.get("period_list") or ():
+                if isinstance(e, list) and len(e) >= 4:
+                    out.append(_entry(srv, e[0], f.get("status"), f.get("val_time"), e[1],
+                                      e[2], e[3]))
+        elif tag == 0x0601:
+            _tree(f.get("server_id"), f.get("parameter_tree"), None, out, 0)
+    return out
+
+
+# ---------------------------------------------------------------- encoder
+
+class Int:
+    """A typed integer for the encoder: Int(v, 4) Unsigned32, Int(v, 2, signed=True)."""
+
+    def __init__(self, v, size, signed=False):
+        self.v = v
+        self.size = size
+        self.signed = signed
+
+
+def _tl_bytes(typ, ln, out):
+    if ln < 16:
+        out.append(typ << 4 | ln)
+        return
+    nib = []
+    while ln:
+        nib.append(ln & 0xF)
+        ln >>= 4
+    # a scalar's length counts its TL bytes: recompute for len(nib) bytes
+    for i in range(len(nib) - 1, -1, -1):
+        out.append((0x80 if i else 0) | (typ << 4 if i == len(nib) - 1 else 0) | nib[i])
+
+
+def encode_value(v, out):
+    """Append the TL encoding of v (None, bool, bytes, Int, int (as Int32), list)."""
+    if v is None:
+        out.append(0x01)
+    elif isinstance(v, bool):
+        out.append(0x42)
+        out.append(1 if v else 0)
+    elif isinstance(v, (bytes, bytearray)):
+        n = len(v) + 1
+        if n >= 16:
+            n += 1
+            if n >= 256:
+                n += 1
+        _tl_bytes(0, n, out)
+        out.extend(v)
+    elif isinstance(v, (Int, int)):
+        if not isinstance(v, Int):
+            v = Int(v, 4, True)
+        out.append((0x50 if v.signed else 0x60) | (v.size + 1))
+        x = v.v & ((1 << (8 * v.size)) - 1)
+        out.extend(x.to_bytes(v.size, "big"))
+    elif isinstance(v, (list, tuple)):
+        _tl_bytes(7, len(v), out)
+        for e in v:
+            encode_value(e, out)
+    else:
+        raise SmlError("cannot encode %s" % type(v).__name__)
+
+
+def encode_message(tid, tag, fields, group=0, abort=0):
+    """One SML message (with its CRC-16/X.25 and end-of-message) as bytes."""
+    out = bytearray(b"\x76")
+    encode_value(tid, out)
+    encode_value(Int(group, 1), out)
+    encode_value(Int(abort, 1), out)
+    encode_value([Int(tag, 2), list(fields)], out)
+    c = _crc.x25(out)
+    out.append(0x63)
+    out.append(c >> 8)
+    out.append(c & 0xFF)
+    out.append(0)
+    return bytes(out)
+
+
+def request_file(tid, client_id, server_id, tag, fields, req_file_id=None):
+    """Open + one request + Close, wrapped in a transport frame. tid: bytes prefix."""
+    rf = req_file_id or tid
+    msgs = encode_message(tid + b"\x01", 0x0100, [None, client_id, rf, server_id, None, None,
+                                                  None])
+    msgs += encode_message(tid + b"\x02", tag, fields)
+    msgs += encode_message(tid + b"\x03", 0x0200, [None])
+    return escape(msgs)
+
+
+def get_list_request(tid, client_id, server_id, list_name=None):
+    return request_file(tid, client_id, server_id, 0x0700,
+                        [client_id, server_id, None, None, list_name])
+
+
+def get_proc_parameter_request(tid, client_id, server_id, path):
+    return request_file(tid, client_id, server_id, 0x0600,
+                        [server_id, None, None, list(path), None])
+
+
+def get_profile_list_request(tid, client_id, server_id, t0, t1, path):
+    return request_file(tid, client_id, server_id, 0x0500,
+                        [server_id, None, None, None, [Int(1, 1), Int(t0, 4)],
+                         [Int(1, 1), Int(t1, 4)], list(path), None, None])

@@ -1,0 +1,214 @@
+"""TLS 1.2 inside the HDLC link: the meter is the TLS server, the gateway the client.
+
+BSI TR-03109-1 (LMN interface): TLS 1.2 with mutual authentication between gateway and
+meter, each with its own certificate; a TLS session is renewed after 31 days or
+5,000,000 bytes of payload, whichever comes first (the gateway closes it with
+close_notify and handshakes anew).
+
+MicroPython's `tls` works on any stream. `Channel` is an io.IOBase whose readinto()
+returns what the link brought in or None (EAGAIN: mbedTLS sees WANT_READ) and whose
+write() collects records; `Session.request()` drives the non-blocking TLS object and
+pumps the collected bytes through `Link.exchange()` (an HDLC poll with or without data)
+until the answer is complete. The meter's identity: its certificate must chain to the
+trusted CA and name `meter-<id>` (checked by mbedTLS against server_hostname).
+"""
+import io
+
+from lmn.hdlc import HdlcError
+
+RENEW_SECONDS = 31 * 86400
+RENEW_BYTES = 5000000
+_IDLE_POLLS = 20
+
+
+class TlsError(Exception):
+    """TLS failure on the meter link: `reason`, `offset` unused (-1)."""
+
+    def __init__(self, reason, offset=-1):
+        super().__init__(reason, offset)
+        self.reason = reason
+        self.offset = offset
+
+
+class Channel(io.IOBase):
+    def __init__(self):
+        self.rx = bytearray()
+        self.rpos = 0
+        self.tx = bytearray()
+
+    def readinto(self, buf):
+        n = len(self.rx) - self.rpos
+        if n <= 0:
+            return None
+        n = min(n, len(buf))
+        buf[:n] = memoryview(self.rx)[self.rpos:self.rpos + n]
+        self.rpos += n
+        if self.rpos == len(self.rx):
+            self.rx = bytearray()
+            self.rpos = 0
+        return n
+
+    def write(self, buf):
+        self.tx.extend(buf)
+        return len(buf)
+
+    def ioctl(self, req, arg):
+        return 0
+
+    def take(self):
+        t = bytes(self.tx)
+        self.tx = bytearray()
+        return t
+
+
+class Session:
+    """A TLS session to one meter over its HDLC link.
+
+    context: tls.SSLContext (PROTOCOL_TLS_CLIENT, our cert+key, CA, CERT_REQUIRED);
+    hostname: the name the meter's certificate must carry; clock(): UTC seconds.
+    """
+
+    def __init__(self, link, context, hostname, clock, renew_s=RENEW_SECONDS,
+                 renew_bytes=RENEW_BYTES):
+        self.link = link
+        self.context = context
+        self.hostname = hostname
+        self.clock = clock
+        self.renew_s = renew_s
+        self.renew_bytes = renew_bytes
+        self.sock = None
+        self.chan = None
+        self.started = 0
+        self.bytes = 0
+        self.handshakes = 0
+        self.renewals = 0
+
+    async def _pump(self):
+        out = self.chan.take()
+        got = await self.link.exchange(out)
+        if got:
+            self.chan.rx.extend(got)
+        return len(out) + len(got)
+
+    def _open(self):
+        self.chan = Channel()
+        try:
+            self.sock = self.context.wrap_socket(self.chan, server_side=False,
+                                                 do_handshake_on_connect=False,
+                                                 server_hostname=self.hostname)
+        except Exception as e:  # noqa: BLE001 - mbedTLS raises OSError/ValueError
+            self.sock = None
+            raise TlsError("setup: %s" % e)
+        self.started = self.clock()
+        self.bytes = 0
+        self.handshakes += 1
+
+    def due(self):
+        return self.sock is not None and (self.bytes >= self.renew_bytes
+                                          or self.clock() - self.started >= self.renew_s)
+
+    async def close(self):
+        """End the session: close_notify if mbedTLS produced one, then DISC, so the
+        meter drops its TLS state with the HDLC connection (MicroPython's tls close()
+        does not always emit close_notify; a new SNRM is unambiguous)."""
+        s = self.sock
+        self.sock = None
+        if s is None:
+            return
+        try:
+            s.close()
+            if self.chan.tx and self.link.connected:
+                await self._pump()
+        except (OSError, ValueError, HdlcError):
+            pass
+        await self.link.disconnect()
+
+    def drop(self):
+        self.sock = None
+
+    async def request(self, data, complete, limit=16384):
+        """Send data, return the answer bytes once complete(bytes) is true."""
+        if self.due():
+            self.renewals += 1
+            await self.close()
+        if self.sock is None:
+            self._open()
+        s = self.sock
+        try:
+            idle = 0
+            while True:
+                r = s.write(data)
+                if r is not None:
+                    break
+                idle = idle + 1 if await self._pump() == 0 else 0
+                if idle > _IDLE_POLLS:
+                    raise TlsError("handshake stalled")
+            answer = bytearray()
+            buf = bytearray(1024)
+            idle = 0
+            while not complete(answer):
+                n = s.readinto(buf)
+                if n is None:
+                    idle = idle + 1 if await self._pump() == 0 else 0
+                    if idle > _IDLE_POLLS:
+                        raise TlsError("no answer")
+                    continue
+                if n == 0:
+                    raise TlsError("closed by meter")
+                answer.extend(memoryview(buf)[:n])
+                if len(answer) > limit:
+                    raise TlsError("answer too long")
+        except (OSError, ValueError) as e:  # mbedTLS: handshake/verify/record errors
+            self.sock = None
+            raise TlsError("tls: %s" % (str(e).strip() or type(e).__name__))
+        except (HdlcError, TlsError):
+            self.sock = None
+            raise
+        self.bytes += len(data) + len(answer)
+        return bytes(answer)
+
+
+class Plain:
+    """The same request() without TLS (meters configured "tls": false)."""
+
+    def __init__(self, link):
+        self.link = link
+        self.handshakes = self.renewals = 0
+
+    async def request(self, data, complete, limit=16384):
+        answer = bytearray(await self.link.exchange(data))
+        idle = 0
+        while not complete(answer):
+            got = await self.link.exchange(b"")
+            if not got:
+                idle += 1
+                if idle > _IDLE_POLLS:
+                    raise TlsError("no answer")
+            answer.extend(got)
+            if len(answer) > limit:
+                raise TlsError("answer too long")
+        return bytes(answer)
+
+    async def close(self):
+        pass
+
+    def drop(self):
+        pass
+
+
+def sec1_key(raw32):
+    """A raw P-256 private scalar (the /data/pki/*.key format) as SEC1 DER for mbedTLS."""
+    return (b"\x30\x31\x02\x01\x01\x04\x20" + bytes(raw32)
+            + b"\xa0\x0a\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07")
+
+
+def client_context(cert_der, key_der, ca_der):
+    import tls
+
+    c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    if len(key_der) == 32:
+        key_der = sec1_key(key_der)
+    c.load_cert_chain(cert_der, key_der)
+    c.load_verify_locations(ca_der)
+    c.verify_mode = tls.CERT_REQUIRED
+    return c
