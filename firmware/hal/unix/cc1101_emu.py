@@ -1,0 +1,286 @@
+"""Register-level CC1101 emulation for the virtual board, fed with chips over TCP.
+
+The firmware's real driver (drivers/cc1101.py) talks to this object through the same
+SPI + chip-select interface as on a board. The board LISTENS on the vboard config's
+"radio" address ("127.0.0.1:PORT"); the air simulator (gwtool.air_sim) connects as a
+client - several may - and sends bursts:
+
+    burst = len(2, big endian) ‖ rssi (1 byte, signed dBm) ‖ chips (len bytes)
+
+`chips` is what the antenna would hear: preamble, sync word, payload chips (3-of-6 for
+T1, NRZ for C1), possibly noise, truncated or overlapping (the simulator builds those).
+The model: in RX the chip hunts for SYNC1/SYNC0 in the burst (byte aligned); after it,
+bytes enter the 64-byte RX FIFO at `rate` bytes/s (12500 = 100 kchip/s); PKTCTRL0/
+PKTLEN give infinite or fixed packet length (the fixed end is when the byte counter
+mod 256 equals PKTLEN); more than 64 unread bytes = RXFIFO_OVERFLOW (MARCSTATE 0x11,
+RXBYTES bit 7) until SFRX. MCSM1 RXOFF = IDLE. Bursts arriving while the radio is busy
+wait in a short queue (bounded: the oldest is lost). RSSI register per data-sheet 17.3.
+`clock` (microseconds) is injectable so tests can step time.
+"""
+import time
+
+_FIFO = const(64)
+_IDLE = const(0x01)
+_RX = const(0x0D)
+_OVF = const(0x11)
+_QUEUE = const(8)
+
+
+class _Cs:
+    def __init__(self, emu):
+        self.emu = emu
+        self.v = 1
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        if v == 0 and self.v == 1:
+            self.emu._begin()
+        self.v = v
+
+
+class _Spi:
+    def __init__(self, emu):
+        self.emu = emu
+
+    def write_readinto(self, out, inp):
+        e = self.emu
+        for i in range(len(out)):
+            inp[i] = e._byte(out[i])
+
+    def write(self, out):
+        for b in out:
+            self.emu._byte(b)
+
+    def readinto(self, inp, write_byte=0):
+        for i in range(len(inp)):
+            inp[i] = self.emu._byte(write_byte)
+
+
+class _Gdo:
+    def __init__(self, f):
+        self.f = f
+
+    def value(self, v=None):
+        return self.f()
+
+
+class Cc1101Emu:
+    def __init__(self, addr=None, rate=12500, clock=None):
+        self.regs = bytearray(0x2F)
+        self.clock = clock or time.ticks_us
+        self.rate = rate or 12500
+        self.spi = _Spi(self)
+        self.cs = _Cs(self)
+        self.gdo0 = _Gdo(lambda: 1 if self.flen >= 33 else 0)
+        self.gdo2 = _Gdo(lambda: 1 if self.cur is not None else 0)
+        self.queue = []  # (rssi, chips)
+        self.stats = {"bursts": 0, "no_sync": 0, "lost": 0, "overflows": 0, "fixed_end": 0,
+                      "truncated": 0}
+        self.error = None
+        self.srv = None
+        self.conns = []
+        self._rd = bytearray(512)
+        self._reset()
+        if addr:
+            self._listen(addr)
+        self._hdr = None
+        self._pump_t = 0
+
+    # --- the air socket
+    def _listen(self, addr):
+        import socket
+
+        host, port = addr.rsplit(":", 1)
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(socket.getaddrinfo(host, int(port))[0][-1])
+            s.listen(4)
+            s.setblocking(False)
+            self.srv = s
+        except OSError as e:
+            self.error = "radio socket %s: %s" % (addr, e)
+
+    def _pump(self):
+        """Accept air clients and read their bursts (non-blocking)."""
+        if self.srv is None:
+            return
+        try:
+            c, _ = self.srv.accept()
+            c.setblocking(False)
+            self.conns.append([c, bytearray()])
+        except OSError:
+            pass
+        rd = self._rd
+        for cb in list(self.conns):
+            c, buf = cb
+            try:
+                n = c.readinto(rd)
+            except OSError:
+                n = None
+            if n is None:
+                continue
+            if not n:
+                c.close()
+                self.conns.remove(cb)
+                continue
+            buf.extend(memoryview(rd)[:n])
+            while len(buf) >= 3:
+                n = (buf[0] << 8) | buf[1]
+                if len(buf) < 3 + n:
+                    break
+                r = buf[2]
+                self.inject(bytes(buf[3:3 + n]), r - 256 if r >= 128 else r)
+                cb[1] = buf = buf[3 + n:]
+
+    def inject(self, chips, rssi_dbm=-60):
+        """One burst from the air (the socket path calls this too)."""
+        if len(self.queue) >= _QUEUE:
+            self.queue.pop(0)
+            self.stats["lost"] += 1
+        self.queue.append((rssi_dbm, chips))
+
+    # --- chip model
+    def _reset(self):
+        self.state = _IDLE
+        self.fifo = bytearray(_FIFO)  # ring buffer
+        self.fhead = 0
+        self.flen = 0
+        self.cur = None  # payload bytes after sync of the burst being received
+        self.hold = False  # signal lost mid-packet: nothing more until RX is restarted
+        self.pos = 0  # bytes of cur delivered into the FIFO
+        self.count = 0
+        self.t0 = 0
+        self.rssi_reg = 0x80
+        r = self.regs
+        r[0x06] = 0xFF
+        r[0x08] = 0x45
+        r[0x04] = 0xD3
+        r[0x05] = 0x91
+
+    def _start_burst(self, now):
+        while self.queue and self.cur is None:
+            rssi, chips = self.queue.pop(0)
+            self.stats["bursts"] += 1
+            sync = bytes((self.regs[0x04], self.regs[0x05]))
+            i = chips.find(sync)
+            if i < 0:
+                self.stats["no_sync"] += 1
+                continue
+            self.cur = chips[i + 2:]
+            self.pos = 0
+            self.count = 0
+            self.t0 = now
+            v = (rssi + 74) * 2
+            self.rssi_reg = v & 0xFF
+
+    def _advance(self, now):
+        if self.state != _RX:
+            return
+        if self.cur is None:
+            if self.hold:
+                return
+            self._start_burst(now)
+            if self.cur is None:
+                return
+        due = time.ticks_diff(now, self.t0) * self.rate // 1000000 + 1
+        pk = self.regs[0x08] & 3
+        while self.pos < due:
+            if self.pos >= len(self.cur):  # burst ended mid-packet (truncation)
+                self.cur = None
+                self.hold = True
+                self.stats["truncated"] += 1
+                return
+            if self.flen >= _FIFO:
+                self.state = _OVF
+                self.stats["overflows"] += 1
+                self.cur = None
+                return
+            self.fifo[(self.fhead + self.flen) % _FIFO] = self.cur[self.pos]
+            self.flen += 1
+            self.pos += 1
+            self.count += 1
+            if pk == 0 and (self.count & 0xFF) == self.regs[0x06]:
+                self.state = _IDLE  # fixed length reached; MCSM1 RXOFF = IDLE
+                self.stats["fixed_end"] += 1
+                self.cur = None
+                return
+
+    def _status_byte(self):
+        st = {_IDLE: 0, _RX: 1, _OVF: 6}[self.state]
+        return (st << 4) | min(self.flen, 15)
+
+    def _strobe(self, a):
+        if a == 0x30:  # SRES
+            self.regs = bytearray(0x2F)
+            self._reset()
+        elif a == 0x34:  # SRX
+            if self.state == _IDLE:
+                self.state = _RX
+        elif a == 0x36:  # SIDLE
+            if self.state == _RX:
+                self.state = _IDLE
+                self.cur = None
+            self.hold = False
+        elif a == 0x3A:  # SFRX (only in IDLE or overflow)
+            if self.state in (_IDLE, _OVF):
+                self.flen = 0
+                self.state = _IDLE
+                self.cur = None
+                self.hold = False
+
+    def _status_reg(self, a):
+        if a == 0x30:
+            return 0x00  # PARTNUM
+        if a == 0x31:
+            return 0x14  # VERSION
+        if a == 0x34:
+            return self.rssi_reg
+        if a == 0x35:
+            return self.state
+        if a == 0x3B:
+            return (0x80 if self.state == _OVF else 0) | self.flen
+        return 0
+
+    # --- SPI transaction decoding
+    def _begin(self):
+        self._hdr = None
+        t = self.clock()
+        if time.ticks_diff(t, self._pump_t) > 1000:
+            self._pump_t = t
+            self._pump()
+        self._advance(t)
+
+    def _byte(self, b):
+        if self._hdr is None:
+            self._hdr = b
+            self._addr = b & 0x3F
+            a = self._addr
+            if a >= 0x30 and a != 0x3F and not (b & 0x40) and not (b & 0x80):
+                self._strobe(a)
+            return self._status_byte()
+        h = self._hdr
+        a = self._addr
+        read = h & 0x80
+        burst = h & 0x40
+        if a == 0x3F:
+            if read:
+                if not self.flen:
+                    return 0
+                v = self.fifo[self.fhead]
+                self.fhead = (self.fhead + 1) % _FIFO
+                self.flen -= 1
+                return v
+            return self._status_byte()  # TX FIFO: ignored
+        if a >= 0x30:
+            return self._status_reg(a) if read else self._status_byte()
+        if read:
+            v = self.regs[a] if a < len(self.regs) else 0
+        else:
+            if a < len(self.regs):
+                self.regs[a] = b
+            v = self._status_byte()
+        if burst:
+            self._addr = a + 1
+        return v

@@ -1,0 +1,96 @@
+"""Data link frame formats of EN 13757-4 (annex/clause "frame format A" and "B").
+
+Format A (T1 and C1): L counts the bytes after L without CRCs. Block 1 = 10 bytes
+(L C M M A A A A A A) + CRC; then 16-byte blocks + CRC, the last one shorter.
+Format B (C1 only): L counts every byte after L including the CRCs. Block 1+2 = up to
+126 data bytes + CRC (so at most 128 bytes); block 3 = the rest + CRC.
+CRC-16/EN-13757 (wmbus.crc), stored most significant byte first.
+
+`strip(buf, fmt)` -> (frame without CRCs, crc_ok, fmt) where fmt is "A", "B" or "none";
+`fmt="auto"` tries A and B (a CRC that verifies) and then "no CRCs" (len == L + 1).
+The returned frame always has A-semantics (len == L + 1 after rewriting L).
+"""
+from wmbus import WmbusError
+from wmbus.crc import crc
+
+
+def len_a(l_field):
+    """Total on-air bytes of a format A frame with CRCs."""
+    if l_field < 9:
+        return -1
+    return l_field + 1 + 2 * (1 + (l_field - 9 + 15) // 16)
+
+
+def len_b(l_field):
+    """Total on-air bytes of a format B frame (L already counts the CRCs)."""
+    return l_field + 1
+
+
+def _strip_a(buf):
+    n = len(buf)
+    out = bytearray(buf[0] + 1)
+    if len_a(buf[0]) != n:
+        raise WmbusError("frame", "length does not match L for format A", 0)
+    p = 0
+    o = 0
+    blk = 10
+    while p < n:
+        k = min(blk, len(out) - o)
+        c = crc(buf, p, k)
+        if (buf[p + k] << 8) | buf[p + k + 1] != c:
+            raise WmbusError("frame", "CRC error (format A)", p + k)
+        out[o:o + k] = buf[p:p + k]
+        o += k
+        p += k + 2
+        blk = 16
+    return out
+
+
+def _strip_b(buf):
+    n = len(buf)
+    if len_b(buf[0]) != n or n < 12:
+        raise WmbusError("frame", "length does not match L for format B", 0)
+    if n <= 128:
+        k = n - 2
+        if (buf[k] << 8) | buf[k + 1] != crc(buf, 0, k):
+            raise WmbusError("frame", "CRC error (format B)", k)
+        out = bytearray(buf[:k])
+    else:
+        if (buf[126] << 8) | buf[127] != crc(buf, 0, 126):
+            raise WmbusError("frame", "CRC error (format B block 2)", 126)
+        if n < 131:
+            raise WmbusError("frame", "format B block 3 too short", 128)
+        if (buf[n - 2] << 8) | buf[n - 1] != crc(buf, 128, n - 130):
+            raise WmbusError("frame", "CRC error (format B block 3)", n - 2)
+        out = bytearray(buf[:126])
+        out.extend(buf[128:n - 2])
+    out[0] = len(out) - 1
+    return out
+
+
+def strip(buf, fmt="auto"):
+    """Remove the block CRCs; see the module docstring. Raises WmbusError("frame")."""
+    if len(buf) < 11:
+        raise WmbusError("frame", "shorter than a data link header", len(buf))
+    if fmt == "A":
+        return _strip_a(buf), True, "A"
+    if fmt == "B":
+        return _strip_b(buf), True, "B"
+    if fmt == "none":
+        if buf[0] + 1 > len(buf):
+            raise WmbusError("frame", "truncated: L=%d, %d bytes" % (buf[0], len(buf)), 0)
+        return bytearray(buf[:buf[0] + 1]), None, "none"
+    if fmt != "auto":
+        raise WmbusError("frame", "unknown frame format " + str(fmt))
+    first = None
+    for f, want in (("A", len_a(buf[0])), ("B", len_b(buf[0]))):
+        if want == len(buf):
+            try:
+                return strip(buf, f)
+            except WmbusError as e:
+                first = first or e
+    if buf[0] + 1 == len(buf):
+        return bytearray(buf), None, "none"
+    if first:
+        raise first
+    raise WmbusError("frame", "length matches neither L+1 nor format A/B with CRCs", 0)

@@ -1,0 +1,158 @@
+"""Telegram handling between the radio and the core: decode, filter, map, ingest.
+
+`Receiver(ctx, keys).handle(frame, fmt, rssi)` for every frame the radio delivers:
+- decode (wmbus.telegram) with the key store; WmbusError -> counted by layer and logged
+  (decryption failures with the meter id, rate-limited per meter);
+- unknown meters (not in the key store) are counted and logged once, never ingested;
+- replay protection per meter: the AFL/CCM message counter must increase (a meter that
+  restarted its counter is accepted after 3 telegrams in a row with increasing counters);
+  otherwise the access number must differ from the last one (repeaters resend the same
+  telegram, and the 8-bit access number wraps, so "differ" is the test); duplicates are
+  dropped;
+- good telegrams: wMT LED pulse, ctx.meter_seen, one ctx.ingest per OBIS channel.
+"""
+import time
+
+from wmbus import WmbusError
+from wmbus import obis
+from wmbus.telegram import decode
+
+try:  # the app's LED renderer (80 ms pulse); absent in bare tests
+    from app.leds import pulse as _pulse
+except ImportError:
+    _pulse = None
+
+_LOG_EVERY = const(100)
+_RESYNC = const(3)
+
+
+class Receiver:
+    def __init__(self, ctx, keys):
+        self.ctx = ctx
+        self.keys = keys
+        self.last = {}  # meter -> (counter or None, access number)
+        self.unknown = {}  # meter -> telegrams seen
+        self.fail = {}  # meter -> decryption failures
+        self.frags = {}  # meter -> AFL reassembly state (bounded in wmbus.telegram)
+        self.back = {}  # meter -> (last counter below the accepted one, run length)
+        self.stats = {"frames": 0, "good": 0, "readings": 0, "errors": 0, "decrypt_failed": 0,
+                      "replayed": 0, "unknown": 0}
+        self.errors = {}  # layer -> count
+        self.last_us = 0
+        self.led_until = None
+
+    def _key(self, meter):
+        sm = getattr(self.ctx, "secmod", None)
+        if sm is not None and hasattr(sm, "meter_key"):
+            k = sm.meter_key(meter)
+            if k:
+                return k
+        return self.keys.get(meter)
+
+    def handle(self, frame, fmt="auto", rssi=None, mode=""):
+        """Process one frame (bytes starting at L). Returns the number of readings."""
+        st = self.stats
+        st["frames"] += 1
+        t0 = time.ticks_us()
+        try:
+            t = decode(frame, self._key, fmt, False, self.frags)
+        except WmbusError as e:
+            return self._error(e)
+        if "incomplete" in t:  # an AFL fragment: wait for the rest
+            return 0
+        meter = t["meter"]
+        if not self.keys.known(meter):
+            n = self.unknown.get(meter, 0)
+            if n == 0:
+                st["unknown"] += 1
+                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (type 0x%02x, mode %s)"
+                             % (meter, t["device_type"], t["security_mode"]))
+            self.unknown[meter] = n + 1
+            return 0
+        acc = t["access_number"]
+        ctr = t["counter"]
+        prev = self.last.get(meter)
+        if prev is not None:
+            if ctr is not None and prev[0] is not None:
+                if ctr <= prev[0] and not self._reset(meter, ctr):
+                    st["replayed"] += 1
+                    return 0
+            elif acc == prev[1]:
+                st["replayed"] += 1
+                return 0
+        self.back.pop(meter, None)
+        self.last[meter] = (ctr, acc)
+        st["good"] += 1
+        if _pulse is not None:
+            _pulse(self.ctx, "WMT", 80)
+        else:
+            self.led_until = time.ticks_add(time.ticks_ms(), 80)
+            self.ctx.led("WMT", 1)
+        info = {"rssi_dbm": rssi, "mode": mode, "access_number": acc,
+                "security_mode": t["security_mode"], "device_type": t["device_type"]}
+        if "apl_error" in t:
+            info["apl_error"] = t["apl_error"]
+        self.ctx.meter_seen(meter, "wmbus", **info)
+        now = self.ctx.now()
+        n = 0
+        for ob, raw, scaler, unit in obis.channels(t["device_type"], t["records"]):
+            try:
+                self.ctx.ingest(meter, ob, raw, scaler, unit, now, t["status"], via="wmbus")
+                n += 1
+            except Exception as e:  # noqa: BLE001 - a core problem must not stop the radio
+                self.ctx.log(3, "wmbus.ingest", "%s %s: %s" % (meter, ob, e))
+        st["readings"] += n
+        self.last_us = time.ticks_diff(time.ticks_us(), t0)
+        return n
+
+    def _reset(self, meter, ctr):
+        """A counter below the last one is a replay - unless the meter restarted its counter
+        (battery change, reset): _RESYNC telegrams in a row with increasing counters, all
+        below the old one, are accepted as the new sequence (and logged)."""
+        b = self.back.get(meter)
+        if b is None or ctr <= b[0]:
+            self.back[meter] = (ctr, 1)
+            return False
+        n = b[1] + 1
+        self.back[meter] = (ctr, n)
+        if n < _RESYNC:
+            return False
+        self.ctx.log(2, "wmbus.counter", "meter %s restarted its message counter" % meter)
+        return True
+
+    def _error(self, e):
+        st = self.stats
+        self.errors[e.layer] = self.errors.get(e.layer, 0) + 1
+        if e.layer == "key" and e.meter:
+            n = self.unknown.get(e.meter, 0)
+            if n == 0:
+                st["unknown"] += 1
+                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (encrypted, no key)"
+                             % e.meter)
+            self.unknown[e.meter] = n + 1
+            return 0
+        if e.layer in ("decrypt", "mac"):
+            st["decrypt_failed"] += 1
+            n = self.fail.get(e.meter, 0)
+            self.fail[e.meter] = n + 1
+            if n % _LOG_EVERY == 0:
+                self.ctx.log(3, "wmbus.decrypt", "decryption failed for meter %s (%s, %d times)"
+                             % (e.meter, e.reason, n + 1))
+            return 0
+        st["errors"] += 1
+        return 0
+
+    def tick(self):
+        """Turn the wMT LED off after its pulse (called from the radio task)."""
+        if self.led_until is not None and time.ticks_diff(time.ticks_ms(), self.led_until) >= 0:
+            self.ctx.led("WMT", 0)
+            self.led_until = None
+
+    def diag(self):
+        d = dict(self.stats)
+        d["errors_by_layer"] = dict(self.errors)
+        d["unknown_meters"] = dict(self.unknown)
+        d["decrypt_failures"] = dict(self.fail)
+        d["keys"] = len(self.keys)
+        d["last_decode_us"] = self.last_us
+        return d
