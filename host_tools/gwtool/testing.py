@@ -6,12 +6,16 @@
   Header comments tune the run: `# heapsize: 128K`, `# timeout: 300`.
   The process gets GW_TEST_TMP (a fresh directory) and GW_VECTORS (../shared/vectors).
 - Fixture `mpy`: run a snippet or script in MicroPython from a CPython test.
-- Option `--port P`: end-to-end tests that accept the `gateway_port` fixture run against a
-  real board's serial port instead of a virtual board (see tests/README.md).
+- Option `--port P`: end-to-end tests that use the `gateway` fixture run against the real
+  board on serial port P instead of booting a virtual board (see docs/toolchain.md).
+  `gateway.port` is the REPL port either way; `gateway.link()` opens a raw-REPL client;
+  `gateway.hard_reset()` power-cycles (vboard: kill + restart, same flash image; board:
+  machine.reset() and wait for the REPL); `gateway.virtual` tells which one it is.
 """
 import json
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -139,3 +143,79 @@ def mpy():
 @pytest.fixture
 def gateway_port(request):
     return request.config.getoption("--port")
+
+
+class Gateway:
+    """The gateway under test: a real board on --port, or a virtual board."""
+
+    def __init__(self, port=None, vboard=None):
+        self.vboard = vboard
+        self._port = port
+        self.virtual = vboard is not None
+
+    @property
+    def port(self):
+        return self.vboard.endpoints["repl"] if self.vboard else self._port
+
+    def link(self, **kw):
+        from .board_link import BoardLink
+
+        return BoardLink(self.port, **kw)
+
+    def exec(self, code, timeout=None):
+        with self.link() as link:
+            return link.exec(code, timeout)
+
+    def hard_reset(self, timeout=60):
+        """Power cycle. The virtual board cannot restart itself: its host (here) does."""
+        from .board_link import BoardLink, wait_for_repl
+
+        if self.vboard:
+            self.vboard.kill()
+            self.vboard.stop()
+            self.vboard.rebuild = False  # a power cycle boots the image that is there
+            self.vboard.start()
+        else:
+            link = BoardLink(self._port)
+            try:
+                link.ser.write(b"\r\x01")
+                link.ser.write(b"import machine; machine.reset()\x04")
+            finally:
+                link.ser.close()
+            time.sleep(1.0)
+        return wait_for_repl(self.port, timeout)
+
+
+@pytest.fixture(scope="module")
+def gateway(request, tmp_path_factory):
+    """The device under test for end-to-end tests (module scope): --port or a vboard.
+
+    A test module may set `VBOARD_CONFIG = {...}` (extra vboard config) and
+    `VBOARD_EXTRA_HEAP` (bytes on top of the board budget) for the virtual board;
+    `VBOARD_RELOADABLE = True` leaves heap for `gwtool deploy`/`reset --soft` to mount a
+    second ROMFS image in place."""
+    port = request.config.getoption("--port")
+    if port:
+        yield Gateway(port=port)
+        return
+    from .boards import board_facts
+    from .build import build
+    from .vboard import VBoard
+
+    wd = tmp_path_factory.mktemp("gateway")
+    # a private image: concurrent builds of build/unix elsewhere cannot disturb this one
+    build("unix", out_dir=wd / "rom")
+    extra = {"romfs": str(wd / "rom" / "app.romfs"),
+             **(getattr(request.module, "VBOARD_CONFIG", None) or {})}
+    # the board's budget plus the image, which the vboard reads into its heap
+    size = (wd / "rom" / "app.romfs").stat().st_size
+    heap = board_facts("unix")["HEAP_BYTES"] + size + 4096
+    if getattr(request.module, "VBOARD_RELOADABLE", False):
+        heap += 3 * size + 65536  # room to mount a newly deployed image in place
+    heap += getattr(request.module, "VBOARD_EXTRA_HEAP", 0)
+    vb = VBoard(wd, heap=heap, rebuild=False, extra_config=extra)
+    vb.start()
+    try:
+        yield Gateway(vboard=vb)
+    finally:
+        vb.stop()
