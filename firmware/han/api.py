@@ -1,0 +1,430 @@
+"""The JSON API for HAN clients, after the public Theben IF_GW_CON description.
+
+Sources: "Schnittstellenbeschreibung IF_GW_CON" (Theben CONEXA 3.0) as summarised in
+public client code (maf-soft/SmartmeterGateway docs, conexa clients using requests,
+httpx and aiohttp). Shape kept so that those clients work unchanged:
+
+  GET  /smgw/m2m                      -> 307, Location: /smgw/m2m/<user>.sm/json
+  POST /smgw/m2m/<user>.sm/json       {"method": ..., ...} -> {"version", "method", <method>: {...}}
+  smgw-info         {"smgw-id", "smgw-time", "smgw-state", "time-state",
+                     "firmware-info": {"version", "hash", "component"}, "han-certificate"}
+  user-info         {"user-id", "role", "usage-points": [{"usage-point-id",
+                     "usage-point-name", "taf-number" (string), "taf-state", "emt",
+                     "meter": [{"meter-id"}], "start-time", "end-time", "billingPeriods"}]}
+  usage-point-info  {"usage-point-id", ..., "databases": [{"database", "channels":
+                     [{"obis", "meter-id", "scaler", "unit"}]}]}
+  readings          params usage-point-id, database (origin|derived), channels
+                    [{"channel": obis}], last-reading, fromtime, totime (<= 31 days)
+                    -> {"usage-point-id", "database", "channels": [{"obis", "meter-id",
+                    "readings": [{"capture-time", "target-time", "value" (string),
+                    "scaler", "unit", "cosem-status"}]}]}
+  log               params fromtime, totime, fromindex, count (<= 1500) -> {"entries":
+                    [{"index", "time", "level", "event", "outcome", "subject", "message"}]}
+  self-test         at most once per 10 minutes (429 + Retry-After otherwise); the
+                    result is also written to the log.
+Times: "YYYY-MM-DDThh:mm:ssZ" (UTC); an offset +hh:mm is accepted on input.
+
+Tenant rule: a consumer only ever gets rows for which core.tenants.visible(user, meter,
+obis, capture_time) holds; the technician gets gateway data and the system log, never
+consumption data (usage points, readings, exports answer 403).
+"""
+import json
+
+_MAX_RANGE = const(31 * 86400)
+_MAX_LOG = const(1500)
+_SELFTEST_GAP = const(600)
+_PAGE = const(32)  # rows per core query when the core cannot stream a range
+VERSION = "1.0"
+
+
+class ApiError(Exception):
+    def __init__(self, status, msg, retry_after=None):
+        super().__init__(msg)
+        self.status = status
+        self.retry_after = retry_after
+
+
+# -- time -----------------------------------------------------------------------------
+def _days_from_civil(y, m, d):
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil(days):
+    z = days + 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+def iso(t):
+    """UTC seconds -> 'YYYY-MM-DDThh:mm:ssZ'."""
+    if t is None:
+        return None
+    t = int(t)
+    y, m, d = _civil(t // 86400)
+    s = t % 86400
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
+
+
+def parse_iso(s):
+    """'YYYY-MM-DD[Thh:mm:ss][Z|+hh:mm]' -> UTC seconds; ApiError 400 if malformed."""
+    if isinstance(s, int):
+        return s
+    try:
+        s = s.strip()
+        y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
+        if s[4] != "-" or s[7] != "-" or not (1 <= mo <= 12 and 1 <= d <= 31):
+            raise ValueError
+        t = _days_from_civil(y, mo, d) * 86400
+        rest = s[10:]
+        if rest[:1] in ("T", " "):
+            hh, mm, ss = int(rest[1:3]), int(rest[4:6]), int(rest[7:9])
+            if hh > 23 or mm > 59 or ss > 60:
+                raise ValueError
+            t += hh * 3600 + mm * 60 + ss
+            rest = rest[9:]
+            if rest[:1] == ".":
+                i = 1
+                while i < len(rest) and rest[i].isdigit():
+                    i += 1
+                rest = rest[i:]
+        if rest in ("", "Z", "z"):
+            return t
+        if rest[0] in "+-" and len(rest) == 6 and rest[3] == ":":
+            off = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+            return t - off if rest[0] == "+" else t + off
+        raise ValueError
+    except (ValueError, IndexError, TypeError, AttributeError):
+        raise ApiError(400, "bad time %r" % (s,))
+
+
+# -- helpers ----------------------------------------------------------------------------
+def channel_pair(c):
+    """A tenant channel as (meter, obis): tuple/list, {"meter","obis"} or "meter/obis"."""
+    if isinstance(c, dict):
+        return c.get("meter"), c.get("obis")
+    if isinstance(c, str):
+        m, _, o = c.partition("/")
+        return m, o
+    return c[0], c[1]
+
+
+def taf_number(name):
+    n = str(name or "")
+    return n[3:] if n.upper().startswith("TAF") else n
+
+
+def reading(d):
+    st = d.get("status")
+    return {"capture-time": iso(d["capture_time"]), "target-time": iso(d.get("target_time")),
+            "value": str(d["raw"]), "scaler": d["scaler"], "unit": d["unit"],
+            "cosem-status": None if st is None else "%08X" % (st & 0xFFFFFFFF)}
+
+
+class Api:
+    """IF_GW_CON methods over ctx (core, firewall, board) for one authenticated user."""
+
+    def __init__(self, ctx, info=None, clock=None):
+        self.ctx = ctx
+        self.info = info or {}  # smgw_id, cert fingerprint, firmware ...
+        self.clock = clock or ctx.now
+        self.last_selftest = None
+        self.selftest_hook = None  # callable -> dict of extra checks (service sets it)
+
+    # -- tenant view --------------------------------------------------------------------
+    def core(self):
+        c = getattr(self.ctx, "core", None)
+        if c is None:
+            raise ApiError(503, "core not available")
+        return c
+
+    def tenant(self, user):
+        return self.core().tenants.get(user)
+
+    def usage_points(self, user):
+        t = self.tenant(user)
+        if t is None or getattr(t, "archived", False):
+            return []
+        now = self.ctx.now()
+        ups = []
+        for i, c in enumerate(t.contracts or ()):
+            vf, vt = c.get("valid_from"), c.get("valid_to")
+            if vf is not None and now < vf:
+                state = "not-started"
+            elif vt is not None and now > vt:
+                state = "finished"
+            else:
+                state = "running"
+            ups.append({"usage-point-id": "up-%s-%d" % (t.id, i + 1),
+                        "usage-point-name": "%s %s" % (c.get("taf", ""), c.get("emt", "")),
+                        "taf-number": taf_number(c.get("taf")), "taf-state": state,
+                        "emt": c.get("emt"),
+                        "meter": [{"meter-id": m} for m in t.meters],
+                        "metering-point-id": c.get("metering_point") or t.id,
+                        "start-time": iso(vf), "end-time": iso(vt),
+                        "billingPeriods": [{"start-time": iso(vf), "end-time": iso(vt)}]})
+        return ups
+
+    def _usage_point(self, user, up_id):
+        for up in self.usage_points(user):
+            if up["usage-point-id"] == up_id or up_id is None:
+                return up
+        raise ApiError(404, "unknown usage-point-id")
+
+    def channels(self, user):
+        """The tenant's channels; an empty list means every channel of its meters."""
+        t = self.tenant(user)
+        if t is None:
+            return []
+        out = []
+        for c in t.channels or self.core().channels():
+            m, o = channel_pair(c)
+            if m in t.meters and (m, o) not in out:
+                out.append((m, o))
+        return out
+
+    def rows(self, user, meter, obis, t0, t1):
+        """All visible OML rows of one channel in [t0, t1], paged from the core."""
+        core = self.core()
+        vis = core.tenants.visible
+        it = getattr(core.oml, "iter_range", None)
+        if it is not None:  # the real core streams a range: no pages, no re-reads
+            for d in it(meter, obis, t0, t1):
+                if vis(user, d["meter"], d["obis"], d["capture_time"]):
+                    yield d
+            return
+        off = 0
+        while True:
+            page = core.oml.query(meter, obis, t0, t1, off, _PAGE)
+            for d in page:
+                if vis(user, d["meter"], d["obis"], d["capture_time"]):
+                    yield d
+            if len(page) < _PAGE:
+                return
+            off += _PAGE
+
+    def last(self, user, meter, obis):
+        d = self.core().oml.last(meter, obis)
+        if d and self.core().tenants.visible(user, d["meter"], d["obis"], d["capture_time"]):
+            return d
+        return None
+
+    # -- dispatch -------------------------------------------------------------------------
+    def call(self, user, role, req):
+        if not isinstance(req, dict):
+            raise ApiError(400, "request must be a JSON object")
+        method = req.get("method")
+        f = _METHODS.get(method)
+        if f is None:
+            raise ApiError(400, "unknown method %r" % (method,))
+        if role != "consumer" and method in _CONSUMER_ONLY:
+            self._log_denied(user, method)
+            raise ApiError(403, "%s: not for role %s" % (method, role))
+        out = f(self, user, role, req)
+        if not isinstance(out, dict):
+            return out  # a generator of JSON text (readings)
+        return {"version": VERSION, "method": method, method: out}
+
+    def _log_denied(self, user, what):
+        self.ctx.log(2, "han.denied", "%s: %s" % (user, what))
+
+    def smgw_info(self, user, role, req):
+        i = self.info
+        return {"smgw-id": i.get("smgw_id"), "smgw-time": iso(self.ctx.now()),
+                "smgw-state": "operational" if self.ctx.operational_ms is not None
+                else "booting",
+                "time-state": self._time_status(),
+                "firmware-info": {"version": i.get("version"), "hash": i.get("git"),
+                                  "component": "osmgw-app"},
+                "han-certificate": {"sha256": i.get("fingerprint")}}
+
+    def _time_status(self):
+        c = getattr(self.ctx, "core", None)
+        f = getattr(c, "time_status", None)
+        return f() if f else "unknown"
+
+    def user_info(self, user, role, req):
+        ups = self.usage_points(user) if role == "consumer" else []
+        return {"user-id": user, "role": role, "usage-points": ups}
+
+    def usage_point_info(self, user, role, req):
+        up = self._usage_point(user, req.get("usage-point-id"))
+        chans = []
+        for m, o in self.channels(user):
+            d = self.last(user, m, o)
+            chans.append({"obis": o, "meter-id": m, "scaler": d["scaler"] if d else None,
+                          "unit": d["unit"] if d else None})
+        dbs = [{"database": "origin", "channels": chans}]
+        if req.get("database") not in (None, "origin"):
+            dbs = [{"database": req["database"], "channels": chans}]
+        out = dict(up)
+        out["databases"] = dbs
+        return out
+
+    def readings(self, user, role, req):
+        """Checks the request, then returns a generator of JSON text (the whole answer):
+        31 days of 15-min values do not fit a board's heap as one string."""
+        up = self._usage_point(user, req.get("usage-point-id"))
+        db = req.get("database") or "origin"
+        if db not in ("origin", "derived"):
+            raise ApiError(400, "unknown database %r" % db)
+        want = req.get("channels")
+        if want is not None:
+            if not isinstance(want, list):
+                raise ApiError(400, "channels must be a list")
+            want = set((w.get("channel") if isinstance(w, dict) else w) for w in want)
+        last = req.get("last-reading") in (True, "true", "True", 1)
+        t0 = t1 = None
+        if not last:
+            t0 = parse_iso(req.get("fromtime")) if req.get("fromtime") else None
+            t1 = parse_iso(req.get("totime")) if req.get("totime") else self.ctx.now()
+            if t0 is None:
+                t0 = t1 - 86400
+            if t1 < t0 or t1 - t0 > _MAX_RANGE:
+                raise ApiError(400, "time range must be 0..31 days")
+        plan = []  # (meter, obis, iterable of rows)
+        if db == "derived":
+            taf = "TAF" + up["taf-number"]
+            rows = self.core().taf.outputs(taf, 0 if last else t0,
+                                           self.ctx.now() if last else t1)
+            by = {}
+            vis = self.core().tenants.visible
+            for d in rows:
+                if (want is None or d["obis"] in want) and vis(user, d["meter"], d["obis"],
+                                                               d["capture_time"]):
+                    by.setdefault((d["meter"], d["obis"]), []).append(d)
+            for (m, o), rs in by.items():
+                plan.append((m, o, rs[-1:] if last else rs))
+        else:
+            for m, o in self.channels(user):
+                if want is not None and o not in want:
+                    continue
+                if last:
+                    d = self.last(user, m, o)
+                    plan.append((m, o, [d] if d else []))
+                else:
+                    plan.append((m, o, self.rows(user, m, o, t0, t1)))
+        return self._readings_json(up["usage-point-id"], db, plan)
+
+    def _readings_json(self, up_id, db, plan):
+        yield '{"version": "%s", "method": "readings", "readings": {"usage-point-id": %s, ' \
+              '"database": "%s", "channels": [' % (VERSION, json.dumps(up_id), db)
+        for i, (m, o, rows) in enumerate(plan):
+            yield '%s{"obis": %s, "meter-id": %s, "readings": [' % (
+                "," if i else "", json.dumps(o), json.dumps(m))
+            buf = []
+            n = 0
+            for d in rows:
+                buf.append(("," if n else "") + json.dumps(reading(d)))
+                n += 1
+                if len(buf) >= 8:  # ~1.2 KB pieces: a fragmented heap has no big blocks
+                    yield "".join(buf)
+                    buf = []
+            buf.append("]}")
+            yield "".join(buf)
+        yield "]}}"
+
+    def log_name(self, user, role):
+        if role == "technician":
+            return "system"
+        t = self.tenant(user)
+        return "consumer-%s" % t.id if t else None
+
+    def log(self, user, role, req):
+        name = self.log_name(user, role)
+        logs = self.core().logs
+        if name is None or name not in logs:
+            return {"entries": []}
+        t0 = parse_iso(req["fromtime"]) if req.get("fromtime") else None
+        t1 = parse_iso(req["totime"]) if req.get("totime") else None
+        try:
+            start = int(req.get("fromindex") or 0)
+            count = int(req.get("count") or 50)
+        except (TypeError, ValueError):
+            raise ApiError(400, "fromindex/count must be integers")
+        if count < 1 or count > _MAX_LOG or start < 0:
+            raise ApiError(400, "count must be 1..1500")
+        ents = logs[name].read(t0, t1, start, count, user)
+        return {"log": name, "entries": [
+            {"index": e["no"], "time": iso(e["time"]), "level": e["level"],
+             "event": e["event"], "outcome": e.get("outcome"), "subject": e.get("subject"),
+             "message": e["msg"]} for e in ents]}
+
+    def self_test(self, user, role, req):
+        now = self.clock()
+        if self.last_selftest is not None and now - self.last_selftest < _SELFTEST_GAP:
+            raise ApiError(429, "self-test at most every 10 minutes",
+                           _SELFTEST_GAP - (now - self.last_selftest))
+        self.last_selftest = now
+        checks = {}
+        ok = True
+        if self.selftest_hook:
+            r = self.selftest_hook()
+            checks.update(r)
+            ok = all(v.get("ok", False) if isinstance(v, dict) else bool(v)
+                     for v in r.values())
+        res = {"result": "ok" if ok else "failed", "time": iso(self.ctx.now()),
+               "checks": checks}
+        core = getattr(self.ctx, "core", None)
+        if core is not None:
+            msg = "self-test %s" % res["result"]
+            core.logs["system"].append(1 if ok else 3, "han.selftest", msg, res["result"],
+                                       user=user)
+            name = self.log_name(user, role)
+            if name and name != "system" and name in core.logs:
+                core.logs[name].append(1, "han.selftest", msg, res["result"], user=user)
+        return res
+
+    # -- export ---------------------------------------------------------------------------
+    def export(self, user, role, fmt, t0, t1):
+        """Generator of text chunks: CSV or JSON lines of the user's visible readings."""
+        if role != "consumer":
+            self._log_denied(user, "export")
+            raise ApiError(403, "export: consumers only")
+        if t1 < t0 or t1 - t0 > _MAX_RANGE:
+            raise ApiError(400, "time range must be 0..31 days")
+        chans = self.channels(user)
+        return self._export(user, chans, fmt, t0, t1)
+
+    def _export(self, user, chans, fmt, t0, t1):
+        if fmt == "csv":
+            yield "meter,obis,capture_time,target_time,value,scaler,unit,status\r\n"
+        else:
+            yield '{"from": "%s", "to": "%s", "rows": [' % (iso(t0), iso(t1))
+        first = True
+        for m, o in chans:
+            buf = []
+            for d in self.rows(user, m, o, t0, t1):
+                r = reading(d)
+                if fmt == "csv":
+                    buf.append("%s,%s,%s,%s,%s,%d,%d,%s\r\n" % (
+                        m, o, r["capture-time"], r["target-time"] or "", r["value"],
+                        r["scaler"], r["unit"], r["cosem-status"] or ""))
+                else:
+                    r["meter-id"] = m
+                    r["obis"] = o
+                    buf.append(("" if first else ",") + json.dumps(r))
+                    first = False
+                if len(buf) >= 32:
+                    yield "".join(buf)
+                    buf = []
+            if buf:
+                yield "".join(buf)
+        if fmt != "csv":
+            yield "]}"
+
+
+_METHODS = {"smgw-info": Api.smgw_info, "user-info": Api.user_info,
+            "usage-point-info": Api.usage_point_info, "readings": Api.readings,
+            "log": Api.log, "self-test": Api.self_test}
+_CONSUMER_ONLY = ("usage-point-info", "readings")

@@ -1,0 +1,193 @@
+"""HTTP Digest access authentication (RFC 7616) and the failed-login rate limit.
+
+Algorithms MD5 and SHA-256 (RFC 7616 3.4.1/3.4.2, plain, not "-sess"), qop "auth" only.
+  HA1 = H(user ":" realm ":" password), HA2 = H(method ":" uri)
+  response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2)
+The server sends one challenge per algorithm, SHA-256 first (RFC 7616 3.7: the
+preferred one first); clients that only know MD5 (RFC 2617 style) answer the MD5 one.
+Nonces are random, kept in a bounded table with their age and the highest nonce count
+seen: an expired nonce answers 401 with stale=true (the client retries without asking
+the user), a repeated or lower nc is a replay and fails.
+
+Rate limit: after _FREE failed logins from one address, each further attempt waits
+2^(n-_FREE) seconds (capped at _CAP); meanwhile the server answers 429 with Retry-After.
+A success or the end of the waiting time lets the next attempt through: never a silent
+or permanent lock-out.
+"""
+import binascii
+import hashlib
+import os
+
+_NONCES = const(64)
+_FREE = const(5)
+_CAP = const(300)
+_KEYS = const(32)
+
+
+def H(alg, s):
+    if isinstance(s, str):
+        s = s.encode()
+    h = hashlib.sha256(s) if alg == "SHA-256" else hashlib.md5(s)
+    return binascii.hexlify(h.digest()).decode()
+
+
+def ha1(alg, user, realm, password):
+    return H(alg, "%s:%s:%s" % (user, realm, password))
+
+
+def response(alg, ha1_hex, method, uri, nonce, nc, cnonce, qop="auth"):
+    ha2 = H(alg, "%s:%s" % (method, uri))
+    return H(alg, "%s:%s:%s:%s:%s:%s" % (ha1_hex, nonce, nc, cnonce, qop, ha2))
+
+
+def parse(header):
+    """The parameters of a 'Digest k=v, k="v"' header as a dict; {} if not Digest."""
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return {}
+    d = {}
+    i = 0
+    n = len(rest)
+    while i < n:
+        while i < n and rest[i] in " ,\t":
+            i += 1
+        j = rest.find("=", i)
+        if j < 0:
+            break
+        key = rest[i:j].strip().lower()
+        i = j + 1
+        if i < n and rest[i] == '"':
+            i += 1
+            v = []
+            while i < n and rest[i] != '"':
+                if rest[i] == "\\" and i + 1 < n:
+                    i += 1
+                v.append(rest[i])
+                i += 1
+            i += 1
+            val = "".join(v)
+        else:
+            j = rest.find(",", i)
+            if j < 0:
+                j = n
+            val = rest[i:j].strip()
+            i = j
+        d[key] = val
+    return d
+
+
+class DigestAuth:
+    """Verifies Authorization headers. secret(user, alg) -> HA1 hex or None."""
+
+    def __init__(self, realm, secret, clock, algorithms=("SHA-256", "MD5"), nonce_ttl=300,
+                 random=os.urandom):
+        self.realm = realm
+        self.secret = secret
+        self.clock = clock
+        self.algorithms = algorithms
+        self.ttl = nonce_ttl
+        self.random = random
+        self.nonces = {}  # nonce -> [created, highest nc]
+        self.last_nonce = None  # nonce of the last successful check
+        self.opaque = binascii.hexlify(random(8)).decode()
+
+    def new_nonce(self):
+        if len(self.nonces) >= _NONCES:
+            oldest = min(self.nonces, key=lambda k: self.nonces[k][0])
+            del self.nonces[oldest]
+        n = binascii.hexlify(self.random(16)).decode()
+        self.nonces[n] = [self.clock(), 0]
+        return n
+
+    def challenges(self, stale=False):
+        """WWW-Authenticate header values (one per algorithm, same nonce)."""
+        nonce = self.new_nonce()
+        out = []
+        for alg in self.algorithms:
+            out.append('Digest realm="%s", qop="auth", algorithm=%s, nonce="%s", '
+                       'opaque="%s"%s' % (self.realm, alg, nonce, self.opaque,
+                                          ", stale=true" if stale else ""))
+        return out
+
+    def check(self, method, uri, header):
+        """(user, "ok") or (user|None, reason): missing, malformed, stale, replay, uri,
+        algorithm, unknown, bad. Only "unknown" and "bad" count as failed logins."""
+        if not header:
+            return None, "missing"
+        p = parse(header)
+        user = p.get("username")
+        for k in ("username", "realm", "nonce", "uri", "response"):
+            if k not in p:
+                return user, "malformed"
+        alg = p.get("algorithm", "MD5")
+        if alg not in self.algorithms:
+            return user, "algorithm"
+        if p["realm"] != self.realm:
+            return user, "malformed"
+        if p.get("qop", "auth") != "auth" or "cnonce" not in p or "nc" not in p:
+            return user, "malformed"  # RFC 7616 requires qop; RFC 2069 form refused
+        if p["uri"] != uri:
+            return user, "uri"
+        try:
+            nc = int(p["nc"], 16)
+        except ValueError:
+            return user, "malformed"
+        secret = self.secret(user, alg)
+        if secret is None:
+            # compute anyway so a wrong user name costs the same as a wrong password
+            response(alg, "0" * 32, method, uri, p["nonce"], p["nc"], p["cnonce"])
+            return user, "unknown"
+        expect = response(alg, secret, method, uri, p["nonce"], p["nc"], p["cnonce"])
+        if not _eq(expect, p["response"].lower()):
+            return user, "bad"
+        st = self.nonces.get(p["nonce"])
+        if st is None or self.clock() - st[0] > self.ttl:
+            self.nonces.pop(p["nonce"], None)
+            return user, "stale"  # right password, old nonce: retry with a fresh one
+        if nc <= st[1]:
+            return user, "replay"
+        st[1] = nc
+        self.last_nonce = p["nonce"]
+        return user, "ok"
+
+
+def _eq(a, b):
+    """Constant-time comparison of two hex strings."""
+    if len(a) != len(b):
+        return False
+    r = 0
+    for i in range(len(a)):
+        r |= ord(a[i]) ^ ord(b[i])
+    return r == 0
+
+
+class RateLimit:
+    """Failed-login throttle per client address."""
+
+    def __init__(self, clock, free=_FREE, cap=_CAP):
+        self.clock = clock
+        self.free = free
+        self.cap = cap
+        self.t = {}  # key -> [failures, not_before]
+
+    def retry_after(self, key):
+        """Seconds the client must wait (0 = may try now)."""
+        e = self.t.get(key)
+        if not e:
+            return 0
+        left = e[1] - self.clock()
+        return int(left) + (1 if left > int(left) else 0) if left > 0 else 0
+
+    def failed(self, key):
+        e = self.t.get(key)
+        if e is None:
+            if len(self.t) >= _KEYS:
+                del self.t[min(self.t, key=lambda k: self.t[k][1])]
+            e = self.t[key] = [0, 0]
+        e[0] += 1
+        if e[0] >= self.free:
+            e[1] = self.clock() + min(self.cap, 1 << min(e[0] - self.free + 1, 16))
+        return e[0]
+
+    def succeeded(self, key):
+        self.t.pop(key, None)

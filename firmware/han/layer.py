@@ -1,0 +1,218 @@
+"""The HAN layer at run time: portal, CLS proxy, outputs control (built by han.service).
+
+Loaded only when the HAN portal is configured (a certificate is installed or named), so
+an unconfigured gateway pays for han.service alone. See han/service.py for the config.
+"""
+import asyncio
+import os
+import time
+
+from han import tlsutil
+from net import firewall
+
+_REALM = "smgw"
+
+
+class State:
+    pass
+
+
+def _mkdirs(path):
+    cur = ""
+    for part in path.strip("/").split("/"):
+        cur += "/" + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+
+
+def _install_cert(cfg, pki):
+    """Copy the HAN certificate named in the config into pki if none is installed."""
+    der, key = pki + "/han.der", pki + "/han.key"
+    if tlsutil.exists(der) and tlsutil.exists(key):
+        return
+    if not cfg.get("cert_file") or not cfg.get("key_file"):
+        return
+    _mkdirs(pki)
+    for src, dst in ((cfg["cert_file"], der), (cfg["key_file"], key)):
+        data = tlsutil.read(src)
+        with open(dst + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(dst + ".tmp", dst)
+
+
+def _tenant_account(ctx):
+    def fallback(user):
+        core = getattr(ctx, "core", None)
+        if core is None:
+            return None
+        try:
+            t = core.tenants.get(user)
+        except Exception:  # noqa: BLE001 - a core without tenants = no consumer accounts
+            return None
+        if t is None or getattr(t, "archived", False):
+            return None
+        pw = getattr(t, "password", None)
+        ha1 = getattr(t, "ha1", None)
+        if pw is None and not ha1:
+            return None
+        return {"role": "consumer", "password": pw, "ha1": ha1 or {}}
+    return fallback
+
+
+class Monotonic:
+    """Seconds since start from ticks_ms: session, nonce, rate-limit and self-test timers
+    must not jump when the gateway clock is set (time sync). Called at least every 30 s
+    (the outputs task), well inside the ticks_ms wrap period of the boards."""
+
+    def __init__(self):
+        self.last = time.ticks_ms()
+        self.t = 0.0
+
+    def __call__(self):
+        now = time.ticks_ms()
+        self.t += time.ticks_diff(now, self.last) / 1000
+        self.last = now
+        return self.t
+
+
+def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
+    """Create the layer's objects (no sockets yet); returns the State."""
+    clock = clock or Monotonic()
+    st = State()
+    st.cfg = cfg
+    st.pki = pki
+    _install_cert(cfg, pki)
+    st.cert = tlsutil.read(pki + "/han.der")  # no certificate: no portal (OSError)
+
+    from han.api import Api
+    from han.portal import Portal
+    from han.server import Accounts, HanServer
+
+    st.fw = firewall.of(ctx)
+    st.fingerprint = tlsutil.fingerprint(st.cert)
+    key = tlsutil.read(pki + "/han.key")
+    if any(u.get("cert") for u in (cfg.get("users") or {}).values()):
+        st.tls = tlsutil.client_cert_factory(st.cert, key)  # client certificate logins
+    else:
+        st.tls = tlsutil.server_context(st.cert, key)
+    accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
+    for name, u in (cfg.get("users") or {}).items():
+        accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
+                     u.get("cert"))
+    try:
+        import _build
+
+        ver, git = _build.VERSION, _build.GIT
+    except ImportError:
+        ver, git = "dev", None
+    st.api = Api(ctx, {"smgw_id": cfg.get("smgw_id") or "EOSG%s" % ctx.board.NAME.upper(),
+                       "fingerprint": st.fingerprint, "version": ver, "git": git}, clock)
+    st.portal = Portal(st.api)
+    st.server = HanServer(st.portal.handle, accounts, clock, ctx.log, _REALM,
+                          cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
+                          cfg.get("max_conns", 4),
+                          tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
+    st.portal.server = st.server
+    st.api.selftest_hook = lambda: _selftest(ctx, st)
+    st.host = cfg.get("host") or ("127.0.0.1" if ctx.board.NAME == "unix" else "0.0.0.0")
+    st.sock = None
+    st.port = cfg.get("port") or (443 if ctx.board.NAME != "unix" else None)
+    st.cls = None
+    st.control = []
+    from han.service import setup_outputs
+
+    st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg)
+    verify = cfg.get("cls_verify", True)
+    cas = [tlsutil.read(p) for p in cfg["cls_ca_files"]] if cfg.get("cls_ca_files") else None
+
+    def client_tls():
+        return tlsutil.client_context(pki, cas, verify)
+
+    pairs = [p for p in cfg.get("cls") or () if p.get("device") != "outputs"]
+    if pairs:
+        from han.cls import ClsProxy
+
+        st.cls = ClsProxy(st.fw, pairs, ctx.log, client_tls, st.host,
+                          cfg.get("cls_idle_s", 300), cfg.get("cls_life_s", 3600))
+    for p in cfg.get("cls") or ():
+        if p.get("device") == "outputs" and st.outputs is not None:
+            from han.control import OutputControl
+
+            st.control.append(OutputControl(st.fw, p, st.outputs, ctx.log, client_tls,
+                                            cfg.get("control_retry_s", 30)))
+    return st
+
+
+def _selftest(ctx, st):
+    r = {"firewall": st.fw.self_test()}
+    r["han-certificate"] = {"ok": bool(st.cert), "sha256": st.fingerprint}
+    r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}
+    core = getattr(ctx, "core", None)
+    r["core"] = {"ok": core is not None,
+                 "time": core.time_status() if core is not None else None}
+    return r
+
+
+def cfg_backlog(st):
+    return st.cfg.get("backlog", 16)  # waiting clients queue here while max_conns are busy
+
+
+def listen(ctx, st):
+    """Open the HTTPS (and CLS) listeners through the firewall; publish the endpoints."""
+    if st.sock is None:
+        ports = [st.port] if st.port else [20000 + int.from_bytes(os.urandom(2), "big") % 30000
+                                           for _ in range(8)]
+        err = None
+        for port in ports:
+            st.fw.allow("han", "in", "han-https", "*", port)
+            try:
+                st.sock = st.fw.listen("han", "han-https", st.host, port, cfg_backlog(st))
+                st.port = port
+                break
+            except OSError as e:
+                st.fw.revoke("han-https", "*", port)
+                err = e
+        if st.sock is None:
+            raise err
+    ctx.hal.endpoints["han"] = "https://%s:%d" % (st.host, st.port)
+    if st.cls is not None:
+        st.cls.listen()
+        ctx.hal.endpoints["cls"] = "%s:%d" % (st.host, st.cls.pairs[0]["port"])
+
+
+def status(st):
+    d = st.server.status()
+    d["url"] = "https://%s:%s" % (st.host, st.port)
+    d["certificate_sha256"] = st.fingerprint
+    if st.cls is not None:
+        d["cls"] = st.cls.status()
+    if st.outputs is not None:
+        d["outputs"] = st.outputs.state
+    return d
+
+
+async def serve(ctx, st):
+    """Serve the listeners until cancelled (also used by tests with a fake ctx)."""
+    listen(ctx, st)
+    sock = st.sock
+    tasks = [firewall.serve(sock, st.server.connection, st.tls, busy=st.server.busy,
+                            log=ctx.log)]
+    if st.cls is not None:
+        tasks.append(st.cls.run())
+    tasks += [c.run() for c in st.control]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        st.sock = None
+
+
+async def outputs_task(ctx, st):
+    outputs = getattr(ctx, "outputs", None)
+    while True:
+        if st is not None:
+            st.server.clock()  # keeps the monotonic clock inside the ticks_ms wrap
+        if outputs is not None and outputs.schedule:
+            outputs.schedule_tick(ctx.now())
+        await ctx.sleep(30)

@@ -1,0 +1,100 @@
+"""Routes of the HAN portal: JSON API, exports, web pages.
+
+  GET  /                         -> 302 /ui
+  GET  /ui                       consumer or technician page (by role)
+  GET  /logout                   ends the session (401: the browser forgets Digest)
+  GET  /smgw/m2m                 -> 307 Location: /smgw/m2m/<user>.sm/json
+  POST /smgw/m2m[/<user>.sm/json] JSON API (han.api), only for the caller's own user
+  GET  /smgw/export?from=&to=&format=csv|json   consumer's readings of a time range
+"""
+import json
+
+from han import http
+from han.api import ApiError, parse_iso
+
+_JSON = ("Content-Type", "application/json")
+_HTML = ("Content-Type", "text/html; charset=utf-8")
+_NOCACHE = ("Cache-Control", "no-store")
+_SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+             ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+              "img-src 'self' data:")]
+
+
+class Portal:
+    def __init__(self, api, server=None):
+        self.api = api
+        self.server = server
+
+    def handle(self, req, user, role):
+        p = req.path
+        if p == "/smgw/m2m" or p == "/smgw/m2m/":
+            if req.method == "GET":
+                return 307, [("Location", "/smgw/m2m/%s.sm/json" % user)], b""
+            if req.method == "POST":
+                return self.json_call(req, user, role)
+            raise http.HttpError(405)
+        if p.startswith("/smgw/m2m/"):
+            rest = p[10:]
+            if rest.endswith("/json"):
+                rest = rest[:-5]
+            if rest.endswith(".sm"):
+                rest = rest[:-3]
+            if rest != user:
+                self.api.ctx.log(2, "han.denied", "%s tried %s" % (user, p))
+                return self.error(403, "not your endpoint")
+            if req.method != "POST":
+                raise http.HttpError(405)
+            return self.json_call(req, user, role)
+        if p == "/smgw/export":
+            return self.export(req, user, role)
+        if p == "/":
+            return 302, [("Location", "/ui")], b""
+        if p == "/ui":
+            if req.method not in ("GET", "HEAD"):
+                raise http.HttpError(405)
+            from han import pages  # loaded on first use: saves heap for API-only use
+
+            if role == "technician":
+                html = pages.technician(self.api, user, self.server)
+            else:
+                html = pages.consumer(self.api, user)
+            return 200, [_HTML, _NOCACHE] + _SECURITY, html
+        if p == "/logout":
+            sid = req.cookie("smgw_sid")
+            if self.server and sid:
+                self.server.logout(sid)
+            return 401, [("Set-Cookie", "smgw_sid=; Path=/; Max-Age=0"), _HTML], \
+                "<p>Signed out. <a href='/ui'>Sign in again</a></p>"
+        return self.error(404, "no such resource")
+
+    def error(self, status, msg, extra=()):
+        return status, [_JSON] + list(extra), json.dumps({"error": msg, "status": status})
+
+    def json_call(self, req, user, role):
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            return self.error(400, "malformed JSON")
+        try:
+            out = self.api.call(user, role, body)
+        except ApiError as e:
+            extra = [("Retry-After", str(int(e.retry_after)))] if e.retry_after else []
+            return self.error(e.status, str(e), extra)
+        if isinstance(out, dict):
+            out = json.dumps(out)
+        return 200, [_JSON, _NOCACHE], out
+
+    def export(self, req, user, role):
+        q = req.query
+        fmt = q.get("format", "csv")
+        if fmt not in ("csv", "json"):
+            return self.error(400, "format must be csv or json")
+        try:
+            t1 = parse_iso(q["to"]) if q.get("to") else self.api.ctx.now()
+            t0 = parse_iso(q["from"]) if q.get("from") else t1 - 86400
+            gen = self.api.export(user, role, fmt, t0, t1)
+        except ApiError as e:
+            return self.error(e.status, str(e))
+        ctype = "text/csv" if fmt == "csv" else "application/json"
+        return 200, [("Content-Type", ctype), _NOCACHE, (
+            "Content-Disposition", "attachment; filename=readings.%s" % fmt)], gen

@@ -1,0 +1,229 @@
+"""The HAN HTTPS server: TLS, keep-alive connections, Digest login, sessions.
+
+One asyncio task per connection (at most max_conns; further clients wait in the listen
+backlog, none is refused). Each connection serves requests until the client closes,
+asks for "Connection: close" or stays idle for conn_idle_s. A successful Digest login
+opens a session (cookie smgw_sid, HttpOnly, Secure, SameSite=Strict) that ends after
+session_idle_s without a request (10 min, TR-03109-1 HAN idle timeout), so browsers and
+API clients need not repeat the Digest exchange. Failed logins are rate limited per
+client address with 429 + Retry-After (han.digest.RateLimit).
+Client certificates: if the TLS layer reports a peer certificate whose SHA-256
+fingerprint is configured for a user, that user is logged in without Digest.
+"""
+import asyncio
+import binascii
+import hashlib
+import os
+
+from han import digest, http
+
+_SESSIONS = const(16)
+SESSION_COOKIE = "smgw_sid"
+
+
+class Accounts:
+    """HAN users: {"name": {"role": "consumer"|"technician", "password": ...,
+    "ha1": {"MD5": hex, "SHA-256": hex}, "cert": sha256-hex}}."""
+
+    def __init__(self, realm, accounts=None, fallback=None):
+        self.realm = realm
+        self.a = dict(accounts or {})
+        self.fallback = fallback  # fallback(user) -> entry or None (e.g. core tenants)
+
+    def entry(self, user):
+        e = self.a.get(user)
+        if e is None and self.fallback is not None and user:
+            e = self.fallback(user)
+        return e
+
+    def add(self, user, role, password=None, ha1=None, cert=None):
+        self.a[user] = {"role": role, "password": password, "ha1": ha1 or {}, "cert": cert}
+
+    def role(self, user):
+        e = self.entry(user)
+        return e.get("role", "consumer") if e else None
+
+    def secret(self, user, alg):
+        e = self.entry(user)
+        if not e:
+            return None
+        h = (e.get("ha1") or {}).get(alg)
+        if h:
+            return h
+        if e.get("password") is None:
+            return None
+        return digest.ha1(alg, user, self.realm, e["password"])
+
+    def by_cert(self, fingerprint):
+        for u, e in self.a.items():
+            if e.get("cert") and e["cert"].lower() == fingerprint:
+                return u
+        return None
+
+
+class HanServer:
+    def __init__(self, handler, accounts, clock, log=None, realm="smgw", session_idle_s=600,
+                 conn_idle_s=60, max_conns=4, algorithms=("SHA-256", "MD5"),
+                 random=os.urandom):
+        self.handler = handler  # handler(req, user, role) -> (status, headers, body)
+        self.accounts = accounts
+        self.clock = clock
+        self.log = log or (lambda *a: None)
+        self.digest = digest.DigestAuth(realm, accounts.secret, clock, algorithms,
+                                        random=random)
+        self.limit = digest.RateLimit(clock)
+        self.random = random
+        self.session_idle_s = session_idle_s
+        self.conn_idle_ms = int(conn_idle_s * 1000)
+        self.max_conns = max_conns
+        self.sessions = {}  # sid -> [user, last_used]
+        self.by_nonce = {}  # Digest nonce -> sid (clients without cookies reuse it)
+        self.open = 0
+        self.requests = 0
+        self.errors = 0
+        self.peak_open = 0
+
+    def busy(self):
+        return self.open >= self.max_conns
+
+    # -- sessions ---------------------------------------------------------------------
+    def _session(self, sid):
+        s = self.sessions.get(sid)
+        if s is None:
+            return None
+        now = self.clock()
+        if now - s[1] > self.session_idle_s:
+            del self.sessions[sid]
+            self.log(1, "han.session.expired", s[0])
+            return None
+        s[1] = now
+        return s[0]
+
+    def _new_session(self, user):
+        if len(self.sessions) >= _SESSIONS:
+            del self.sessions[min(self.sessions, key=lambda k: self.sessions[k][1])]
+        sid = binascii.hexlify(self.random(16)).decode()
+        self.sessions[sid] = [user, self.clock()]
+        return sid
+
+    def logout(self, sid):
+        self.sessions.pop(sid, None)
+
+    # -- authentication ---------------------------------------------------------------
+    def authenticate(self, req, ip, cert_user=None):
+        """(user, extra_headers) or (None, (status, headers, body)) to answer instead."""
+        if cert_user:
+            return cert_user, []
+        sid = req.cookie(SESSION_COOKIE)
+        if sid:
+            user = self._session(sid)
+            if user:
+                return user, []
+        wait = self.limit.retry_after(ip)
+        if wait:
+            return None, (429, [("Retry-After", str(wait))], "too many failed logins\n")
+        user, why = self.digest.check(req.method, req.target,
+                                      req.headers.get("authorization"))
+        if why == "ok":
+            self.limit.succeeded(ip)
+            nonce = self.digest.last_nonce
+            sid = self.by_nonce.get(nonce)
+            if sid and self._session(sid) == user:
+                return user, []  # same Digest nonce, same session: no new login
+            sid = self._new_session(user)
+            if len(self.by_nonce) >= _SESSIONS:
+                self.by_nonce.pop(next(iter(self.by_nonce)))
+            self.by_nonce[nonce] = sid
+            self.log(1, "han.login", "%s from %s" % (user, ip))
+            return user, [("Set-Cookie", "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict"
+                           % (SESSION_COOKIE, sid))]
+        if why in ("unknown", "bad"):
+            n = self.limit.failed(ip)
+            self.log(2, "han.login.fail", "%s from %s (%s, %d)" % (user, ip, why, n))
+            wait = self.limit.retry_after(ip)
+            if wait:
+                return None, (429, [("Retry-After", str(wait))], "too many failed logins\n")
+        hdrs = [("WWW-Authenticate", c) for c in self.digest.challenges(why == "stale")]
+        return None, (401, hdrs, "authentication required\n")
+
+    # -- connections ------------------------------------------------------------------
+    def connection(self, reader, writer, ip):
+        """Called at accept time (counts the connection at once), returns the task body."""
+        self.open += 1
+        if self.open > self.peak_open:
+            self.peak_open = self.open
+        return self._connection(reader, writer, ip)
+
+    async def _connection(self, reader, writer, ip):
+        cert_user = None
+        try:
+            while True:
+                try:
+                    req = await asyncio.wait_for_ms(http.read_request(reader), self.conn_idle_ms)
+                except asyncio.TimeoutError:
+                    break
+                except http.HttpError as e:
+                    self.errors += 1
+                    await http.write_response(writer, e.status, [], str(e) + "\n", False)
+                    break
+                except (OSError, EOFError, ValueError, UnicodeError, MemoryError) as e:
+                    if isinstance(e, MemoryError):
+                        self.errors += 1
+                        self.log(3, "han.memory", "connection from %s dropped: no heap" % ip)
+                    break
+                if req is None:
+                    break
+                if cert_user is None:
+                    cert_user = self._cert_user(reader) or False
+                self.requests += 1
+                user, extra = self.authenticate(req, ip, cert_user or None)
+                if user is None:
+                    status, hdrs, body = extra
+                else:
+                    try:
+                        status, hdrs, body = self.handler(req, user,
+                                                          self.accounts.role(user))
+                    except http.HttpError as e:
+                        status, hdrs, body = e.status, [], str(e) + "\n"
+                    except Exception as e:  # noqa: BLE001 - one bad request, not the server
+                        self.errors += 1
+                        self.log(3, "han.error", "%s %s: %s: %s" % (
+                            req.method, req.path, type(e).__name__, e))
+                        status, hdrs, body = 500, [], "internal error\n"
+                    hdrs = list(hdrs) + extra
+                try:
+                    await http.write_response(writer, status, hdrs, body, req.keep_alive,
+                                              req.method == "HEAD")
+                except (OSError, EOFError):
+                    break
+                except Exception as e:  # noqa: BLE001 - a streamed body failed midway
+                    self.errors += 1
+                    self.log(3, "han.error", "%s %s (streaming): %s: %s" % (
+                        req.method, req.path, type(e).__name__, e))
+                    break  # headers are out: closing is the only honest end
+                if not req.keep_alive:
+                    break
+        except (OSError, EOFError):
+            pass
+        finally:
+            self.open -= 1
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+    def _cert_user(self, reader):
+        """The account pinned to the client certificate of this TLS connection, if any."""
+        holder = getattr(reader, "e", {}).get("peercert")
+        der = holder[0] if holder else None
+        if not der:
+            return None
+        fp = binascii.hexlify(hashlib.sha256(der).digest()).decode()
+        user = self.accounts.by_cert(fp)
+        if user:
+            self.log(1, "han.login", "%s by client certificate" % user)
+        return user
+
+    def status(self):
+        return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,
+                "errors": self.errors, "sessions": len(self.sessions)}

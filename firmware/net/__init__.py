@@ -1,0 +1,1 @@
+"""Network access of the firmware: every socket is opened through net.firewall."""

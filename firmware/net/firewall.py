@@ -1,0 +1,242 @@
+"""The firewall: every socket of the firmware is opened through this module.
+
+Networks (the gateway's interfaces, BSI TR-03109-1 terms): WAN (to the GWA and the
+external market participants, EMT), HAN (consumers, service technician, CLS devices)
+and LMN (meters). The policy is default deny:
+
+- WAN: outbound only to the endpoints the configuration names (GWA, EMTs, CLS proxy
+  targets), inbound only to the wake-up listener.
+- HAN: inbound only to the gateway's own services (HTTPS portal); never outbound.
+- CLS: inbound only to the CLS proxy port; the proxy itself connects out on the WAN.
+- LMN: no IP traffic at all (the LMN is RS485/radio; an IP socket on it is refused).
+
+A flow is named by (network, direction, purpose, host, port). `allow()` adds an exact
+endpoint for a permitted (network, direction, purpose) combination; combinations outside
+_MATRIX can never be allowed. Every refusal raises FirewallError and is logged
+("fw.refuse"). On the virtual board every interface is the host's loopback, so the
+network is the label the caller gives; on a board each network is its own interface.
+`self_test()` proves the rules: every forbidden combination is refused and logged.
+"""
+import socket
+
+import asyncio
+from asyncio import core
+
+# (network, direction) -> purposes that may ever be allowed there
+_MATRIX = {
+    ("wan", "out"): ("gwa", "emt", "cls-proxy", "ntp", "mqtt"),
+    ("wan", "in"): ("wake-up",),
+    ("han", "in"): ("han-https",),
+    ("cls", "in"): ("cls-proxy",),
+}
+NETS = ("wan", "han", "cls", "lmn")
+
+
+class FirewallError(OSError):
+    """A flow the rules do not allow; .flow names it."""
+
+    def __init__(self, flow):
+        super().__init__("firewall: refused %s" % flow)
+        self.flow = flow
+
+
+def _addr(host, port):
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
+
+
+def peer_ip(addr):
+    """Dotted IPv4 address from a raw sockaddr (unix port) or an (ip, port) tuple."""
+    if isinstance(addr, tuple):
+        return addr[0]
+    b = bytes(addr)
+    if len(b) >= 8 and b[0] == 2:  # AF_INET, little-endian family on the unix port
+        return "%d.%d.%d.%d" % (b[4], b[5], b[6], b[7])
+    return "?"
+
+
+class Firewall:
+    def __init__(self, log=None):
+        self.log = log
+        self.rules = []  # [net, direction, purpose, host, port]
+        self.refused = 0
+        self.allowed = 0
+        self.last_refusal = None
+
+    # -- rules ------------------------------------------------------------------------
+    def allow(self, net, direction, purpose, host, port):
+        """Permit one endpoint; host "*" = any address of that network (listeners)."""
+        if purpose not in _MATRIX.get((net, direction), ()):
+            raise FirewallError("%s %s %s (not permitted by policy)" % (net, direction, purpose))
+        r = [net, direction, purpose, host, int(port)]
+        if r not in self.rules:
+            self.rules.append(r)
+        return r
+
+    def revoke(self, purpose, host=None, port=None):
+        self.rules = [r for r in self.rules if not (
+            r[2] == purpose and (host is None or r[3] == host)
+            and (port is None or r[4] == port))]
+
+    def check(self, net, direction, purpose, host, port):
+        if purpose not in _MATRIX.get((net, direction), ()):
+            return False
+        for r in self.rules:
+            if (r[0] == net and r[1] == direction and r[2] == purpose
+                    and (r[3] == "*" or r[3] == host) and r[4] == port):
+                return True
+        return False
+
+    def enforce(self, net, direction, purpose, host, port):
+        if self.check(net, direction, purpose, host, port):
+            self.allowed += 1
+            return
+        flow = "%s %s %s %s:%s" % (net, direction, purpose, host, port)
+        self.refused += 1
+        self.last_refusal = flow
+        if self.log:
+            self.log(3, "fw.refuse", flow)
+        raise FirewallError(flow)
+
+    # -- sockets ----------------------------------------------------------------------
+    def listen(self, net, purpose, host, port, backlog=4):
+        """A bound, listening, non-blocking socket for an allowed inbound service."""
+        self.enforce(net, "in", purpose, host, port)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(_addr(host, port))
+            s.listen(backlog)
+        except OSError:
+            s.close()
+            raise
+        s.setblocking(False)
+        return s
+
+    async def open_connection(self, net, purpose, host, port, ssl=None, server_hostname=None):
+        """asyncio.open_connection through the rules: (reader, writer) streams."""
+        self.enforce(net, "out", purpose, host, port)
+        r, w = await asyncio.open_connection(host, port, ssl=ssl,
+                                             server_hostname=server_hostname)
+        if ssl:
+            # Start the TLS handshake now: a reader alone would wait for the server to
+            # speak first while a TLS server waits for our ClientHello. write(b"") and
+            # read(0) do not step mbedTLS; readinto does, and cannot return application
+            # data before the server has answered (it returns None here).
+            try:
+                w.s.readinto(bytearray(1))
+            except OSError:
+                pass
+        return r, w
+
+    def connect(self, net, purpose, host, port):
+        """Blocking socket connect through the rules."""
+        self.enforce(net, "out", purpose, host, port)
+        s = socket.socket()
+        try:
+            s.connect(_addr(host, port))
+        except OSError:
+            s.close()
+            raise
+        return s
+
+    def status(self):
+        return {"rules": len(self.rules), "allowed": self.allowed, "refused": self.refused,
+                "last_refusal": self.last_refusal}
+
+    # -- self-test --------------------------------------------------------------------
+    def self_test(self):
+        """Check the policy: every forbidden combination is refused, and a refusal
+        raises and is logged. Returns {"ok": bool, "checks": [[name, passed], ...],
+        "rules": n}. The probes never touch the network."""
+        checks = []
+        probes = [
+            ("lmn out", "lmn", "out", "gwa", "127.0.0.1", 443),
+            ("lmn in", "lmn", "in", "han-https", "*", 443),
+            ("han out", "han", "out", "emt", "127.0.0.1", 443),
+            ("cls out direct", "cls", "out", "cls-proxy", "127.0.0.1", 443),
+            ("wan in (not wake-up)", "wan", "in", "han-https", "*", 443),
+            ("wan out unconfigured", "wan", "out", "emt", "192.0.2.1", 9),
+            ("han in foreign service", "han", "in", "telnet", "*", 23),
+        ]
+        for name, net, d, purpose, host, port in probes:
+            checks.append([name, not self.check(net, d, purpose, host, port)])
+        # the refusal path itself: raises, counts and logs (captured, not reported as
+        # a warning, and not counted as a real refusal)
+        seen = []
+        log, self.log = self.log, lambda lvl, ev, msg: seen.append(ev)
+        try:
+            self.enforce("lmn", "out", "gwa", "127.0.0.1", 443)
+            raised = False
+        except FirewallError:
+            raised = True
+            self.refused -= 1
+        finally:
+            self.log = log
+        checks.append(["refusal raises and logs", raised and seen == ["fw.refuse"]])
+        # every configured rule must lie inside the policy matrix
+        inside = all(r[2] in _MATRIX.get((r[0], r[1]), ()) for r in self.rules)
+        checks.append(["rules inside policy", inside])
+        ok = all(c[1] for c in checks)
+        if self.log:
+            self.log(1 if ok else 4, "fw.selftest", "ok" if ok else "FAILED %s" % [
+                c[0] for c in checks if not c[1]])
+        return {"ok": ok, "checks": checks, "rules": len(self.rules)}
+
+
+def of(ctx):
+    """The gateway's firewall (one per Context), created on first use."""
+    fw = getattr(ctx, "firewall", None)
+    if fw is None:
+        fw = ctx.firewall = Firewall(ctx.log)
+        extra = getattr(ctx, "diag_extra", None)
+        if extra is None:
+            extra = ctx.diag_extra = {}
+        extra["firewall"] = fw.status
+    return fw
+
+
+async def serve(sock, cb, ssl=None, accept=None, busy=None, log=None):
+    """Accept loop on a socket from Firewall.listen (as asyncio.start_server does).
+
+    ssl: an SSLContext, or a factory returning (SSLContext, dict) per connection (the dict
+    is added to the stream's extra info, e.g. a client certificate holder).
+    accept(peer_ip) -> bool may refuse a peer before TLS starts. cb(reader, writer, peer)
+    runs as its own task. While busy() is true no connection is accepted: clients wait
+    in the listen backlog instead of being refused. Cancel the task to stop serving
+    (the socket is closed).
+    """
+    try:
+        while True:
+            while busy is not None and busy():
+                yield from core.sleep_ms(10)
+            yield core._io_queue.queue_read(sock)
+            try:
+                s2, addr = sock.accept()
+            except Exception:  # noqa: BLE001 - a failed accept is not fatal
+                continue
+            ip = peer_ip(addr)
+            if accept is not None and not accept(ip):
+                s2.close()
+                continue
+            try:
+                s2.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: no Nagle + delayed-ACK
+            except (OSError, AttributeError):
+                pass
+            extra = {"peername": addr}
+            if ssl:
+                try:
+                    tctx = ssl
+                    if not hasattr(ssl, "wrap_socket"):  # a factory: (context, extra info)
+                        tctx, more = ssl()
+                        extra.update(more)
+                    s2 = tctx.wrap_socket(s2, server_side=True, do_handshake_on_connect=False)
+                except (OSError, MemoryError) as e:  # e.g. no heap for another TLS session
+                    if log:
+                        log(3, "net.tls", "TLS setup for %s failed: %s" % (ip, e))
+                    s2.close()
+                    continue
+            s2.setblocking(False)
+            st = asyncio.StreamReader(s2, extra)
+            core.create_task(cb(st, st, ip))
+    finally:
+        sock.close()
