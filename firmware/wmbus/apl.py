@@ -79,22 +79,31 @@ def _primary(v):
     return None
 
 
+# VIF 0xFD names (EN 13757-3 table 14) as one string constant " <vif hex><name> ...": a dict
+# literal of 30 strings costs ~1.3 KB of heap (x64) for as long as the module is loaded.
+_FD_NAMES = (" 08access_number 09medium 0amanufacturer 0bparameter_set 0cmodel_version"
+              " 0dhardware_version 0efirmware_version 0fsoftware_version 10customer_location"
+              " 11customer 16password 17error_flags 18error_mask 1adigital_output"
+              " 1bdigital_input 1cbaud_rate 20first_storage 21last_storage 22storage_block_size"
+              " 3adimensionless 60reset_counter 61cumulation_counter 62control_signal"
+              " 63day_of_week 64week_number 66parameter_activation 67supplier_info"
+              " 70battery_change 71rssi 74remaining_battery_life ")
+
+
+def _fd_name(v):
+    i = _FD_NAMES.find(" %02x" % v)  # names have no digits: only keys match
+    if i < 0:
+        return None
+    return _FD_NAMES[i + 3:_FD_NAMES.find(" ", i + 3)]
+
+
 def _ext_fd(v):
     """Second extension table (VIF 0xFD, EN 13757-3 table 14)."""
     if v < 0x08:
         return ("credit" if v < 4 else "debit"), "", (v & 3) - 3
-    names = {0x08: "access_number", 0x09: "medium", 0x0A: "manufacturer",
-             0x0B: "parameter_set", 0x0C: "model_version", 0x0D: "hardware_version",
-             0x0E: "firmware_version", 0x0F: "software_version", 0x10: "customer_location",
-             0x11: "customer", 0x16: "password", 0x17: "error_flags", 0x18: "error_mask",
-             0x1A: "digital_output", 0x1B: "digital_input", 0x1C: "baud_rate",
-             0x20: "first_storage", 0x21: "last_storage", 0x22: "storage_block_size",
-             0x3A: "dimensionless", 0x60: "reset_counter", 0x61: "cumulation_counter",
-             0x62: "control_signal", 0x63: "day_of_week", 0x64: "week_number",
-             0x66: "parameter_activation", 0x67: "supplier_info", 0x70: "battery_change",
-             0x71: "rssi", 0x74: "remaining_battery_life"}
-    if v in names:
-        return names[v], ("d" if v == 0x74 else ""), 0
+    name = _fd_name(v)
+    if name:
+        return name, ("d" if v == 0x74 else ""), 0
     if 0x24 <= v < 0x28:
         return "storage_interval", _DURATION[v & 3], 0
     if 0x2C <= v < 0x30:

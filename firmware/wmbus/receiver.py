@@ -3,7 +3,8 @@
 `Receiver(ctx, keys).handle(frame, fmt, rssi)` for every frame the radio delivers:
 - decode (wmbus.telegram) with the key store; WmbusError -> counted by layer and logged
   (decryption failures with the meter id, rate-limited per meter);
-- unknown meters (not in the key store) are counted and logged once, never ingested;
+- unknown meters (not in the key store) are counted and logged once, never ingested; at
+  most 64 are listed (a gateway hears its neighbours' meters: bounded RAM);
 - replay protection per meter: the AFL/CCM message counter must increase (a meter that
   restarted its counter is accepted after 3 telegrams in a row with increasing counters);
   otherwise the access number must differ from the last one (repeaters resend the same
@@ -14,8 +15,9 @@
 import time
 
 from wmbus import WmbusError
-from wmbus import obis
-from wmbus.telegram import decode
+
+# The decoder (wmbus.telegram, .apl, .frame, .obis: ~12 KB of heap on x64) is imported on
+# the first frame, not at boot: a gateway without wireless meters never pays for it.
 
 try:  # the app's LED renderer (80 ms pulse); absent in bare tests
     from app.leds import pulse as _pulse
@@ -24,6 +26,7 @@ except ImportError:
 
 _LOG_EVERY = const(100)
 _RESYNC = const(3)
+_UNKNOWN_MAX = const(64)  # unknown meters listed (ids + telegram counts) for diag
 
 
 class Receiver:
@@ -36,7 +39,7 @@ class Receiver:
         self.frags = {}  # meter -> AFL reassembly state (bounded in wmbus.telegram)
         self.back = {}  # meter -> (last counter below the accepted one, run length)
         self.stats = {"frames": 0, "good": 0, "readings": 0, "errors": 0, "decrypt_failed": 0,
-                      "replayed": 0, "unknown": 0}
+                      "replayed": 0, "unknown": 0, "unknown_unlisted": 0}
         self.errors = {}  # layer -> count
         self.last_us = 0
         self.led_until = None
@@ -54,6 +57,8 @@ class Receiver:
         st = self.stats
         st["frames"] += 1
         t0 = time.ticks_us()
+        from wmbus.telegram import decode
+
         try:
             t = decode(frame, self._key, fmt, False, self.frags)
         except WmbusError as e:
@@ -62,13 +67,7 @@ class Receiver:
             return 0
         meter = t["meter"]
         if not self.keys.known(meter):
-            n = self.unknown.get(meter, 0)
-            if n == 0:
-                st["unknown"] += 1
-                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (type 0x%02x, mode %s)"
-                             % (meter, t["device_type"], t["security_mode"]))
-            self.unknown[meter] = n + 1
-            return 0
+            return self._unknown(meter, t)
         acc = t["access_number"]
         ctr = t["counter"]
         prev = self.last.get(meter)
@@ -95,6 +94,8 @@ class Receiver:
         self.ctx.meter_seen(meter, "wmbus", **info)
         now = self.ctx.now()
         n = 0
+        from wmbus import obis
+
         for ob, raw, scaler, unit in obis.channels(t["device_type"], t["records"]):
             try:
                 self.ctx.ingest(meter, ob, raw, scaler, unit, now, t["status"], via="wmbus")
@@ -104,6 +105,29 @@ class Receiver:
         st["readings"] += n
         self.last_us = time.ticks_diff(time.ticks_us(), t0)
         return n
+
+    def _unknown(self, meter, t):
+        """A meter not in the key store: counted, logged once. Neighbours' meters are
+        heard too, so at most _UNKNOWN_MAX are listed (RAM); telegrams of further ones
+        are only counted in stats["unknown_unlisted"]."""
+        n = self.unknown.get(meter)
+        if n is None:
+            st = self.stats
+            if len(self.unknown) >= _UNKNOWN_MAX:
+                if not st["unknown_unlisted"]:
+                    self.ctx.log(2, "wmbus.unknown", "more than %d unknown meters: further "
+                                 "ones are counted, not listed" % _UNKNOWN_MAX)
+                st["unknown_unlisted"] += 1
+                return 0
+            n = 0
+            st["unknown"] += 1
+            if t is None:
+                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (encrypted, no key)" % meter)
+            else:
+                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (type 0x%02x, mode %s)"
+                             % (meter, t["device_type"], t["security_mode"]))
+        self.unknown[meter] = n + 1
+        return 0
 
     def _reset(self, meter, ctr):
         """A counter below the last one is a replay - unless the meter restarted its counter
@@ -124,13 +148,7 @@ class Receiver:
         st = self.stats
         self.errors[e.layer] = self.errors.get(e.layer, 0) + 1
         if e.layer == "key" and e.meter:
-            n = self.unknown.get(e.meter, 0)
-            if n == 0:
-                st["unknown"] += 1
-                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (encrypted, no key)"
-                             % e.meter)
-            self.unknown[e.meter] = n + 1
-            return 0
+            return self._unknown(e.meter, None)
         if e.layer in ("decrypt", "mac"):
             st["decrypt_failed"] += 1
             n = self.fail.get(e.meter, 0)

@@ -78,7 +78,10 @@ async def run(ctx):
             ctx.log(3, "wmbus.radio", "radio init failed: %s" % e)
             await asyncio.sleep(60)
     ctx.log(1, "wmbus.radio", "receiving T1+C1 on 868.95 MHz")
-    asyncio.create_task(_led(rx))
+    from wmbus import receiver
+
+    if receiver._pulse is None:  # without the app's LED renderer: switch wMT off ourselves
+        asyncio.create_task(_led(rx))
     while True:
         buf, mode, rssi = await radio.receive(phy.packet_len, 2, 200)
         try:

@@ -19,9 +19,10 @@ def board(tmp_path_factory):
     img = tmp_path_factory.mktemp("img")
     build("unix", img)
     romfs = img / "app.romfs"
-    # the shared 128 KiB budget is measured by the foundation/bench; this test is about
-    # the radio path, so it gets 64 KiB of headroom against other layers' growth
-    heap = board_facts("unix")["HEAP_BYTES"] + romfs.stat().st_size + 69632
+    # the shared 128 KiB budget is measured by the foundation/bench (docs/memory.md); this
+    # test is about the radio path, so it gets 256 KiB of headroom against other layers'
+    # growth while they are under construction (the core alone took 42 KiB at boot)
+    heap = board_facts("unix")["HEAP_BYTES"] + romfs.stat().st_size + 262144
     vb = VBoard(tmp_path_factory.mktemp("vbw"), heap=heap, rebuild=False, extra_config={
         "romfs": str(romfs), "wmbus_keys": air_sim.keys_of(meters),
         "radio_rate": 12500}).start()
