@@ -1,7 +1,5 @@
-"""The taf layer's service: setup(ctx) at boot, run(ctx) as a supervised task.
-
-Placeholder from the foundation; the layer's issue (#5) fills it in.
-"""
+"""The taf layer's service. The TAF engine (taf.engine) lives inside ctx.core and is
+fed by ctx.core.ingest; its clock tick runs in core.service.run. Nothing to run here."""
 import asyncio
 
 

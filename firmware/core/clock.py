@@ -1,0 +1,64 @@
+"""Time status of the measurement and the deviation rules of a time synchronisation.
+
+Status: "unsynchronised" (no successful sync yet, or none for `max_unsync_s`),
+"synchronised", "invalid". The GWA is the synchronisation source (wan.admin calls
+ctx.core.time_sync(offset, "gwa") with the NTP offset). Rule (BSI TR-03109-1, time
+synchronisation; PTB-A 50.8): a deviation of more than 3 % of the shortest registration
+period (27 s at 900 s) is a calibration-log event "time.deviation" and puts measurement
+into "invalid" until a later synchronisation finds the clock within the limit again
+("time.resync" in the calibration log). Values captured while invalid carry the SMGW
+status bit 0x200 (core.oml.TIME_INVALID). The clock itself is corrected at every sync.
+"""
+
+
+class TimeKeeper:
+    def __init__(self, core, rtc, shortest_period=900, max_unsync_s=7 * 86400):
+        self.core = core
+        self.rtc = rtc
+        self.shortest_period = shortest_period
+        self.max_unsync_s = max_unsync_s
+        self.state = "unsynchronised"
+        self.last_sync = None
+        self.last_offset = None
+        self.syncs = 0
+
+    @property
+    def limit_s(self):
+        return self.shortest_period * 3 / 100
+
+    def status(self, now=None):
+        if self.state == "invalid":
+            return "invalid"
+        if self.last_sync is None:
+            return "unsynchronised"
+        now = self.rtc.now() if now is None else now
+        if now - self.last_sync > self.max_unsync_s:
+            return "unsynchronised"
+        return "synchronised"
+
+    def invalid(self):
+        return self.state == "invalid"
+
+    def sync(self, offset_s, source="gwa"):
+        """Apply a measured offset (true time - gateway time, seconds); returns status."""
+        before = self.rtc.now_ms()
+        self.rtc.set((before + offset_s * 1000) / 1000)
+        now = self.rtc.now()
+        self.syncs += 1
+        self.last_offset = offset_s
+        logs = self.core.logs
+        dev = abs(offset_s)
+        if dev > self.limit_s:
+            self.state = "invalid"
+            msg = "deviation %.3f s > %.1f s (%s); clock corrected, time invalid" % (
+                offset_s, self.limit_s, source)
+            logs["calibration"].append(3, "time.deviation", msg, "invalid", subject=source)
+            logs["event"].append(3, "time.deviation", msg, "invalid", subject=source)
+        else:
+            if self.state == "invalid":
+                logs["calibration"].append(1, "time.resync", "deviation %.3f s (%s); time "
+                                           "valid again" % (offset_s, source), subject=source)
+            self.state = "synchronised"
+            logs["system"].append(1, "time.sync", "offset %.3f s" % offset_s, subject=source)
+        self.last_sync = now
+        return self.status(now)

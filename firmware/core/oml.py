@@ -1,0 +1,127 @@
+"""Original measurement list (OML): every value a meter delivered, per channel.
+
+A channel is (meter id, OBIS "A-B:C.D.E*F"); the channel table is the store list
+"channels" (JSON [meter, obis] per record, its sequence = channel number) and each
+channel's values are the list "oml-<n>", one fixed 28-byte payload per value:
+
+    capture_time u32 | target_time u32 | raw i64 | scaler i8 | unit u8 |
+    status u64 (SMGW status word in the low 32 bits, meter status word in the high
+    32 bits: "SMGW 32 bit + meter 32 bit, LSB first") | flags u16 (reserved)
+
+Status word (FNN Lastenheft SMGW, status information of measured values; bit numbers
+as used by the SMGW and meter status in the FNN format): the SMGW half always carries
+its identification bit 0x00000002, 0x00000200 = system time invalid; the meter half
+carries the meter's word as received, with the meter identification bit 0x00000100
+set when the meter sent none. Value signatures (where configured) are not stored yet:
+the plan is a separate list "sig-<n>" keyed by the value's sequence.
+
+Queries are inclusive at both ends; values within a channel are in capture order, so a
+time range is found by binary search over the sequence numbers (log n record reads) and
+paged with offset/limit. `last()` answers from the list's in-memory last record.
+"""
+import json
+import struct
+
+SMGW_ID = const(0x00000002)
+TIME_INVALID = const(0x00000200)
+METER_ID = const(0x00000100)
+_FMT = "<IIqbBQH"
+REC = const(28)
+
+
+class OmlError(Exception):
+    pass
+
+
+def pack(capture, target, raw, scaler, unit, status):
+    return struct.pack(_FMT, capture, target, raw, scaler, unit, status, 0)
+
+
+def unpack(meter, obis, p):
+    c, t, raw, sc, unit, st, _ = struct.unpack(_FMT, p)
+    return {"meter": meter, "obis": obis, "capture_time": c, "target_time": t, "raw": raw,
+            "scaler": sc, "unit": unit, "status": st}
+
+
+def status_word(smgw_bits, meter_status):
+    m = METER_ID if meter_status is None else meter_status & 0xFFFFFFFF
+    return ((m << 32) | (SMGW_ID | smgw_bits)) & 0xFFFFFFFFFFFFFFFF
+
+
+class Oml:
+    def __init__(self, store, capacity=4096):
+        self.store = store
+        self.capacity = capacity
+        self.chan_list = store.open_list("channels", 256, "block")
+        self.chans = {}  # (meter, obis) -> record list
+        self.names = {}  # list name -> (meter, obis)
+        for seq, p in self.chan_list.records():
+            meter, obis = json.loads(p)
+            self._open(seq, meter, obis)
+
+    def _open(self, n, meter, obis):
+        lst = self.store.open_list("oml-%d" % n, self.capacity, "drop")
+        self.chans[(meter, obis)] = lst
+        self.names[lst.name] = (meter, obis)
+        return lst
+
+    def channel(self, meter, obis, create=True):
+        lst = self.chans.get((meter, obis))
+        if lst is None and create:
+            n = self.chan_list.append(json.dumps([meter, obis]).encode())
+            lst = self._open(n, meter, obis)
+        return lst
+
+    def channels(self):
+        return list(self.chans)
+
+    def append(self, meter, obis, capture, target, raw, scaler, unit, status):
+        if not isinstance(raw, int) or not -(1 << 63) <= raw < (1 << 63):
+            raise OmlError("raw value not a 64-bit integer: %r" % (raw,))
+        if not -128 <= scaler <= 127 or not 0 <= unit <= 255:
+            raise OmlError("scaler/unit out of range")
+        return self.channel(meter, obis).append(
+            pack(capture, target, raw, scaler, unit, status))
+
+    def last(self, meter, obis):
+        lst = self.chans.get((meter, obis))
+        if lst is None or lst.last is None:
+            return None
+        return unpack(meter, obis, lst.last)
+
+    def _time(self, lst, seq):
+        p = lst.read(seq)
+        return struct.unpack_from("<I", p)[0] if p is not None else None
+
+    def _lower(self, lst, t0):
+        """First sequence whose capture time is >= t0 (binary search)."""
+        lo, hi = lst.first_seq, lst.last_seq + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            t = self._time(lst, mid)
+            if t is not None and t < t0:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def iter_range(self, meter, obis, t0, t1):
+        lst = self.chans.get((meter, obis))
+        if lst is None:
+            return
+        for seq, p in lst.records(self._lower(lst, t0)):
+            d = unpack(meter, obis, p)
+            if d["capture_time"] > t1:
+                break
+            yield d
+
+    def query(self, meter, obis, t0, t1, offset=0, limit=100):
+        out = []
+        for d in self.iter_range(meter, obis, t0, t1):
+            if offset:
+                offset -= 1
+                continue
+            if len(out) >= limit:
+                break
+            out.append(d)
+        return out
