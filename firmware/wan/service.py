@@ -1,14 +1,250 @@
-"""The wan layer's service: setup(ctx) at boot, run(ctx) as a supervised task.
+"""The WAN layer's service: security module, profiles, delivery to EMTs, GWA admin.
 
-Placeholder from the foundation; the layer's issue (#6) fills it in.
+setup(ctx): ctx.secmod (the board's secure element when there is one, else the
+software module on /data/pki/gateway.key), factory provisioning on the virtual board,
+the "wan" configuration, subscription to the core's TAF outputs; ctx.wan = the Wan.
+run(ctx): one delivery task per EMT, the payload builder on the schedule grid, the GWA
+poller and the wake-up listener (wan.admin, wan.wakeup).
 """
 import asyncio
+import json
+import os
+
+from crypto.secmod import SecModError, SoftSecMod
+
+DATA = "/data"
+CONFIG = DATA + "/config/active.json"
+KEY = DATA + "/pki/gateway.key"
+METER_KEYS = DATA + "/keys/meters.json"
+
+
+def _exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+
+def _mkdirs(path):
+    cur = ""
+    for part in path.strip("/").split("/"):
+        cur += "/" + part
+        if not _exists(cur):
+            os.mkdir(cur)
+
+
+def write_atomic(path, data):
+    _mkdirs(path.rsplit("/", 1)[0])
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        os.remove(path)
+        os.rename(tmp, path)
+
+
+def provision(src, dst=DATA):
+    """Factory provisioning of the virtual board: copy a host folder's files into /data
+    where they are missing (never overwrites). Layout of src mirrors /data."""
+    n = 0
+    for name in os.listdir(src):
+        s, d = src + "/" + name, dst + "/" + name
+        if os.stat(s)[0] & 0x4000:
+            _mkdirs(d)
+            n += provision(s, d)
+        elif not _exists(d):
+            with open(s, "rb") as f:
+                write_atomic(d, f.read())
+            n += 1
+    return n
+
+
+def make_secmod(ctx):
+    se = getattr(ctx.hal, "se", None)
+    if se is not None:
+        from drivers.atecc608 import Atecc608SecMod
+
+        return Atecc608SecMod(se, meter_keys_path=METER_KEYS)
+    # no key yet on a fresh board: provisioning generates or loads one (app.provision)
+    return SoftSecMod(key_path=KEY, meter_keys_path=METER_KEYS)
+
+
+def load_config(path=CONFIG):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+class Wan:
+    def __init__(self, ctx, secmod, pki=DATA + "/pki", qroot=DATA + "/wan/q"):
+        self.ctx = ctx
+        self.qroot = qroot
+        self.config_path = CONFIG
+        self.keys_path = METER_KEYS
+        self.secmod = secmod
+        self.pki = pki
+        self.ident = None  # wan.tlsconn.Identity, made by configure() (lazy: RAM)
+        self.gateway_id = "GW"
+        self.gwa = {}
+        self.emts = []
+        self.outboxes = {}
+        self.retry_min_s = 30
+        self.retry_max_s = 3600
+        self.config_version = None
+        self.admin = None
+        self.wakeup = None
+
+    def configure(self, wan_section, version=None):
+        """Apply a validated "wan" section (raises profiles.ProfileError)."""
+        from wan import profiles
+        from wan.delivery import Outbox
+        from wan.tlsconn import Identity
+
+        gid, gwa, emts = profiles.parse(wan_section)
+        self.gateway_id = gid
+        self.gwa = gwa
+        self.emts = emts
+        if self.ident is None:
+            self.ident = Identity(self.secmod, self.pki)
+        self.ident.reset()
+        old = self.outboxes
+        self.outboxes = {}
+        for e in emts:
+            ob = old.get(e.id)
+            if ob is None or ob.emt.tafs != e.tafs:
+                ob = Outbox(self, e)
+            else:
+                ob.emt = e
+            self.outboxes[e.id] = ob
+        self.config_version = version
+        self.ctx.log(1, "wan.config", "version %s: %d EMT profiles" % (version, len(emts)))
+
+    def on_taf(self, taf, meter, obis, value):
+        """ctx.core.taf.subscribe callback: queue the value for every EMT that wants it."""
+        n = 0
+        for ob in self.outboxes.values():
+            try:
+                if ob.add(taf, meter, obis, value):
+                    n += 1
+            except Exception as e:  # noqa: BLE001 - never break the core's TAF engine
+                self.ctx.log(3, "wan.queue", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
+        return n
+
+    def flush(self):
+        now = self.ctx.now()
+        n = 0
+        for ob in self.outboxes.values():
+            try:
+                n += ob.flush(now)
+            except Exception as e:  # noqa: BLE001 - one EMT's bad cert must not stop others
+                self.ctx.log(3, "wan.build", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
+        return n
+
+    def status(self):
+        return {"config": self.config_version,
+                "emts": {k: {"pending": o.pending(), "delivered": o.delivered,
+                             "failures": o.failures} for k, o in self.outboxes.items()}}
+
+    async def run(self):
+        tasks = {}
+        flush_s = 60
+        while True:
+            for k, ob in self.outboxes.items():
+                t = tasks.get(k)
+                if t is None or t[0] is not ob or t[1].done():
+                    if t is not None and not t[1].done():
+                        t[1].cancel()
+                    tasks[k] = (ob, asyncio.create_task(ob.run()))
+            for k in list(tasks):
+                if k not in self.outboxes and k != "<wakeup>":
+                    tasks.pop(k)[1].cancel()
+            if self.admin is not None and (self.admin.task is None or self.admin.task.done()):
+                self.admin.task = asyncio.create_task(self.admin.run())
+            wu = self.wakeup
+            if wu is not None and wu.sock is not None and (
+                    tasks.get("<wakeup>") is None or tasks["<wakeup>"][1].done()):
+                poke = self.admin.poke.set if self.admin else (lambda: None)
+                tasks["<wakeup>"] = (wu, asyncio.create_task(wu.run(poke)))
+            # payloads on the grid of the smallest schedule
+            sched = [e.schedule_s for e in self.emts] or [900]
+            flush_s = max(1, min(sched))
+            now = self.ctx.now()
+            await self.ctx.sleep_until((now // flush_s + 1) * flush_s)
+            self.flush()
+            up = getattr(self.admin, "update", None)
+            if up and up is not True:
+                up.tick()
+
+
+WAN = None
 
 
 def setup(ctx):
-    pass
+    global WAN
+    cfg = {}
+    try:
+        cfg = ctx.board.config() or {}
+    except (AttributeError, ImportError):
+        pass
+    if cfg.get("wan_provision"):
+        try:
+            n = provision(cfg["wan_provision"])
+            if n:
+                ctx.log(1, "wan.provision", "%d files from factory provisioning" % n)
+        except OSError as e:
+            ctx.log(3, "wan.provision", "failed: %s" % e)
+    if getattr(ctx, "secmod", None) is None:
+        try:
+            ctx.secmod = make_secmod(ctx)
+        except SecModError as e:
+            ctx.log(4, "wan.secmod", "no security module: %s" % e)
+            ctx.secmod = None
+            return
+    active = load_config()
+    wan_cfg = (active or {}).get("wan") or cfg.get("wan")
+    if not wan_cfg:
+        # nothing to talk to: keep RAM free (the GWA address comes with provisioning)
+        ctx.log(1, "wan.idle", "no WAN configuration")
+        return
+    WAN = ctx.wan = Wan(ctx, ctx.secmod)
+    try:
+        WAN.configure(wan_cfg, (active or {}).get("version"))
+    except ValueError as e:  # profiles.ProfileError
+        ctx.log(4, "wan.config", "refused: %s" % e)
+    if cfg.get("wan_retry"):
+        WAN.retry_min_s, WAN.retry_max_s = cfg["wan_retry"]
+    try:
+        from wan.admin import Admin
+
+        WAN.admin = Admin(WAN)
+    except ImportError:
+        pass
+    if WAN.gwa:
+        from wan.wakeup import Wakeup
+
+        WAN.wakeup = Wakeup(WAN)
+        try:
+            port = WAN.wakeup.bind(WAN.gwa.get("wakeup_port", 0))
+            ctx.hal.endpoints["wakeup"] = "127.0.0.1:%d" % port
+        except OSError as e:
+            ctx.log(3, "wan.wakeup", "cannot listen: %s" % e)
+    core = getattr(ctx, "core", None)
+    taf = getattr(core, "taf", None)
+    if taf is not None and hasattr(taf, "subscribe"):
+        taf.subscribe(WAN.on_taf)
+    extra = getattr(ctx, "diag_extra", None)
+    if extra is None:
+        extra = ctx.diag_extra = {}
+    extra["wan"] = WAN.status
 
 
 async def run(ctx):
-    while True:
-        await asyncio.sleep(3600)
+    if WAN is None:
+        while True:
+            await asyncio.sleep(3600)
+    await WAN.run()

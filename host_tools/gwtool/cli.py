@@ -21,6 +21,7 @@ COMMANDS = {
     "logs": "gwtool.cmd_logs",
     "shell": "gwtool.cmd_shell",
     "reset": "gwtool.cmd_reset",
+    "update-image": "gwtool.cmd_update_image",
 }
 
 

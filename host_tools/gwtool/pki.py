@@ -47,7 +47,7 @@ def _write(d, name, crt, key):
 
 def _issue(subject_cn, key, issuer_crt, issuer_key, ca=False, server=False, client=False,
            days=3650, san=None):
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     b = (x509.CertificateBuilder()
          .subject_name(_name(subject_cn))
          .issuer_name(issuer_crt.subject if issuer_crt else _name(subject_cn))
@@ -113,10 +113,12 @@ class Pki:
 
 
 def make_pki(directory, emts=3, meters=(), curve="P-256"):
-    """The standard test PKI: gateway, GWA, EMTs, HAN, and the given meter ids."""
+    """The standard test PKI: gateway, GWA, EMTs, HAN, MQTT broker, and the given meter
+    ids."""
     p = Pki(directory, curve)
     p.issue("gateway")
     p.issue("gwa")
+    p.issue("broker")
     for i in range(1, emts + 1):
         p.issue(f"emt{i}")
     p.issue("han")

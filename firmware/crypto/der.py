@@ -1,0 +1,232 @@
+"""DER (ITU-T X.690 distinguished encoding) for the few ASN.1 types CMS/X.509 need.
+
+Encoder: small functions that return bytes (`seq(integer(1), oid("1.2.3"))`).
+Decoder: `read(buf, off)` -> (tag, start, end) over a bytes/memoryview, strict DER:
+definite lengths only, minimal length octets, no trailing data where a whole value is
+expected. Every decoding problem raises DerError(reason, offset) and nothing else.
+Tags are the single identifier octet (low tag numbers < 31 are all CMS/X.509 use).
+"""
+
+INTEGER = const(0x02)
+BIT_STRING = const(0x03)
+OCTET_STRING = const(0x04)
+NULL = const(0x05)
+OID = const(0x06)
+UTF8 = const(0x0C)
+PRINTABLE = const(0x13)
+IA5 = const(0x16)
+UTCTIME = const(0x17)
+GENTIME = const(0x18)
+SEQUENCE = const(0x30)
+SET = const(0x31)
+
+
+class DerError(ValueError):
+    def __init__(self, reason, offset=0):
+        super().__init__("%s at %d" % (reason, offset))
+        self.reason = reason
+        self.offset = offset
+
+
+# ---- encoder ---------------------------------------------------------------------------
+def bitlen(n):
+    """Number of bits of abs(n) (MicroPython ints have no bit_length)."""
+    return len(bin(n)) - (3 if n < 0 else 2) if n else 0
+
+
+def _len(n):
+    if n < 0x80:
+        return bytes((n,))
+    b = n.to_bytes((bitlen(n) + 7) // 8, "big")
+    return bytes((0x80 | len(b),)) + b
+
+
+def tlv(tag, content):
+    return bytes((tag,)) + _len(len(content)) + content
+
+
+def seq(*items):
+    return tlv(SEQUENCE, b"".join(items))
+
+
+def set_of(*items):
+    """SET OF: DER orders the encoded elements as octet strings (X.690 11.6)."""
+    return tlv(SET, b"".join(sorted(items)))
+
+
+def integer(n):
+    """Two's complement, minimal octets (X.690 8.3)."""
+    if n >= 0:
+        b = n.to_bytes(bitlen(n) // 8 + 1, "big")
+    else:
+        m = -n - 1
+        b = bytes(x ^ 0xFF for x in m.to_bytes(bitlen(m) // 8 + 1, "big"))
+    return tlv(INTEGER, b)
+
+
+def octets(b):
+    return tlv(OCTET_STRING, bytes(b))
+
+
+def bits(b, unused=0):
+    return tlv(BIT_STRING, bytes((unused,)) + bytes(b))
+
+
+def null():
+    return b"\x05\x00"
+
+
+def utf8(s):
+    return tlv(UTF8, s.encode() if isinstance(s, str) else s)
+
+
+def _arc(v):
+    out = [v & 0x7F]
+    v >>= 7
+    while v:
+        out.append(0x80 | (v & 0x7F))
+        v >>= 7
+    return bytes(reversed(out))
+
+
+def oid(dotted):
+    a = [int(x) for x in dotted.split(".")]
+    if len(a) < 2 or a[0] > 2 or (a[0] < 2 and a[1] > 39):
+        raise DerError("bad oid " + dotted)
+    return tlv(OID, _arc(a[0] * 40 + a[1]) + b"".join(_arc(x) for x in a[2:]))
+
+
+def ctx(n, content, constructed=True):
+    """Context-specific tag [n]: explicit (constructed, content = encoded value) or
+    implicit primitive (content = the value octets)."""
+    return tlv((0xA0 if constructed else 0x80) | n, content)
+
+
+def utctime(t):
+    """UTCTime YYMMDDHHMMSSZ for UTC seconds t (RFC 5280 4.1.2.5.1: years 1950-2049)."""
+    y, mo, d, h, mi, s = _gmtime(t)
+    return tlv(UTCTIME, ("%02d%02d%02d%02d%02d%02dZ" % (y % 100, mo, d, h, mi, s)).encode())
+
+
+def _gmtime(t):
+    import time
+
+    # MicroPython's epoch is 1970 on the unix port and on 1.2x boards (MICROPY_EPOCH_IS_1970)
+    return time.gmtime(int(t))[:6]
+
+
+# ---- decoder ---------------------------------------------------------------------------
+def read(buf, off=0, end=None):
+    """Header at `off`: returns (tag, start, stop) with buf[start:stop] the content."""
+    if end is None:
+        end = len(buf)
+    if off + 2 > end:
+        raise DerError("truncated header", off)
+    tag = buf[off]
+    if tag & 0x1F == 0x1F:
+        raise DerError("high tag number", off)
+    n = buf[off + 1]
+    p = off + 2
+    if n & 0x80:
+        k = n & 0x7F
+        if k == 0:
+            raise DerError("indefinite length", off)
+        if k > 4 or p + k > end:
+            raise DerError("bad length", off)
+        n = 0
+        for i in range(k):
+            n = (n << 8) | buf[p + i]
+        if n < 0x80 or buf[p] == 0:
+            raise DerError("non-minimal length", off)
+        p += k
+    if p + n > end:
+        raise DerError("truncated value", off)
+    return tag, p, p + n
+
+
+def expect(buf, off, tag, end=None):
+    t, s, e = read(buf, off, end)
+    if t != tag:
+        raise DerError("tag %02x, expected %02x" % (t, tag), off)
+    return s, e
+
+
+def items(buf, start, stop):
+    """The (tag, start, stop, header_offset) of each element inside a constructed value."""
+    out = []
+    p = start
+    while p < stop:
+        t, s, e = read(buf, p, stop)
+        out.append((t, s, e, p))
+        p = e
+    return out
+
+
+def whole(buf, tag=None):
+    """Decode one complete value spanning all of buf; returns (tag, start, stop)."""
+    t, s, e = read(buf, 0)
+    if e != len(buf):
+        raise DerError("trailing data", e)
+    if tag is not None and t != tag:
+        raise DerError("tag %02x, expected %02x" % (t, tag), 0)
+    return t, s, e
+
+
+def to_int(buf, s, e):
+    if e <= s:
+        raise DerError("empty integer", s)
+    if e - s > 1 and ((buf[s] == 0 and buf[s + 1] < 0x80) or
+                      (buf[s] == 0xFF and buf[s + 1] >= 0x80)):
+        raise DerError("non-minimal integer", s)
+    n = int.from_bytes(bytes(buf[s:e]), "big")
+    if buf[s] & 0x80:
+        n -= 1 << (8 * (e - s))
+    return n
+
+
+def to_oid(buf, s, e):
+    if e <= s or buf[e - 1] & 0x80:
+        raise DerError("bad oid", s)
+    arcs = []
+    v = 0
+    for i in range(s, e):
+        b = buf[i]
+        if v == 0 and b == 0x80:
+            raise DerError("non-minimal oid arc", i)
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(v)
+            v = 0
+    first = arcs[0]
+    head = [0, first] if first < 40 else ([1, first - 40] if first < 80 else [2, first - 80])
+    return ".".join(str(x) for x in head + arcs[1:])
+
+
+def to_time(buf, s, e, tag):
+    """UTCTime/GeneralizedTime 'Z' forms -> UTC seconds."""
+    try:
+        txt = bytes(buf[s:e]).decode()
+        if tag == UTCTIME and len(txt) == 13 and txt[-1] == "Z":
+            y = int(txt[0:2])
+            y += 2000 if y < 50 else 1900
+            r = txt[2:12]
+        elif tag == GENTIME and len(txt) == 15 and txt[-1] == "Z":
+            y = int(txt[0:4])
+            r = txt[4:14]
+        else:
+            raise ValueError
+        mo, d, h, mi, sec = (int(r[i:i + 2]) for i in range(0, 10, 2))
+    except (ValueError, UnicodeError):
+        raise DerError("bad time", s)
+    return _timegm(y, mo, d, h, mi, sec)
+
+
+def _timegm(y, mo, d, h, mi, s):
+    # days from civil (H. Hinnant), independent of the port's epoch
+    y -= mo <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + h * 3600 + mi * 60 + s

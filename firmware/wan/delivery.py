@@ -1,0 +1,218 @@
+"""Delivery of TAF values to one EMT: pending values -> CMS payloads -> EMT, exactly once.
+
+Persisted queues per EMT (wan.queue): "<id>.<TAF>" holds each TAF value as it arrives
+(JSON), "<id>.out" the built payloads. Every `schedule_s` (gateway time, on the grid)
+the pending values of a TAF become one payload: COSEM XML (pseudonymised per profile),
+signed and encrypted (crypto.cms), appended to ".out" with a header naming the last
+input record it covers; then the input queue is trimmed. After a power cut between the
+two steps the header tells what is already covered, so no value is sent twice or lost.
+
+A payload leaves ".out" only when the EMT acknowledged its delivery id
+(HTTP 200 with {"ack": id}); failures retry with exponential backoff and jitter
+(retry_min_s doubling up to retry_max_s, times a random factor 0.5..1.5). Delivery id:
+"<gateway or alias>.<emt>.<out seq>" - unique, stable across retries and reboots, so the
+EMT drops duplicates (a lost acknowledgement makes the gateway send it again).
+"""
+import asyncio
+import json
+
+from wan import http
+from wan.queue import open_queue
+from wan.tlsconn import WanError, open_session
+
+_IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
+_EARLY = const(384)  # build a payload before the schedule when this many are pending
+
+
+class Outbox:
+    def __init__(self, wan, emt):
+        self.wan = wan
+        self.ctx = wan.ctx
+        self.emt = emt
+        r = wan.qroot
+        self.inqs = {t: open_queue(self.ctx, "%s.%s" % (emt.id, t), _IN_CAP, r)
+                     for t in emt.tafs}
+        self.outq = open_queue(self.ctx, emt.id + ".out", 2000, r, big=True)
+        self.retry_min_s = wan.retry_min_s
+        self.retry_max_s = wan.retry_max_s
+        self.backoff = 0
+        self.delivered = 0
+        self.failures = 0
+        self.wake = asyncio.Event()
+        self._recover()
+
+    # ---- intake ----------------------------------------------------------------------
+    def _recover(self):
+        """A payload in ".out" covers its TAF's values up to "upto": drop those from the
+        TAF's input queue (they may still be there after a power cut)."""
+        upto = {}
+        for seq in self.outq.iter(self.outq.first_seq):
+            h = self.header(seq)
+            if h:
+                upto[h["taf"]] = max(upto.get(h["taf"], 0), h["upto"])
+        for t, u in upto.items():
+            q = self.inqs.get(t)
+            if q is not None and u >= q.first_seq:
+                q.trim(u)
+
+    def header(self, seq):
+        rec = self.outq.read(seq)
+        if rec is None:
+            return None
+        try:
+            return json.loads(rec[:rec.index(b"\n")])
+        except ValueError:
+            return None
+
+    def add(self, taf, meter, obis, value):
+        q = self.inqs.get(taf)
+        if q is None:
+            return False
+        v = {"m": meter, "o": obis, "t": value["capture_time"], "r": value["raw"],
+             "s": value.get("scaler", 0), "u": value.get("unit", 255),
+             "st": value.get("status")}
+        try:
+            q.append(json.dumps(v).encode())
+        except Exception as e:  # noqa: BLE001 - QueueFull / StoreFull / OSError
+            self.ctx.log(3, "wan.queue", "%s %s: value of %s %s not queued: %s" % (
+                self.emt.id, taf, meter, obis, e))
+            return False
+        if q.last_seq - q.first_seq + 1 >= _EARLY:  # many channels: build now
+            self.flush(self.ctx.now(), (taf,))
+        return True
+
+    def flush(self, now, tafs=None):
+        """Turn pending values into payloads, one per TAF. Returns payloads built."""
+        built = 0
+        for taf in tafs or sorted(self.inqs):
+            q = self.inqs[taf]
+            seqs = list(q.iter(q.first_seq))
+            if not seqs:
+                continue
+            channels = {}
+            n = 0
+            for s in seqs:
+                rec = q.read(s)
+                try:
+                    v = json.loads(rec)
+                except (TypeError, ValueError):
+                    self.ctx.log(3, "wan.queue", "%s: bad pending record %d" % (self.emt.id, s))
+                    continue
+                channels.setdefault((v["m"], v["o"]), []).append(
+                    {"capture_time": v["t"], "raw": v["r"], "scaler": v["s"], "unit": v["u"],
+                     "status": v["st"]})
+                n += 1
+            # the delivery id inside the signed content binds it to the payload
+            body = self.build(taf, channels, now, self.delivery_id(self.outq.last_seq + 1))
+            head = {"upto": seqs[-1], "taf": taf, "t": now, "n": n}
+            self.outq.append(json.dumps(head).encode() + b"\n" + body)
+            q.trim(seqs[-1])
+            built += 1
+        if built:
+            self.wake.set()
+        return built
+
+    def build(self, taf, channels, now, delivery_id=""):
+        from crypto import cms  # imported when the first payload is built (RAM)
+        from wan import cosem
+
+        e = self.emt
+        w = self.wan
+        gw = e.gateway_name(w.gateway_id)
+        chans = [(e.meter_name(m), o, sorted(vals, key=lambda x: x["capture_time"]))
+                 for (m, o), vals in sorted(channels.items())]
+        xml = cosem.profile_xml(gw, taf, now, chans, delivery_id)
+        return cms.build(xml, w.ident.cert_der(), w.secmod,
+                         w.ident.peer_cert(e.enc_cert), now)
+
+    # ---- delivery --------------------------------------------------------------------
+    def pending(self):
+        return max(0, self.outq.last_seq - self.outq.first_seq + 1)
+
+    def delivery_id(self, seq):
+        return "%s.%s.%d" % (self.emt.gateway_name(self.wan.gateway_id), self.emt.id, seq)
+
+    async def send_one(self):
+        """Deliver the oldest payload. True when acknowledged, False when empty."""
+        q = self.outq
+        if q.last_seq < q.first_seq:
+            return False
+        seq = q.first_seq
+        rec = q.read(seq)
+        if rec is None:  # lost record (should not happen): skip it, logged
+            self.ctx.log(3, "wan.queue", "%s: record %d missing" % (self.emt.id, seq))
+            q.trim(seq)
+            return True
+        i = rec.index(b"\n")
+        did = self.delivery_id(seq)
+        e = self.emt
+        if e.mqtt:
+            await self._publish(did, memoryview(rec)[i + 1:])
+            q.trim(seq)
+            self.delivered += 1
+            self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
+            return True
+        async with self.wan.ident.lock:
+            s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+            try:
+                st, hdr, body = await http.request(
+                    s, "POST", e.path, memoryview(rec)[i + 1:],
+                    {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
+                     "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+            finally:
+                await s.close()
+        rec = None
+        if st != 200:
+            raise WanError("HTTP %d" % st, e.id)
+        try:
+            ack = json.loads(body).get("ack")
+        except (ValueError, AttributeError):
+            ack = None
+        if ack != did:
+            raise WanError("no acknowledgement for " + did, e.id)
+        q.trim(seq)
+        self.delivered += 1
+        self.ctx.log(1, "wan.delivered", "%s %s" % (e.id, did))
+        return True
+
+    async def _publish(self, did, payload):
+        m = getattr(self, "mqtt", None)
+        if m is None:
+            from wan.mqtt import MqttClient
+
+            cfg = dict(self.emt.mqtt)
+            cfg.setdefault("peer", self.emt.peer)
+            m = self.mqtt = MqttClient(self.ctx, self.wan.ident, cfg,
+                                       self.emt.gateway_name(self.wan.gateway_id))
+        topic = "%s/%s" % (self.emt.mqtt.get("topic", "smgw"), did)
+        await m.publish_reliable(topic, payload, self.emt.mqtt.get("qos", 1), attempts=2)
+
+    def next_backoff(self):
+        b = self.backoff * 2 if self.backoff else self.retry_min_s
+        self.backoff = min(b, self.retry_max_s)
+        r = self.wan.secmod.random(1)[0]
+        return self.backoff * (0.5 + r / 255)
+
+    async def run(self):
+        while True:
+            try:
+                while await self.send_one():
+                    self.backoff = 0
+                await self._wait(self.emt.schedule_s)
+            except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
+                self.failures += 1
+                d = self.next_backoff()
+                why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
+                    type(ex).__name__, ex)
+                self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
+                             "%s: %s; retry in %d s" % (self.emt.id, why, d))
+                await self.ctx.sleep(d)
+
+    async def _wait(self, s):
+        self.wake.clear()
+        try:
+            await asyncio.wait_for_ms(self.wake.wait(),
+                                      int(s * 1000 / getattr(self.ctx.hal.rtc,
+                                                             "accelerate", 1)))
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,72 @@
+"""Minimal HTTP/1.1 client over an asyncio stream pair (RFC 9112): Content-Length bodies
+only, bounded sizes; one request per connection (Connection: close) unless keep_alive
+(firmware download: many Range requests over one TLS session)."""
+import asyncio
+
+from wan.tlsconn import WanError
+
+_MAX_HEADER = const(4096)
+
+
+async def request(session, method, path, body=b"", headers=None, timeout_s=30,
+                  max_body=65536, keep_alive=False):
+    r, w = session.reader, session.writer
+    h = ["%s %s HTTP/1.1" % (method, path), "Host: " + session.name,
+         "Content-Length: %d" % len(body),
+         "Connection: " + ("keep-alive" if keep_alive else "close")]
+    for k, v in (headers or {}).items():
+        h.append("%s: %s" % (k, v))
+    try:
+        w.write(("\r\n".join(h) + "\r\n\r\n").encode())
+        if body:
+            w.write(body)
+        await asyncio.wait_for(w.drain(), timeout_s)
+        return await asyncio.wait_for(_response(r, max_body), timeout_s)
+    except asyncio.TimeoutError:
+        raise WanError("HTTP timeout", session.name)
+    except OSError as e:
+        raise WanError("HTTP I/O: %s" % e, session.name)
+
+
+async def _response(r, max_body):
+    line = await r.readline()
+    parts = line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        raise WanError("bad status line %r" % line[:40])
+    try:
+        status = int(parts[1])
+    except ValueError:
+        raise WanError("bad status code")
+    headers = {}
+    total = 0
+    while True:
+        line = await r.readline()
+        total += len(line)
+        if total > _MAX_HEADER:
+            raise WanError("header too long")
+        if not line:
+            raise WanError("connection closed in headers")
+        if line in (b"\r\n", b"\n"):
+            break
+        try:
+            k, _, v = line.decode().partition(":")
+        except UnicodeError:
+            raise WanError("header encoding")
+        headers[k.strip().lower()] = v.strip()
+    try:
+        n = int(headers.get("content-length", "0"))
+    except ValueError:
+        raise WanError("bad Content-Length")
+    if n < 0 or n > max_body:
+        raise WanError("body too long")
+    if not n:
+        return status, headers, b""
+    body = bytearray(n)  # one allocation for the whole body, filled in place
+    mv = memoryview(body)
+    got = 0
+    while got < n:
+        k = await r.readinto(mv[got:])
+        if not k:
+            raise WanError("connection closed in body")
+        got += k
+    return status, headers, body

@@ -1,0 +1,100 @@
+"""Communication profiles: the GWA and up to 24 external market participants (EMTs).
+
+Configuration section "wan" of /data/config/active.json (schema checked by `parse`;
+unknown fields are refused so a typo never silently changes behaviour):
+
+  "wan": {
+    "gateway_id": "EGWT0000000001",
+    "gwa": {"name": "gwa", "host": "127.0.0.1", "port": 4431, "poll_s": 900,
+            "wakeup_port": 0, "wakeup_window_s": 300},
+    "emts": [{"id": "emt1", "host": "127.0.0.1", "port": 4432, "path": "/deliver",
+              "peer": "emt1", "enc_cert": "emt1", "tafs": ["TAF7"], "schedule_s": 900,
+              "alias": "PSEUDO-A", "mqtt": {"host": "...", "port": 8883, "topic": "..."}}]
+  }
+
+peer = name of the pinned TLS certificate /data/pki/peers/<peer>.der (also the server
+name checked in TLS); enc_cert = the content-encryption certificate (same folder);
+alias = pseudonym: the EMT sees it instead of the gateway id, and meter ids become
+"<alias>-" + 12 hex digits of HMAC-SHA256(alias key, meter id) (stable per profile,
+not reversible without the key; key = "pseudonym_key" of the profile or the alias).
+"""
+from crypto.kdf import hmac_sha256
+
+MAX_EMTS = const(24)
+TAFS = ("TAF1", "TAF2", "TAF6", "TAF7")
+_GWA = {"name": str, "host": str, "port": int, "poll_s": int, "wakeup_port": int,
+        "wakeup_window_s": int}
+_EMT = {"id": str, "host": str, "port": int, "path": str, "peer": str, "enc_cert": str,
+        "tafs": list, "schedule_s": int, "alias": (str, type(None)),
+        "pseudonym_key": str, "mqtt": (dict, type(None))}
+_MQTT = {"host": str, "port": int, "topic": str, "peer": str, "qos": int, "keepalive_s": int}
+_WAN = {"gateway_id": str, "gwa": dict, "emts": list}
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def _check(d, schema, where):
+    if not isinstance(d, dict):
+        raise ProfileError(where + ": not an object")
+    for k, v in d.items():
+        t = schema.get(k)
+        if t is None:
+            raise ProfileError("%s: unknown field %s" % (where, k))
+        if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+            raise ProfileError("%s.%s: wrong type" % (where, k))
+
+
+class Emt:
+    def __init__(self, d):
+        self.id = d["id"]
+        self.host = d["host"]
+        self.port = d["port"]
+        self.path = d.get("path", "/deliver")
+        self.peer = d.get("peer", self.id)
+        self.enc_cert = d.get("enc_cert", self.peer)
+        self.tafs = d.get("tafs", ["TAF7"])
+        self.schedule_s = d.get("schedule_s", 900)
+        self.alias = d.get("alias")
+        self._pkey = (d.get("pseudonym_key") or self.alias or "").encode()
+        self.mqtt = d.get("mqtt")
+
+    def gateway_name(self, gateway_id):
+        return self.alias or gateway_id
+
+    def meter_name(self, meter):
+        if not self.alias:
+            return meter
+        return "%s-%s" % (self.alias, hmac_sha256(self._pkey, meter.encode())[:6].hex())
+
+
+def parse(wan):
+    """Validate the "wan" section; returns (gateway_id, gwa dict, [Emt])."""
+    _check(wan, _WAN, "wan")
+    gwa = wan.get("gwa") or {}
+    _check(gwa, _GWA, "wan.gwa")
+    for k in ("host", "port"):
+        if gwa and k not in gwa:
+            raise ProfileError("wan.gwa: missing " + k)
+    emts = wan.get("emts", [])
+    if len(emts) > MAX_EMTS:
+        raise ProfileError("more than %d EMT profiles" % MAX_EMTS)
+    out = []
+    seen = set()
+    for i, e in enumerate(emts):
+        where = "wan.emts[%d]" % i
+        _check(e, _EMT, where)
+        for k in ("id", "host", "port"):
+            if k not in e:
+                raise ProfileError(where + ": missing " + k)
+        if e["id"] in seen or "/" in e["id"]:
+            raise ProfileError(where + ": bad or duplicate id")
+        seen.add(e["id"])
+        for t in e.get("tafs", []):
+            if t not in TAFS:
+                raise ProfileError(where + ": unknown TAF " + str(t))
+        if e.get("mqtt") is not None:
+            _check(e["mqtt"], _MQTT, where + ".mqtt")
+        out.append(Emt(e))
+    return wan.get("gateway_id", "GW"), gwa, out

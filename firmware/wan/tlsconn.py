@@ -1,0 +1,161 @@
+"""TLS 1.2 client sessions for the WAN (GWA, EMTs, MQTT broker) with mutual authentication.
+
+TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
+- TLS 1.2 ECDHE-ECDSA suites only (AES-128-GCM-SHA256, AES-128-CBC-SHA256,
+  AES-256-GCM-SHA384, AES-256-CBC-SHA384), certificate verification required.
+- Client authentication with the gateway certificate (/data/pki/gateway.der) and key
+  (the security module; the software module hands mbedTLS an RFC 5915 DER key).
+- CA pinning per peer: the context of a peer trusts only the CA certificate that issued
+  that peer's pinned certificate (/data/pki/peers/<name>.der), and the server name
+  checked against the certificate is the peer's name, so another peer of the same CA
+  cannot stand in for it.
+- Session time limit 48 h (TR-03109-1): `Session.expired()`; long-lived connections
+  (MQTT) are closed and re-established when it is reached; WAN deliveries are short.
+- P-256 only in the stock unix/ESP32 mbedTLS; brainpoolP256r1 needs a firmware build
+  with MBEDTLS_ECP_DP_BP256R1_ENABLED (board build option, see docs/wan.md).
+"""
+import asyncio
+import os
+
+PKI = "/data/pki"
+MAX_SESSION_S = const(172800)  # 48 h
+SUITES = ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256",
+          "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384", "TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
+
+
+class WanError(Exception):
+    """The WAN layer's one exception type: reason text, optional peer."""
+
+    def __init__(self, reason, peer=None):
+        super().__init__(reason if peer is None else "%s: %s" % (peer, reason))
+        self.reason = reason
+        self.peer = peer
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Identity:
+    """The gateway's TLS identity and the trust store under /data/pki (or another dir)."""
+
+    def __init__(self, secmod, pki=PKI):
+        self.secmod = secmod
+        self.pki = pki
+        self._ctx = {}
+        self._cas = None
+        # One short-lived WAN session at a time (EMT deliveries, GWA sessions): a TLS
+        # handshake is the largest RAM user of the layer (on the unix port mbedTLS
+        # allocates from the GC heap), and a WAN link is one pipe anyway.
+        self.lock = asyncio.Lock()
+
+    def cert_der(self):
+        return read_file(self.pki + "/gateway.der")
+
+    def peer_cert(self, name):
+        from crypto.cms import Cert
+
+        try:
+            return Cert(read_file("%s/peers/%s.der" % (self.pki, name)))
+        except OSError:
+            raise WanError("no pinned certificate", name)
+
+    def cas(self):
+        if self._cas is None:
+            self._cas = []
+            try:
+                names = os.listdir(self.pki + "/ca")
+            except OSError:
+                names = []
+            from crypto.cms import Cert
+
+            for n in sorted(names):
+                if n.endswith(".der"):
+                    self._cas.append(Cert(read_file(self.pki + "/ca/" + n)))
+        return self._cas
+
+    def issuer_of(self, cert):
+        for ca in self.cas():
+            if ca.subject == cert.issuer and cert.signed_by(ca):
+                return ca
+        return None
+
+    def context(self, name):
+        """SSLContext pinned to the CA of peer `name`. Not cached: a context holds parsed
+        certificates and key in the heap (several KiB per peer, up to 25 peers); making
+        one costs a few milliseconds per session."""
+        import tls
+
+        peer = self.peer_cert(name)
+        ca = self.issuer_of(peer)
+        if ca is None:
+            raise WanError("pinned certificate not issued by a trusted CA", name)
+        key = getattr(self.secmod, "private_key_der", None)
+        if key is None:
+            raise WanError("security module cannot provide a TLS key to this build", name)
+        c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        c.load_cert_chain(self.cert_der(), key())
+        c.load_verify_locations(ca.der)
+        c.verify_mode = tls.CERT_REQUIRED
+        try:
+            c.set_ciphers(list(SUITES))
+        except (AttributeError, ValueError, OSError):
+            pass
+        return c
+
+    def reset(self):
+        """Forget contexts (after a configuration/certificate change)."""
+        self._ctx = {}
+        self._cas = None
+
+
+class Session:
+    """One TLS connection to a peer: asyncio streams plus its age."""
+
+    def __init__(self, name, reader, writer, opened):
+        self.name = name
+        self.reader = reader
+        self.writer = writer
+        self.opened = opened
+
+    def expired(self, now):
+        return now - self.opened >= MAX_SESSION_S
+
+    async def close(self):
+        try:
+            self.writer.close()
+            await self.writer.wait_closed()
+        except OSError:
+            pass
+
+
+def link_ok(ctx):
+    """Contract: never connect unless ctx.link is None or its state is "up"."""
+    link = getattr(ctx, "link", None)
+    return link is None or link.state == "up"
+
+
+async def open_session(ctx, ident, name, host, port, timeout_s=30):
+    if not link_ok(ctx):
+        raise WanError("WAN link not up", name)
+    net = getattr(getattr(ctx, "hal", None), "net", None)
+    if net is not None and hasattr(net, "getaddrinfo"):
+        # resolve through the hal (docs/contracts.md: the link counts look-ups)
+        try:
+            net.getaddrinfo(host, port)
+        except OSError as e:
+            raise WanError("resolve %s: %s" % (host, e), name)
+    sslctx = ident.context(name)
+    try:
+        r, w = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=sslctx, server_hostname=name), timeout_s)
+    except asyncio.TimeoutError:
+        raise WanError("connect timeout", name)
+    except (OSError, ValueError) as e:
+        raise WanError("connect: %s" % e, name)
+    ok = getattr(getattr(ctx, "link", None), "session_ok", None)
+    if ok:
+        ok()
+    ctx.led("TLS", 1)
+    return Session(name, r, w, ctx.now())

@@ -1,0 +1,130 @@
+"""Wake-up service: a UDP listener for GWA-signed wake-up packets (TR-03109-1 wake-up).
+
+Packet (big-endian):  "SMWU" | version (1) = 1 | id length (1) | gateway id (UTF-8) |
+creation time (8, UTC seconds) | signature (64: r || s, ECDSA-SHA256 by the GWA key over
+everything before it).
+Accepted only if: signature valid with the pinned GWA certificate's key, gateway id is
+ours, |now - creation| <= window (default 300 s), creation newer than the last accepted
+packet (persisted, so a replay after a reboot is refused too). Then the gateway connects
+to the *configured* GWA address; nothing in the packet says where. Every packet is
+logged: "wan.wakeup" valid / invalid with the reason (system log via ctx.log).
+"""
+import hashlib
+import socket
+
+MAGIC = b"SMWU"
+_VERSION = const(1)
+STATE = "/data/wan/wakeup.last"
+
+
+class WakeupError(ValueError):
+    pass
+
+
+def encode(gateway_id, t, sign):
+    """Build a packet; sign(digest32) -> (r, s). (GWA side; used by tests.)"""
+    gid = gateway_id.encode()
+    body = MAGIC + bytes((_VERSION, len(gid))) + gid + int(t).to_bytes(8, "big")
+    r, s = sign(hashlib.sha256(body).digest())
+    return body + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def decode(pkt):
+    """-> (gateway_id, creation time, signed body, r, s); raises WakeupError."""
+    if len(pkt) < 6 + 8 + 64 or pkt[:4] != MAGIC:
+        raise WakeupError("not a wake-up packet")
+    if pkt[4] != _VERSION:
+        raise WakeupError("version %d" % pkt[4])
+    n = pkt[5]
+    if len(pkt) != 6 + n + 8 + 64:
+        raise WakeupError("length")
+    try:
+        gid = bytes(pkt[6:6 + n]).decode()
+    except UnicodeError:
+        raise WakeupError("gateway id")
+    t = int.from_bytes(pkt[6 + n:14 + n], "big")
+    body = pkt[:14 + n]
+    sig = pkt[14 + n:]
+    return gid, t, body, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+
+
+class Wakeup:
+    def __init__(self, wan, state_path=STATE):
+        self.wan = wan
+        self.ctx = wan.ctx
+        self.state_path = state_path
+        self.last = 0
+        try:
+            with open(state_path) as f:
+                self.last = int(f.read())
+        except (OSError, ValueError):
+            pass
+        self.sock = None
+        self.port = None
+        self.accepted = 0
+        self.refused = 0
+
+    def check(self, pkt, now):
+        """Validate a packet; returns its creation time or raises WakeupError."""
+        gid, t, body, r, s = decode(pkt)
+        if gid != self.wan.gateway_id:
+            raise WakeupError("gateway id %s is not ours" % gid)
+        try:
+            gwa = self.wan.ident.peer_cert(self.wan.gwa.get("name", "gwa"))
+        except Exception:  # noqa: BLE001 - no pinned GWA: nothing can be valid
+            raise WakeupError("no GWA certificate")
+        if not self.wan.secmod.verify(gwa.point, hashlib.sha256(body).digest(), r, s):
+            raise WakeupError("bad signature")
+        window = self.wan.gwa.get("wakeup_window_s", 300)
+        if abs(now - t) > window:
+            raise WakeupError("stale (created %d s from now)" % (t - now))
+        if t <= self.last:
+            raise WakeupError("replayed (not newer than the last accepted)")
+        return t
+
+    def handle(self, pkt, src=None):
+        now = self.ctx.now()
+        try:
+            t = self.check(pkt, now)
+        except WakeupError as e:
+            self.refused += 1
+            self.ctx.log(2, "wan.wakeup", "invalid wake-up from %s: %s" % (src, e))
+            return False
+        self.last = t
+        from wan.service import write_atomic
+
+        write_atomic(self.state_path, str(t).encode())
+        self.accepted += 1
+        self.ctx.log(1, "wan.wakeup", "valid wake-up (created %d): contacting the GWA" % t)
+        return True
+
+    def bind(self, port=0, host="0.0.0.0"):
+        """Listen on `port`; 0 = a free port from 40000-59999 (MicroPython has no
+        getsockname, so the port is chosen here and reported in hal.endpoints)."""
+        for i in range(50):
+            p = port or 40000 + int.from_bytes(self.wan.secmod.random(2), "big") % 20000
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.bind(socket.getaddrinfo(host, p)[0][-1])
+            except OSError:
+                s.close()
+                if port:
+                    raise
+                continue
+            s.setblocking(False)
+            self.sock = s
+            self.port = p
+            return p
+        raise OSError("no free UDP port")
+
+    async def run(self, on_valid):
+        import asyncio
+
+        while True:
+            try:
+                pkt, src = self.sock.recvfrom(256)
+            except OSError:
+                await asyncio.sleep_ms(100)
+                continue
+            if self.handle(pkt, src):
+                on_valid()

@@ -1,0 +1,189 @@
+# WAN building blocks inside MicroPython: persisted queue, profiles, NTP, wake-up and
+# update-header parsing, certificate parsing; fuzzing shows only the layer's error escapes.
+# heapsize: 512K
+import os
+
+from crypto import cms, der, ecc, ecdsa
+from mptest import eq, raises, tmpdir
+from wan import ntp, profiles, queue, update, wakeup
+
+
+def _rand_mutations(base, n):
+    for i in range(n):
+        b = bytearray(base)
+        r = os.urandom(4)
+        for k in range(1 + r[3] % 3):
+            b[(r[k] * 7 + i) % len(b)] = os.urandom(1)[0]
+        yield bytes(b[:len(b) - r[2] % 5])
+
+
+def test_file_queue_persists_and_never_reuses_seq():
+    d = tmpdir() + "/q1"
+    q = queue.FileQueue(d, 10)
+    eq([q.append(b"r%d" % i) for i in range(3)], [1, 2, 3])
+    eq(q.read(2), b"r1")
+    q.trim(2)
+    eq((q.first_seq, q.last_seq), (3, 3))
+    with open(d + "/9.tmp", "wb") as f:  # a write cut by a power failure
+        f.write(b"partial")
+    q2 = queue.FileQueue(d, 10)
+    eq(list(q2.iter(0)), [3])
+    assert "9.tmp" not in os.listdir(d)
+    q2.trim(3)
+    q3 = queue.FileQueue(d, 10)
+    eq(q3.last_seq < q3.first_seq, True)
+    eq(q3.append(b"x"), 4)  # numbering continues after everything was trimmed
+    for i in range(9):
+        q3.append(b"y")
+    with raises(queue.QueueFull):
+        q3.append(b"z")
+
+
+def test_profiles_schema_and_pseudonyms():
+    e = {"id": "e1", "host": "h", "port": 1, "tafs": ["TAF7"], "alias": "A"}
+    _, _, emts = profiles.parse({"gateway_id": "G", "emts": [e]})
+    m1 = emts[0].meter_name("0a01")
+    eq(m1, emts[0].meter_name("0a01"))
+    assert m1.startswith("A-") and m1 != emts[0].meter_name("0a02") and "0a01" not in m1
+    eq(emts[0].gateway_name("G"), "A")
+    bad = [{"emts": [dict(e, colour=1)]}, {"emts": [dict(e, port="1")]},
+           {"emts": [dict(e, tafs=["TAF9"])]}, {"emts": [e, e]}, {"emts": [{"id": "x"}]},
+           {"emts": [dict(e, id=f"e{i}") for i in range(25)]}, {"gwa": {"host": "h"}},
+           {"extra": 1}, {"emts": [dict(e, port=True)]}]
+    for b in bad:
+        with raises(profiles.ProfileError):
+            profiles.parse(b)
+
+
+def test_ntp_exchange():
+    req = ntp.request(1767225600123)
+    eq(ntp.from_ts(req[40:48]), 1767225600123)
+    resp = ntp.response(req, 1767225601123, 1767225601125)
+    off, delay = ntp.evaluate(req, resp, 1767225600130)
+    assert abs(off - 997) <= 1 and 4 <= delay <= 6, (off, delay)
+    with raises(ntp.NtpError):
+        ntp.evaluate(ntp.request(1), resp, 5)  # origin mismatch (replay)
+    kod = bytearray(resp)
+    kod[1] = 0
+    with raises(ntp.NtpError):
+        ntp.evaluate(req, bytes(kod), 1767225600130)
+    for b in _rand_mutations(resp, 200):
+        try:
+            ntp.evaluate(req, b, 1767225600130)
+        except ntp.NtpError:
+            pass
+
+
+def test_wakeup_and_update_header_fuzz():
+    c = ecc.P256
+    pkt = wakeup.encode("GW1", 1767225600, lambda h: ecdsa.sign(c, 99, h))
+    gid, t, _, _, _ = wakeup.decode(pkt)
+    eq((gid, t), ("GW1", 1767225600))
+    for b in _rand_mutations(pkt, 300):
+        try:
+            wakeup.decode(b)
+        except wakeup.WakeupError:
+            pass
+    hdr = update.MAGIC + bytes(152)
+    hdr = hdr[:8] + b"\x00\xa0" + hdr[10:]
+    eq(update.parse_header(hdr)["length"], 0)
+    for b in _rand_mutations(hdr, 300):
+        try:
+            update.parse_header(b)
+        except update.UpdateError:
+            pass
+    eq(update.parse_version("1.2.3"), 0x010203)
+    eq(update.version_str(0x010203), "1.2.3")
+
+
+def test_certificate_parser_fuzz():
+    # a small self-made certificate-shaped structure exercises every field the parser reads
+    name = der.seq(der.set_of(der.seq(der.oid("2.5.4.3"), der.utf8("x"))))
+    spki = der.seq(der.seq(der.oid(cms.EC_PUBKEY), der.oid(ecc.P256.oid)),
+                   der.bits(ecc.P256.public(5)))
+    tbs = der.seq(der.ctx(0, der.integer(2)), der.integer(7), der.seq(der.oid(cms.ECDSA_SHA256)),
+                  name, der.seq(der.utctime(0), der.utctime(86400)), name, spki)
+    sig = ecdsa.sig_der(*ecdsa.sign(ecc.P256, 5, __import__("hashlib").sha256(tbs).digest()))
+    cert = der.seq(tbs, der.seq(der.oid(cms.ECDSA_SHA256)), der.bits(sig))
+    c = cms.Cert(cert)
+    eq(c.point, ecc.P256.public(5))
+    assert c.signed_by(c)
+    for b in _rand_mutations(cert, 300):
+        try:
+            cms.Cert(b)
+        except cms.CmsError:
+            pass
+
+
+class _Reader:
+    def __init__(self, data):
+        self.d = data
+        self.p = 0
+
+    async def readline(self):
+        i = self.d.find(b"\n", self.p)
+        i = len(self.d) if i < 0 else i + 1
+        line = self.d[self.p:i]
+        self.p = i
+        return line
+
+    async def readinto(self, mv):
+        n = min(len(mv), len(self.d) - self.p)
+        mv[:n] = self.d[self.p:self.p + n]
+        self.p += n
+        return n
+
+
+async def test_http_response_parser_fuzz():
+    from wan import http
+    from wan.tlsconn import WanError
+
+    good = b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: b\r\n\r\n{"ack": "x"}'
+    st, h, body = await http._response(_Reader(good), 100)
+    eq((st, h["x-a"], bytes(body)), (200, "b", b'{"ack": "x"}'))
+    with raises(WanError):
+        await http._response(_Reader(good), 5)  # body larger than allowed
+    for b in _rand_mutations(good, 300):
+        try:
+            await http._response(_Reader(b), 100)
+        except WanError:
+            pass
+
+
+async def test_link_gate_and_session_limit():
+    from wan.tlsconn import MAX_SESSION_S, Session, WanError, open_session
+    from wanctx import Ctx, Link
+
+    ctx = Ctx()
+    ctx.link = Link("registering")
+    with raises(WanError) as r:
+        await open_session(ctx, None, "gwa", "127.0.0.1", 1)  # never reaches the network
+    assert "link not up" in r.value.reason
+    eq(MAX_SESSION_S, 48 * 3600)
+    s = Session("gwa", None, None, 1000)
+    assert not s.expired(1000 + 48 * 3600 - 1)
+    assert s.expired(1000 + 48 * 3600)
+
+
+def test_soft_secmod_lifecycle():
+    import json
+
+    from crypto.secmod import SecModError, SoftSecMod
+
+    d = tmpdir() + "/sm"
+    with open(tmpdir() + "/mk.json", "w") as f:
+        json.dump({"KAM-1": "000102030405060708090a0b0c0d0e0f"}, f)
+    sm = SoftSecMod(key_path=d + "/pki/gateway.key", meter_keys_path=tmpdir() + "/mk.json")
+    with raises(SecModError):
+        sm.sign(bytes(32))  # fresh board: no key yet
+    eq(sm.meter_key("KAM-1"), bytes(range(16)))
+    eq(sm.meter_key("KAM-2"), None)
+    pub = sm.generate()
+    sm2 = SoftSecMod(key_path=d + "/pki/gateway.key")
+    eq(sm2.public_key(), pub)
+    r, s = sm2.sign(bytes(32))
+    assert sm.verify(pub, bytes(32), r, s)
+    with raises(SecModError):
+        SoftSecMod(key=ecc.P256.n + 1).public_key()
+    with raises(SecModError):
+        SoftSecMod(key=b"short")

@@ -1,0 +1,142 @@
+"""Delivery over real mutual TLS: MicroPython WAN code -> host EMT servers (no vboard)."""
+import json
+from pathlib import Path
+
+from gwtool.emt_server import EmtServer
+from gwtool.sim_wan import emt_profiles, provision_dir
+
+HERE = Path(__file__).parent
+
+SCRIPT = """
+import asyncio, json
+from wanctx import Ctx, Link
+from crypto.secmod import SoftSecMod
+from wan.service import Wan
+D = "@D@"
+ctx = Ctx()
+@CORE@
+sm = SoftSecMod(key_path=D + "/pki/gateway.key")
+w = Wan(ctx, sm, pki=D + "/pki", qroot=D + "/q")
+w.retry_min_s, w.retry_max_s = 0.05, 0.2
+w.configure(json.loads('@CFG@'), 7)
+t0 = 1767225600
+def feed(n, meter="0a01454d480000b8ef47"):
+    for i in range(n):
+        for taf in ("TAF1", "TAF6", "TAF7"):
+            w.on_taf(taf, meter, "1-0:1.8.0*255",
+                     {"capture_time": t0 + 900 * i, "raw": 1000 + i, "scaler": -1, "unit": 30,
+                      "status": 0})
+async def deliver(rounds=20):
+    for ob in w.outboxes.values():
+        for i in range(rounds):
+            try:
+                if not await ob.send_one():
+                    break
+            except Exception as e:
+                ctx.log(2, "test.retry", "%s %s" % (type(e).__name__, e))
+                await asyncio.sleep_ms(20)
+@STEPS@
+print(json.dumps({"status": w.status(), "logs": ctx.logs[-20:]}))
+"""
+
+
+def _run(mpy, d, cfg, steps, core=""):
+    code = (SCRIPT.replace("@D@", str(d)).replace("@CFG@", json.dumps(cfg))
+            .replace("@STEPS@", steps).replace("@CORE@", core))
+    return mpy.json(code, path=[HERE], heapsize="256K", timeout=120)
+
+
+def _servers(pki, tmp_path):
+    return [EmtServer(f"emt{i}", pki.dir, tmp_path / "sim").up() for i in (1, 2, 3)]
+
+
+def test_three_emts_down_and_back_exactly_once(mpy, pki, tmp_path):
+    emts = _servers(pki, tmp_path)
+    try:
+        d = provision_dir(pki, tmp_path / "data", ["emt1", "emt2", "emt3"])
+        cfg = {"gateway_id": "EGWT01", "emts": emt_profiles(emts)}
+        emts[1].down()
+        # emt2 is down: its payloads stay queued, the others get theirs
+        out = _run(mpy, d, cfg, "feed(4)\nw.flush()\nasyncio.run(deliver(3))")
+        st = out["status"]["emts"]
+        assert st["emt1"]["pending"] == 0 and st["emt3"]["pending"] == 0
+        assert st["emt2"]["pending"] == 1 and st["emt2"]["delivered"] == 0
+        # "reboot": a new process on the same /data; more values; emt2 back
+        emts[1].up()
+        emts[0].drop_ack = 1  # first ack to emt1 is lost: it must be sent again, stored once
+        out = _run(mpy, d, cfg, "feed(2)\nw.flush()\nasyncio.run(deliver())")
+        st = out["status"]["emts"]
+        assert all(v["pending"] == 0 for v in st.values()), out
+        for e in emts:
+            idx = json.loads((e.dir / "index.json").read_text())
+            assert idx and all(x["verified"] for x in idx), idx
+            ids = [x["id"] for x in idx]
+            assert len(ids) == len(set(ids))
+        idx1 = json.loads((emts[0].dir / "index.json").read_text())
+        assert sum(x["duplicates"] for x in idx1) == 1
+        # emt1 wants TAF1: two payloads (4 + 2 values), exactly the values fed, each once
+        xml = [(emts[0].dir / "received" / f"{x['id']}.xml").read_text() for x in idx1]
+        assert len(xml) == 2 and all('taf="TAF1"' in x for x in xml)
+        assert all(f'id="{x["id"]}"' in b for x, b in zip(idx1, xml))  # id is signed
+        assert sum(x.count("<Entry ") for x in xml) == 6
+        # emt3 (TAF6+TAF7, pseudonym): gateway and meter ids replaced
+        idx3 = json.loads((emts[2].dir / "index.json").read_text())
+        assert len(idx3) == 4
+        for x in idx3:
+            body = (emts[2].dir / "received" / f"{x['id']}.xml").read_text()
+            assert "EGWT01" not in body and "0a01454d480000b8ef47" not in body
+            assert 'gateway="PSEUDO-3"' in body and 'meter="PSEUDO-3-' in body
+            assert x["id"].startswith("PSEUDO-3.emt3.")
+        # emt2 got its backlog after coming back: 2 TAF7 payloads, 6 values
+        idx2 = json.loads((emts[1].dir / "index.json").read_text())
+        xml2 = [(emts[1].dir / "received" / f"{x['id']}.xml").read_text() for x in idx2]
+        assert len(xml2) == 2 and sum(x.count("<Entry ") for x in xml2) == 6
+    finally:
+        for e in emts:
+            e.down()
+
+
+def test_wrong_peer_certificate_refused(mpy, pki, tmp_path):
+    """CA/name pinning: emt1's profile pinned to emt2's certificate name must fail TLS."""
+    emts = _servers(pki, tmp_path)
+    try:
+        d = provision_dir(pki, tmp_path / "data", ["emt1", "emt2", "emt3"])
+        prof = emt_profiles(emts[:1])
+        prof[0]["peer"] = "emt2"  # server presents emt1's certificate
+        out = _run(mpy, d, {"gateway_id": "G", "emts": prof},
+                   "feed(1)\nw.flush()\nasyncio.run(deliver(2))")
+        assert out["status"]["emts"]["emt1"]["pending"] == 1
+        assert any(x[1] == "test.retry" for x in out["logs"]), out["logs"]
+        assert not (emts[0].dir / "index.json").exists()
+    finally:
+        for e in emts:
+            e.down()
+
+
+CORE_STORE = """
+from store.records import RecordStore
+class _Core:
+    pass
+ctx.core = _Core()
+ctx.core.store = RecordStore(D + "/store")
+"""
+
+
+def test_core_record_store_for_values(mpy, pki, tmp_path):
+    """With ctx.core.store the TAF values queue in the core's record store (payloads stay
+    in files); a restart in between loses nothing."""
+    emts = _servers(pki, tmp_path)
+    try:
+        d = provision_dir(pki, tmp_path / "data", ["emt1", "emt2", "emt3"])
+        cfg = {"gateway_id": "G", "emts": emt_profiles(emts[:1])}
+        out = _run(mpy, d, cfg, "feed(5)", core=CORE_STORE)
+        assert (d / "store" / "wan-emt1.TAF1").is_dir()
+        out = _run(mpy, d, cfg, "feed(2)\nw.flush()\nasyncio.run(deliver())", core=CORE_STORE)
+        assert out["status"]["emts"]["emt1"]["pending"] == 0
+        idx = json.loads((emts[0].dir / "index.json").read_text())
+        assert len(idx) == 1 and idx[0]["verified"]
+        xml = (emts[0].dir / "received" / f"{idx[0]['id']}.xml").read_text()
+        assert xml.count("<Entry ") == 7
+    finally:
+        for e in emts:
+            e.down()
