@@ -16,6 +16,7 @@ SERVICES = (
     ("lmn", "lmn.service"),
     ("radio", "wmbus.service"),
     ("taf", "taf.service"),
+    ("link", "wan.link_service"),
     ("wan", "wan.service"),
     ("han", "han.service"),
 )
@@ -88,15 +89,25 @@ class Context:
 
     async def sleep(self, seconds):
         """Sleep `seconds` of gateway time (shorter in real time on an accelerated vboard)."""
-        await asyncio.sleep_ms(int(seconds * 1000 / getattr(self.hal.rtc, "accelerate", 1)))
+        await self.sleep_until_ms(self.now_ms() + int(seconds * 1000))
 
     async def sleep_until(self, t):
         """Sleep until gateway time t (UTC seconds)."""
+        await self.sleep_until_ms(int(t * 1000))
+
+    def real_ms(self, seconds):
+        """Host milliseconds that `seconds` of gateway time take from now (for timeouts)."""
+        until = getattr(self.hal.rtc, "real_ms_until", None)
+        return until(self.now_ms() + int(seconds * 1000)) if until else int(seconds * 1000)
+
+    async def sleep_until_ms(self, t_ms):
+        rtc = self.hal.rtc
+        until = getattr(rtc, "real_ms_until", None)
         while True:
-            left = t * 1000 - self.now_ms()
+            left = t_ms - self.now_ms()
             if left <= 0:
                 return
-            await asyncio.sleep_ms(max(1, int(left / getattr(self.hal.rtc, "accelerate", 1))))
+            await asyncio.sleep_ms(max(1, until(t_ms) if until else left))
 
     def led(self, name, v):
         p = self.hal.leds.get(name)

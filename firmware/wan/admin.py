@@ -259,7 +259,6 @@ class Admin:
                         type(e).__name__, e))
             try:
                 await asyncio.wait_for_ms(
-                    self.poke.wait(), int(self.wan.gwa.get("poll_s", 900) * 1000 /
-                                          getattr(self.ctx.hal.rtc, "accelerate", 1)))
+                    self.poke.wait(), self.ctx.real_ms(self.wan.gwa.get("poll_s", 900)))
             except asyncio.TimeoutError:
                 pass

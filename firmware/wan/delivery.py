@@ -211,8 +211,6 @@ class Outbox:
     async def _wait(self, s):
         self.wake.clear()
         try:
-            await asyncio.wait_for_ms(self.wake.wait(),
-                                      int(s * 1000 / getattr(self.ctx.hal.rtc,
-                                                             "accelerate", 1)))
+            await asyncio.wait_for_ms(self.wake.wait(), self.ctx.real_ms(s))
         except asyncio.TimeoutError:
             pass

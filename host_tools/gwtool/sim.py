@@ -13,15 +13,31 @@ in PEERS, with this life cycle (all methods optional except __init__):
         def stop(self): ...                 # reverse order of start
         def finish(self): ...               # headless run reached --until: export etc.
 
-Time: the board runs on simulated time `start + accelerate * elapsed`; peers use
-sim.now() for the same clock.
+Time: the board runs on simulated time (firmware/hal/unix/simclock.py: `accelerate`x,
+slowed to `slow.factor`x around every 900 s grid point so that polls at the quarter
+hour keep realistic latencies); peers use sim.now(), computed by the same SimClock code.
 """
 import datetime
 import importlib
+import importlib.util
 import time
 from pathlib import Path
 
+from .paths import FIRMWARE
 from .vboard import VBoard
+
+
+def _load_simclock():
+    spec = importlib.util.spec_from_file_location(
+        "gw_simclock", FIRMWARE / "hal" / "unix" / "simclock.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.SimClock
+
+
+SimClock = _load_simclock()
+# around each quarter hour: 2 s before to 10 s after at 30x (TAF7 window is +/-9 s)
+DEFAULT_SLOW = {"period": 900, "before": 2, "after": 10, "factor": 30}
 
 PEERS = (
     "gwtool.sim_meters",  # wired LMN meters on the RS485 pty (issue 3)
@@ -71,17 +87,24 @@ class Sim:
         """Simulated UTC seconds (float), the same clock the board runs on."""
         if self._t0 is None:
             return self.start_time or time.time()
-        base = self.start_time if self.start_time is not None else self._wall0
-        return base + (time.monotonic() - self._t0) * self.accelerate
+        return self.clock.sim(time.time() - self._wall0)
 
     def start(self):
-        cfg = {"clock": {"start": self.start_time, "accelerate": self.accelerate}}
+        # wall0: the host time at which simulated time == start, so the board's clock
+        # and sim.now() agree however long the board takes to boot
+        self._wall0 = time.time()
+        self._t0 = time.monotonic()
+        clock = {"start": self.start_time or self._wall0, "accelerate": self.accelerate,
+                 "wall0": self._wall0}
+        slow = self.options.get("slow", DEFAULT_SLOW if self.accelerate > 30 else None)
+        if slow:
+            clock["slow"] = slow
+        self.clock = SimClock.from_config(clock)
+        cfg = {"clock": clock}
         for p in self.peers:
             if hasattr(p, "vboard_config"):
                 cfg.update(p.vboard_config() or {})
-        self._wall0 = time.time()
         self.vboard = VBoard(self.workdir, heap=self.heap, extra_config=cfg)
-        self._t0 = time.monotonic()
         self.vboard.start()
         for p in self.peers:
             if hasattr(p, "start"):

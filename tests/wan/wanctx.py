@@ -57,6 +57,9 @@ class Ctx:
     def led(self, n, v):
         pass
 
+    def real_ms(self, s):
+        return int(s * 1000)
+
     async def sleep(self, s):
         await asyncio.sleep_ms(int(s * 1000))
 
