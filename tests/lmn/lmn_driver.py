@@ -3,6 +3,7 @@
 #                 "renew_bytes", "timeout_ms", "retries", "push": seconds}
 import sys
 import json
+import gc
 import asyncio
 import time
 from hal.unix.pty_uart import PtyUart
@@ -23,7 +24,8 @@ class Ctx:
         self.logs = []
 
     def ingest(self, m, obis, raw, scaler, unit, t, status=None, via="lmn"):
-        self.got.append([m, obis, raw, scaler, unit, status])
+        if not cfg.get("heap"):
+            self.got.append([m, obis, raw, scaler, unit, status])
 
     def log(self, level, event, msg, detail=None):
         self.logs.append([level, event, msg])
@@ -62,10 +64,16 @@ async def main():
     for m in ms:
         m.readings = 0
     out = []
+    heap = []  # live heap after each round (cfg "heap"): preallocated, it must not grow
+    if cfg.get("heap"):
+        heap = [0] * (cfg["rounds"] + cfg.get("service_rounds", 0))
+    nh = 0
 
     async def one(m):
         try:
             vals = await m.poll()
+            if cfg.get("heap"):  # keep nothing per poll: the heap must stay flat
+                return
             out.append([m.id, "ok", [[v["obis"], v["raw"]] for v in vals]])
         except (HdlcError, tlslink.TlsError, sml.SmlError) as e:
             out.append([m.id, type(e).__name__, e.args[0] if e.args else ""])
@@ -77,13 +85,21 @@ async def main():
             for m in ms:
                 await one(m)
         await asyncio.sleep_ms(cfg.get("sleep_ms", 0))
+        if cfg.get("heap"):  # live heap after each round (leak regression)
+            gc.collect()
+            heap[nh] = gc.mem_alloc()
+            nh += 1
     if cfg.get("service_rounds"):
         for r in range(cfg["service_rounds"]):
             for m in ms:
                 await service.poll_meter(ctx, st, m)
+            if cfg.get("heap"):
+                gc.collect()
+                heap[nh] = gc.mem_alloc()
+                nh += 1
     for m in ms:
         await m.close()
-    print(json.dumps({"polls": out, "bus": bus.stats, "logs": ctx.logs,
+    print(json.dumps({"polls": out, "bus": bus.stats, "heap": heap, "logs": ctx.logs,
                       "got": ctx.got,
                       "links": {m.id: m.link.stats for m in ms},
                       "sessions": {m.id: [m.session.handshakes, m.session.renewals]
