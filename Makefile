@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stamp
 APT_PKGS := mosquitto chromium
 PYTEST_ARGS ?=
 
-.PHONY: setup sysdeps test test-fast sim build lint clean bench
+.PHONY: setup sysdeps test test-fast sim build lint clean bench soak
 
 setup: $(STAMP)
 
@@ -36,6 +36,11 @@ test: setup sysdeps
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not slow" tests $(PYTEST_ARGS)
+
+# long runs: 500 power cuts, the 2-day headless simulation (core, issue 5)
+soak: setup
+	GW_SOAK=1 GW_POWERLOSS_KILLS=500 $(VENV)/bin/pytest -q -p no:cacheprovider \
+		tests/core/test_powerloss.py tests/core/test_e2e_sim.py $(PYTEST_ARGS)
 
 sim: setup sysdeps
 	$(GWTOOL) sim --workdir build/sim

@@ -41,4 +41,9 @@ def status_dict():
 
 
 def status():
-    print(json.dumps(status_dict()))
+    """Print status_dict() as JSON, streamed: no single multi-KiB string is built, so it
+    still answers on a long-running, fragmented heap."""
+    import sys
+
+    json.dump(status_dict(), sys.stdout)
+    print()

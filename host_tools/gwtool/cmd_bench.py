@@ -4,16 +4,25 @@ Each area contributes a module bench_<area>.py with `run(quick: bool) -> dict` o
 figures (measured inside the MicroPython unix port via gwtool.mpy, peers in CPython).
 Ratios are computed from figures measured in the same process of the same run. Targets
 are reported beside the figures (`targets`), never enforced as timed tests.
+
+Output (JSON): machine, quick, figures (positive numbers only: every measurement and
+size), details (counters that may be zero, flags, evidence such as the heap bisection
+probes), targets ({name: {target, value, met}}), missing (figure names the issue asks
+for that this run did not produce), errors ({area: message}), area_seconds.
+Area modules name some figures their own way; ALIASES maps them to the issue's names
+(both names are kept). Each firmware image is built once per run (see _built_once).
 """
+import contextlib
 import importlib
 import json
+import math
 import platform
 import sys
 import time
 
 import click
 
-AREAS = ("foundation", "lmn", "wmbus", "core", "wan", "han", "day")
+AREAS = ("foundation", "lmn", "wmbus", "core", "wan", "han", "link", "day")
 
 # figure -> (comparison, threshold, what the target says)
 TARGETS = {
@@ -21,49 +30,176 @@ TARGETS = {
     "ccm_over_ecb": (">=", 0.4, "AES-CCM >= 0.4x bulk cryptolib ECB"),
     "three_of_six_viper_over_python": (">=", 10, "viper 3-of-6 >= 10x plain Python"),
     "day_completes_in_128k": ("==", True, "the 24 h day completes in a 128K heap"),
+    "day_completes_in_heap_budget": ("==", True,
+                                     "the day completes in boards/unix HEAP_BYTES (if not 128K)"),
     "update_image_bytes_esp32_gw": ("<=", 262144, "esp32_gw update image <= 256 KiB"),
     "boot_to_operational_ms": ("<=", 500, "boot to operational <= 500 ms (virtual board)"),
+    "boot_fits_heap_budget": ("==", True, "the virtual board boots in its 128K heap budget"),
     "hdlc_stream_cpu_percent": ("<=", 5, "HDLC scan+FCS of a 921.6 kbit/s stream < 5 % core"),
 }
 
 
-def check_targets(figures):
+def _ratio(a, b, nd=2):
+    return lambda f: round(f[a] / f[b], nd) if f.get(a) and f.get(b) else None
+
+
+def _pick(*names, scale=1.0, nd=2):
+    def get(f):
+        for n in names:
+            if isinstance(f.get(n), (int, float)) and not isinstance(f.get(n), bool):
+                return round(f[n] * scale, nd)
+        return None
+    return get
+
+
+# issue name -> how to derive it from the names the area modules use (first wins)
+ALIASES = {
+    "crc16_x25_viper_mbps": _pick("crc16_x25_viper_mbps", "crc_viper_mb_s"),
+    "crc32_c_mbps": _pick("crc32_c_mbps", "crc32_c_mb_s"),
+    "crc16_x25_over_crc32": _pick("crc16_x25_over_crc32", "crc_ratio"),
+    "crc16_en13757_viper_mbps": _pick("crc16_en13757_viper_mbps", "wmbus_crc_en13757_MB_s"),
+    "three_of_six_viper_mbps": _pick("wmbus_3of6_viper_kB_s", scale=1e-3),
+    "aes_ecb_bulk_mbps": _pick("aes_ecb_kB_s", scale=1e-3),
+    "aes_ccm_mbps": _pick("aes_ccm_kB_s", scale=1e-3),
+    "aes_viper_mbps": _pick("aes_viper_ecb_kB_s", scale=1e-3),
+    "aes_viper_over_cryptolib": _ratio("aes_viper_ecb_kB_s", "aes_ecb_kB_s", 3),
+    "wmbus_telegram_us": _pick("wmbus_telegram_us_mode5_4rec"),
+    "wmbus_mode7_afl_us": _pick("wmbus_telegram_us_mode7_afl"),
+    "hdlc_frame_us": lambda f: round(1e6 / f["hdlc_frames_s"], 2) if f.get(
+        "hdlc_frames_s") else None,
+    "hdlc_stream_cpu_percent": _pick("hdlc_scan_cpu_pct"),
+    "ecdsa_sign_ms": _pick("p256_sign_ms"),
+    "ecdsa_verify_ms": _pick("p256_verify_ms"),
+    "han_readings_rps": _pick("readings_last_rps"),
+    "han_readings_rps_ingest": _pick("readings_last_rps_ingest"),
+    "han_readings_day_rps": _pick("readings_day_rps"),
+    "han_readings_day_rps_ingest": _pick("readings_day_rps_ingest"),
+    "sml_file_over_smllib": _ratio("peer_smllib_sml_file_us", "sml_file_us"),
+    "crc16_x25_viper_over_crcmod": _ratio("crc16_x25_viper_mbps", "peer_crcmod_x25_mbps"),
+}
+
+# what the issue asks for (reported under "missing" when a run did not produce it)
+REQUIRED = (
+    "crc16_x25_viper_mbps", "crc32_c_mbps", "crc16_x25_over_crc32", "crc16_en13757_viper_mbps",
+    "crc16_x25_python_mbps", "crc16_en13757_python_mbps", "crc16_x25_viper_over_python",
+    "three_of_six_viper_mbps", "three_of_six_viper_over_python", "aes_ecb_bulk_mbps",
+    "aes_ccm_mbps", "ccm_over_ecb", "aes_viper_over_cryptolib", "wmbus_telegram_us",
+    "wmbus_mode7_afl_us", "sml_file_us", "hdlc_frame_us", "store_append_per_s",
+    "store_bytes_per_value", "ecdsa_sign_ms", "ecdsa_verify_ms", "tls_handshake_ms",
+    "cms_taf7_day_ms", "han_readings_rps", "han_readings_rps_ingest",
+    "boot_to_operational_ms", "heap_peak_bytes", "day_min_heapsize_bytes",
+    "romfs_bytes_esp32_gw", "romfs_bytes_rp2040_gw", "romfs_bytes_unix",
+    "update_image_bytes_esp32_gw", "peer_smllib_sml_file_us", "peer_crcmod_x25_mbps",
+)
+
+
+def check_targets(values):
     out = {}
     for k, (op, thr, text) in TARGETS.items():
-        if k not in figures or figures[k] is None:
+        if k not in values or values[k] is None:
             out[k] = {"target": text, "met": None}
             continue
-        v = figures[k]
+        v = values[k]
         met = {">=": v >= thr, "<=": v <= thr, "==": v == thr}[op]
         out[k] = {"target": text, "value": v, "met": bool(met)}
     return out
 
 
+def _is_figure(v):
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and v > 0)
+
+
+@contextlib.contextmanager
+def _built_once():
+    """Within one bench run, build each board's image once (areas call build() freely)."""
+    from . import build as build_mod
+
+    orig = build_mod.build
+    cache = {}
+
+    def build(board, *a, **kw):
+        key = (board, a, tuple(sorted(kw.items())))
+        if key not in cache:
+            cache[key] = orig(board, *a, **kw)
+        return cache[key]
+
+    patched = []
+    build_mod.build = build
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("gwtool.") and getattr(mod, "build", None) is orig:
+            mod.build = build
+            patched.append(mod)
+    try:
+        yield
+    finally:
+        build_mod.build = orig
+        for mod in patched:
+            mod.build = orig
+        for name, mod in list(sys.modules.items()):
+            if name.startswith("gwtool.") and getattr(mod, "build", None) is build:
+                mod.build = orig
+
+
 def run_bench(quick=False, only=None, progress=None):
-    figures, errors = {}, {}
-    for area in AREAS:
-        if only and area not in only:
-            continue
-        name = f"gwtool.bench_{area}"
-        if importlib.util.find_spec(name) is None:
-            continue
-        t = time.monotonic()
-        try:
-            res = importlib.import_module(name).run(quick)
-            figures.update(res)
-        except Exception as e:  # noqa: BLE001 - one area failing must not hide the rest
-            errors[area] = f"{type(e).__name__}: {e}"
-        figures[f"bench_{area}_s"] = round(time.monotonic() - t, 2)
-        if progress:
-            progress(area)
+    raw, errors, seconds = {}, {}, {}
+    with _built_once():
+        for area in AREAS:
+            if only and area not in only:
+                continue
+            name = f"gwtool.bench_{area}"
+            if importlib.util.find_spec(name) is None:
+                continue
+            t = time.monotonic()
+            try:
+                mod = importlib.import_module(name)
+                raw.update(mod.run(quick))
+            except Exception as e:  # noqa: BLE001 - one area failing must not hide the rest
+                errors[area] = f"{type(e).__name__}: {e}"
+            seconds[area] = round(time.monotonic() - t, 2)
+            if progress:
+                progress(area)
+    for k, f in ALIASES.items():
+        v = f(raw)
+        if v is not None:
+            raw[k] = v
+    figures = {k: v for k, v in raw.items() if _is_figure(v)}
+    details = {k: v for k, v in raw.items() if not _is_figure(v)}
     return {
-        "machine": {"platform": platform.platform(), "python": sys.version.split()[0],
-                    "cpu": platform.processor() or platform.machine()},
+        "machine": machine(),
         "quick": quick,
-        "figures": figures,
-        "targets": check_targets(figures),
+        "figures": dict(sorted(figures.items())),
+        "details": dict(sorted(details.items())),
+        "targets": check_targets(raw),
+        "missing": [k for k in REQUIRED if k not in figures],
         "errors": errors,
+        "area_seconds": seconds,
     }
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import os
+    import subprocess
+
+    from .paths import micropython
+
+    try:
+        mp = subprocess.run([micropython(), "-c", "import sys; print(sys.version)"],
+                            capture_output=True, text=True, timeout=10,
+                            check=False).stdout.strip()
+    except Exception:  # noqa: BLE001 - informative only
+        mp = None
+    return {"platform": platform.platform(), "python": sys.version.split()[0], "cpu": cpu,
+            "cores": os.cpu_count(), "micropython": mp}
 
 
 @click.command("bench")
@@ -72,15 +208,19 @@ def run_bench(quick=False, only=None, progress=None):
 @click.option("--only", multiple=True, type=click.Choice(AREAS))
 def command(as_json, quick, only):
     """Measure throughput, latency, memory and image size; print JSON."""
-    res = run_bench(quick, set(only) or None,
-                    progress=None if as_json else lambda a: click.echo(f"... {a}", err=True))
+    with contextlib.redirect_stdout(sys.stderr):  # stray prints must not corrupt the JSON
+        res = run_bench(quick, set(only) or None,
+                        progress=None if as_json else lambda a: click.echo(f"... {a}",
+                                                                           err=True))
     if as_json:
         click.echo(json.dumps(res, indent=1))
         return
-    for k, v in sorted(res["figures"].items()):
+    for k, v in res["figures"].items():
         click.echo(f"{k:40} {v}")
     for k, t in res["targets"].items():
         mark = {True: "ok  ", False: "MISS", None: "n/a "}[t["met"]]
         click.echo(f"[{mark}] {t['target']}: {t.get('value')}")
+    if res["missing"]:
+        click.echo("not measured in this run: " + ", ".join(res["missing"]))
     for a, e in res["errors"].items():
         click.echo(f"error in {a}: {e}", err=True)
