@@ -35,6 +35,10 @@ def make_hal():
     hal.outputs = {n: Pin(n, p[n]) for n in ("OUT1", "OUT2", "OUT3", "RELAY_SET", "RELAY_RESET")}
     uart = McuUart(p["RS485_UART"], 921600, p["RS485_TX"], p["RS485_RX"], 4096)
     hal.rs485 = Rs485(uart, Pin("RS485_DE", p["RS485_DE"]), 921600)
+    if WAN_VARIANT == "M":  # LTE Cat-1 module: UART2, PWRKEY and RESET via transistors
+        hal.modem_uart = McuUart(p["MODEM_UART"], 115200, p["MODEM_TX"], p["MODEM_RX"], 2048)
+        hal.modem_pwrkey = Pin("MODEM_PWRKEY", p["MODEM_PWRKEY"])
+        hal.modem_reset = Pin("MODEM_RESET", p["MODEM_RESET"])
     try:
         from machine import WDT
 

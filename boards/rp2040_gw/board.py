@@ -34,6 +34,16 @@ def make_hal():
     hal.outputs = {n: Pin(n, p[n]) for n in ("OUT1", "OUT2", "OUT3", "RELAY_SET", "RELAY_RESET")}
     uart = McuUart(p["RS485_UART"], 921600, p["RS485_TX"], p["RS485_RX"], 4096)
     hal.rs485 = Rs485(uart, Pin("RS485_DE", p["RS485_DE"]), 921600)
+    if WAN_VARIANT == "E":  # WIZnet W5500 on SPI0 (network.WIZNET5K)
+        try:
+            from machine import SPI, Pin as MPin
+            from drivers.eth import w5500
+
+            spi = SPI(p["ETH_SPI"], 20000000, sck=MPin(p["ETH_SCK"]), mosi=MPin(p["ETH_MOSI"]),
+                      miso=MPin(p["ETH_MISO"]))
+            hal.eth = w5500(spi, MPin(p["ETH_CS"], MPin.OUT), MPin(p["ETH_RST"], MPin.OUT))
+        except (ImportError, AttributeError, OSError):
+            hal.eth = None  # firmware without WIZNET5K: the link reports "no Ethernet"
     try:
         from machine import WDT
 
