@@ -3,13 +3,17 @@
 ctx.core (docs/contracts.md "Core") is a Core. Every reading goes
 ingest() -> status word (time-invalid bit from the time keeper) -> OML record (durable
 before ingest returns its sequence number) -> TAF engine (outputs stored, subscribers
-called). The OML target time is the 900 s grid point when the capture lies within
+called). With "core": {"sign_oml": true} each value is signed at capture by the
+security module (`secmod`: the object, or a callable returning ctx.secmod, which the WAN
+service may set after the core) before it is stored (core/oml.py, docs/core.md); without a
+module or key the value is stored unsigned and "core.oml_unsigned" is logged once. The
+OML target time is the 900 s grid point when the capture lies within
 +-1 % (9 s) of it, else the capture time itself.
 """
 import json
 
 from store.records import RecordStore
-from core.oml import Oml, OmlError, status_word, TIME_INVALID
+from core.oml import Oml, OmlError, status_word, TIME_INVALID, sign as _sign
 from core.logs import Log
 from core.clock import TimeKeeper
 from taf.engine import Engine
@@ -19,10 +23,14 @@ DEFAULT_TAFS = ("TAF7",)
 
 
 class Core:
-    def __init__(self, root, now, rtc=None, config=None, ctx_log=None, taf_dir=None):
+    def __init__(self, root, now, rtc=None, config=None, ctx_log=None, taf_dir=None,
+                 secmod=None):
         cfg = config or {}
         ccfg = cfg.get("core") or {}
         self.now = now
+        self.sign_oml = bool(ccfg.get("sign_oml"))
+        self.secmod = secmod
+        self._unsigned_logged = False
         self.ctx_log = ctx_log
         self.store = RecordStore(root, on_event=self._store_event)
         self.logs = {}
@@ -71,9 +79,11 @@ class Core:
         g = (capture_time + self.grid // 2) // self.grid * self.grid
         target = g if abs(capture_time - g) <= self.grid_tol else capture_time
         st = status_word(TIME_INVALID if self.clock.invalid() else 0, status)
+        sig = self._sign(meter, obis, capture_time, raw, scaler or 0, unit, st) \
+            if self.sign_oml else None
         try:
             seq = self.oml.append(meter, obis, capture_time, target, raw, scaler or 0, unit,
-                                  st)
+                                  st, sig)
         except OmlError as e:
             self.errors += 1
             self.log(3, "core.ingest", "%s %s: %s" % (meter, obis, e))
@@ -87,6 +97,27 @@ class Core:
 
     def channels(self):
         return self.oml.channels()
+
+    def _sign(self, meter, obis, capture, raw, scaler, unit, st):
+        """r||s of one value, or None (no module/key: logged once, value kept unsigned).
+        Invalid values (OmlError from the canonical encoding) are left to append()."""
+        sm = self.secmod
+        if sm is not None and not hasattr(sm, "sign"):
+            sm = sm()  # a getter (ctx.secmod set later by the WAN service)
+        why = "no security module"
+        if sm is not None:
+            try:
+                return _sign(sm, meter, obis, capture, raw, scaler, unit, st)
+            except OmlError:
+                return None
+            except (OverflowError, TypeError, ValueError):
+                return None  # out-of-range value: append() raises OmlError for it
+            except Exception as e:  # noqa: BLE001 - SecModError (no key), driver errors
+                why = "%s: %s" % (type(e).__name__, e)
+        if not self._unsigned_logged:
+            self._unsigned_logged = True
+            self.log(2, "core.oml_unsigned", "OML values stored unsigned (%s)" % why)
+        return None
 
     # ---- time ----------------------------------------------------------------------------
     def time_status(self):

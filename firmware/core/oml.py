@@ -6,14 +6,29 @@ channel's values are the list "oml-<n>", one fixed 28-byte payload per value:
 
     capture_time u32 | target_time u32 | raw i64 | scaler i8 | unit u8 |
     status u64 (SMGW status word in the low 32 bits, meter status word in the high
-    32 bits: "SMGW 32 bit + meter 32 bit, LSB first") | flags u16 (reserved)
+    32 bits: "SMGW 32 bit + meter 32 bit, LSB first") | flags u16
+    [| signature r||s 64 bytes, when flags bit 0 (SIGNED) is set: a 92-byte payload]
+
+Records written before signatures existed have flags 0 and 28 bytes; they read back
+unchanged (no "signature" key). The flags word is the format version switch: readers
+ignore unknown higher bits and take the signature only when bit 0 is set and present.
 
 Status word (FNN Lastenheft SMGW, status information of measured values; bit numbers
 as used by the SMGW and meter status in the FNN format): the SMGW half always carries
 its identification bit 0x00000002, 0x00000200 = system time invalid; the meter half
 carries the meter's word as received, with the meter identification bit 0x00000100
-set when the meter sent none. Value signatures (where configured) are not stored yet:
-the plan is a separate list "sig-<n>" keyed by the value's sequence.
+set when the meter sent none.
+
+Value signature (config "core": {"sign_oml": true}): ECDSA P-256 by the security module
+(ctx.secmod.sign, the gateway key) over SHA-256 of the canonical encoding `message(d)`:
+
+    b"SMGW-OML\x01" | u8 len(meter) | meter UTF-8 | u8 len(obis) | obis UTF-8 |
+    capture_time u32 LE | raw i64 LE | scaler i8 | unit u8 | status u64 LE
+
+(struct "<IqbBQ" for the numbers; the target time is derived from the capture time and
+is not signed). Stored as r||s, 32 bytes big-endian each; dicts carry it as "signature"
+(128 hex digits). `verify(d, public_key)` checks one value dict against a 65-byte
+uncompressed public key.
 
 Queries are inclusive at both ends; values within a channel are in capture order, so a
 time range is found by binary search over the sequence numbers (log n record reads) and
@@ -21,26 +36,75 @@ paged with offset/limit. `last()` answers from the list's in-memory last record.
 """
 import json
 import struct
+from binascii import hexlify, unhexlify
 
 SMGW_ID = const(0x00000002)
 TIME_INVALID = const(0x00000200)
 METER_ID = const(0x00000100)
 _FMT = "<IIqbBQH"
 REC = const(28)
+SIGNED = const(1)
+_TAG = b"SMGW-OML\x01"
 
 
 class OmlError(Exception):
     pass
 
 
-def pack(capture, target, raw, scaler, unit, status):
-    return struct.pack(_FMT, capture, target, raw, scaler, unit, status, 0)
+def pack(capture, target, raw, scaler, unit, status, sig=None):
+    if sig is None:
+        return struct.pack(_FMT, capture, target, raw, scaler, unit, status, 0)
+    if len(sig) != 64:
+        raise OmlError("signature length")
+    return struct.pack(_FMT, capture, target, raw, scaler, unit, status, SIGNED) + sig
 
 
 def unpack(meter, obis, p):
-    c, t, raw, sc, unit, st, _ = struct.unpack(_FMT, p)
-    return {"meter": meter, "obis": obis, "capture_time": c, "target_time": t, "raw": raw,
-            "scaler": sc, "unit": unit, "status": st}
+    c, t, raw, sc, unit, st, fl = struct.unpack_from(_FMT, p)
+    d = {"meter": meter, "obis": obis, "capture_time": c, "target_time": t, "raw": raw,
+         "scaler": sc, "unit": unit, "status": st}
+    if fl & SIGNED and len(p) >= REC + 64:
+        d["signature"] = hexlify(p[REC:REC + 64]).decode()
+    return d
+
+
+def message(meter, obis, capture, raw, scaler, unit, status):
+    """The canonical byte encoding of one value that its signature covers."""
+    m, o = meter.encode(), obis.encode()
+    if len(m) > 255 or len(o) > 255:
+        raise OmlError("meter id/OBIS too long to sign")
+    return (_TAG + bytes((len(m),)) + m + bytes((len(o),)) + o +
+            struct.pack("<IqbBQ", capture, raw, scaler, unit, status))
+
+
+def digest(meter, obis, capture, raw, scaler, unit, status):
+    import hashlib
+
+    return hashlib.sha256(message(meter, obis, capture, raw, scaler, unit, status)).digest()
+
+
+def sign(secmod, meter, obis, capture, raw, scaler, unit, status):
+    """r||s (64 bytes) of one value by secmod.sign (raises what secmod raises)."""
+    r, s = secmod.sign(digest(meter, obis, capture, raw, scaler, unit, status))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def verify(d, public_key):
+    """True when value dict d (as from query/last/export) carries a valid signature by
+    public_key (65-byte uncompressed P-256 point); False when unsigned or invalid."""
+    sig = d.get("signature")
+    if not sig or len(sig) != 128:
+        return False
+    try:
+        b = unhexlify(sig)
+        h = digest(d["meter"], d["obis"], int(d.get("capture_time_s", d["capture_time"])),
+                   d["raw"], d["scaler"], d["unit"], d["status"])
+    except (ValueError, TypeError, KeyError, OmlError, OverflowError):
+        return False
+    from crypto import ecc, ecdsa
+
+    return bool(ecdsa.verify(ecc.P256, bytes(public_key), h,
+                             int.from_bytes(b[:32], "big"), int.from_bytes(b[32:], "big")))
 
 
 def status_word(smgw_bits, meter_status):
@@ -75,13 +139,13 @@ class Oml:
     def channels(self):
         return list(self.chans)
 
-    def append(self, meter, obis, capture, target, raw, scaler, unit, status):
+    def append(self, meter, obis, capture, target, raw, scaler, unit, status, sig=None):
         if not isinstance(raw, int) or not -(1 << 63) <= raw < (1 << 63):
             raise OmlError("raw value not a 64-bit integer: %r" % (raw,))
         if not -128 <= scaler <= 127 or not 0 <= unit <= 255:
             raise OmlError("scaler/unit out of range")
         return self.channel(meter, obis).append(
-            pack(capture, target, raw, scaler, unit, status))
+            pack(capture, target, raw, scaler, unit, status, sig))
 
     def last(self, meter, obis):
         lst = self.chans.get((meter, obis))

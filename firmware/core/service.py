@@ -1,7 +1,8 @@
 """The core layer's service: opens the record store on /data, sets ctx.core.
 
 setup(ctx): Core over /data/store with the configuration /data/config/active.json
-(tenants, taf_profiles, core), a system-log sink in ctx.sinks (every ctx.log lands in
+(tenants, taf_profiles, core; "core": {"sign_oml": true} signs OML values with
+ctx.secmod, looked up at each capture), a system-log sink in ctx.sinks (every ctx.log lands in
 the system log; errors also in the event log), diag field "core". run(ctx): the TAF
 tick once a minute of gateway time and the file-system space check every hour.
 """
@@ -19,7 +20,8 @@ def setup(ctx):
     bcfg = getattr(ctx.board, "config", None)  # unix board: the vboard's "core" section
     if bcfg is not None and (bcfg() or {}).get("core"):
         cfg["core"] = dict(cfg.get("core") or {}, **bcfg()["core"])
-    CORE = Core(base + "/store", ctx.now, ctx.hal.rtc, cfg, ctx_log=ctx.log)
+    CORE = Core(base + "/store", ctx.now, ctx.hal.rtc, cfg, ctx_log=ctx.log,
+                secmod=lambda: getattr(ctx, "secmod", None))
     ctx.core = CORE
     ctx.sinks.append(CORE.sink)
     extra = getattr(ctx, "diag_extra", None)
