@@ -113,7 +113,7 @@ def test_cli_headless_writes_every_export_file(tmp_path):
 def test_two_days_192_taf7_values_per_channel(tmp_path):
     """3 wired meters over TLS, 2 simulated days: exactly 192 TAF7 values per channel.
 
-    The simulated clock runs 3000x between quarter hours and 30x around them
+    The simulated clock runs 3000x between quarter hours and 20x around them
     (hal/unix/simclock.py), so the grid polls keep realistic latencies; the gateway is
     started two hours before the first billing day, as an installed gateway would be."""
     accel = float(os.environ.get("GW_E2E_ACCEL", "3000"))
