@@ -8,31 +8,9 @@ import serial
 
 from gwtool.paths import ROOT
 from gwtool.vboard import VBoard
+from gwtool.testing import raw_exec  # noqa: E402,F401
 
 MPREMOTE = str(ROOT / ".venv/bin/mpremote")
-
-
-def raw_exec(port, code, timeout=5):
-    """Minimal raw-REPL client over pyserial, independent of mpremote."""
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
-            buf += s.read(64)
-            assert time.monotonic() < deadline, buf
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2:
-            buf += s.read(256)
-            assert time.monotonic() < deadline, buf
-        assert buf.startswith(b"OK"), buf
-        out, err = buf[2:].split(b"\x04")[:2]
-        s.write(b"\r\x02")
-        return out.decode(), err.decode()
-    finally:
-        s.close()
 
 
 @pytest.fixture(scope="module")

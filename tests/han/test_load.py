@@ -11,8 +11,11 @@ N = 200
 
 
 def test_200_concurrent_requests_while_ingesting(tmp_path):
-    # the fake core keeps every reading in RAM: give it room (the server is unchanged)
-    g = FakeGateway(tmp_path, {"now": NOW, "ingest_ms": 5}, heap="8M")
+    # the fake core keeps every reading in RAM: give it room (the server is unchanged).
+    # backlog 256: all 200 clients connect at once and wait in the kernel's accept queue;
+    # with a short queue, a slow host lets SYN-ACK retries run out and Linux resets them.
+    g = FakeGateway(tmp_path, {"now": NOW, "ingest_ms": 5, "han": {"backlog": 256}},
+                    heap="8M")
     try:
         s = requests.Session()
         s.trust_env = False

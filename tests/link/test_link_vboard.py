@@ -19,6 +19,7 @@ from gwtool.build import BuildError, build
 from gwtool.modem_emu import ModemEmulator
 from gwtool.paths import romfs_path
 from gwtool.vboard import VBoard
+from gwtool.testing import raw_exec
 
 # The -M variant's link costs ~14 KiB of heap (bench_link "heap_link_m_bytes"); while the
 # other layers are still growing, these tests give the board 48 KiB of headroom so they
@@ -33,28 +34,6 @@ def heap():
 
 FAST = {"poll_s": 0.3, "backoff_min_s": 0.3, "backoff_max_s": 1, "reg_timeout_s": 5,
         "sync_tries": 3, "carrier_timeout_s": 1}
-
-
-def raw_exec(port, code, timeout=8):
-    """Raw-REPL client over pyserial (as tests/foundation/test_vboard.py)."""
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
-            buf += s.read(64)
-            assert time.monotonic() < deadline, buf
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2:
-            buf += s.read(256)
-            assert time.monotonic() < deadline, buf
-        out, err = buf[2:].split(b"\x04")[:2]
-        s.write(b"\r\x02")
-        return out.decode(), err.decode()
-    finally:
-        s.close()
 
 
 def repl(vb, code):

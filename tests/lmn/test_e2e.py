@@ -6,30 +6,10 @@ import time
 
 import serial
 from gwtool.sim import Sim
+from gwtool.testing import raw_exec  # noqa: E402,F401
 
 ACCEL = 120
 START = "2026-03-01T00:00:00Z"
-
-
-def raw_exec(port, code, timeout=10):
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
-            buf += s.read(64)
-            assert time.monotonic() < deadline, buf
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2:
-            buf += s.read(256)
-            assert time.monotonic() < deadline, buf
-        out, err = buf[2:].split(b"\x04")[:2]
-        s.write(b"\r\x02")
-        return out.decode(), err.decode()
-    finally:
-        s.close()
 
 
 def test_three_meters_one_hour_every_reading_once(tmp_path):

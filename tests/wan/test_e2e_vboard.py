@@ -15,32 +15,16 @@ import serial
 from cryptography.hazmat.primitives import serialization
 from gwtool.gwa_server import wakeup_packet
 from gwtool.sim import Sim
+from gwtool.testing import raw_exec as _raw_exec  # noqa: E402
 
 T0 = "2026-01-01T00:00:00Z"
 METER = "0a01454d480000b8ef47"
 
 
 def raw_exec(port, code, timeout=10):
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
-            buf += s.read(64)
-            assert time.monotonic() < deadline, buf
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2:
-            buf += s.read(256)
-            assert time.monotonic() < deadline, buf
-        out, err = buf[2:].split(b"\x04")[:2]
-        s.write(b"\r\x02")
-        assert not err, err.decode()
-        return out.decode()
-    finally:
-        s.close()
-
+    out, err = _raw_exec(port, code, timeout)
+    assert not err, err
+    return out
 
 def status(sim):
     out = raw_exec(sim.vboard.endpoints["repl"],

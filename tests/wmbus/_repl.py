@@ -4,27 +4,7 @@ import json
 import time
 
 import serial
-
-
-def raw_exec(port, code, timeout=10):
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
-            buf += s.read(64)
-            assert time.monotonic() < deadline, buf
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2:
-            buf += s.read(256)
-            assert time.monotonic() < deadline, buf
-        out, err = buf[2:].split(b"\x04")[:2]
-        s.write(b"\r\x02")
-        return out.decode(), err.decode()
-    finally:
-        s.close()
+from gwtool.testing import raw_exec  # noqa: E402,F401
 
 
 def wmbus_diag(vb):
