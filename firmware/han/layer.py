@@ -9,22 +9,13 @@ import time
 
 from han import tlsutil
 from net import firewall
+from store.records import _mkdirs
 
 _REALM = "smgw"
 
 
 class State:
     pass
-
-
-def _mkdirs(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
 
 
 def _install_cert(cfg, pki):

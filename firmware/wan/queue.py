@@ -13,18 +13,9 @@ sequence numbers never go back (the next number is kept in the file names and in
 small `next` file written the same way).
 """
 import os
+from store.records import _mkdirs
 
 ROOT = "/data/wan/q"
-
-
-def _mkdirs(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
 
 
 def _write(path, data):
