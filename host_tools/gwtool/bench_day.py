@@ -11,15 +11,20 @@ run(quick) -> {
       gives a board with HEAP_BYTES = 128K); "day_failure_in_128k": why not;
       "day_completes_in_heap_budget" the same at boards/unix HEAP_BYTES if that differs,
   "day_min_heapsize_bytes": the smallest -X heapsize at which the day completes
-      (bisection from the live peak up: 64 KiB and 2 probes quick, 16 KiB and 5 probes
-      full; the achieved resolution is "day_min_heap_resolution_bytes"),
+      (bisection above the live peak and the failed budgets, probes side by side: one
+      round of 3 quick, two rounds of 4 full; the achieved resolution is
+      "day_min_heap_resolution_bytes"),
   "day_min_heap_app_bytes": the same minus image and 4096, comparable with HEAP_BYTES,
   "boot_min_heap_app_bytes" (full only): the same for boot + 0.5 s (first GWA session),
+  "heap_live_by_area_app_bytes" (full only): live heap after one simulated hour with no
+      peer ("base") and what each simulated peer alone adds to it (meters: 3 TLS wired
+      meters; air: 20 wM-Bus meters; wan: GWA + 3 EMTs; han: portal users + CLS),
   "import_heap_bytes_all_modules", "import_heap_top_modules": heap taken by importing
       every application module from the image,
   "day_telegrams", "day_wired_readings", "day_han_requests_ok", "day_wan_deliveries":
       what the day did; "day_probes": [heapsize, completed, reason, diag.status() result]
-      for every probe (the evidence) }
+      for every probe (the evidence); a probe stops at the
+      first MemoryError in trace.log, so failing probes are short }
 
 The day: gwtool.sim.Sim with the peers sim_meters (3 wired meters, TLS, SML), sim_air
 (20 wireless meters: the 6 of air_sim.default_meters() plus 14 more of mixed media and
@@ -33,7 +38,6 @@ completed day). Whether the operator's diag.status() (one JSON string of several
 still works is recorded per probe but not counted: after a day the heap is fragmented
 enough that it fails on heaps where the gateway itself runs on (BENCHMARKS.md).
 """
-import functools
 import json
 import shutil
 import tempfile
@@ -41,7 +45,6 @@ import time
 from pathlib import Path
 
 from . import air_sim
-from . import sim as sim_mod
 from .boards import board_facts
 from .build import build
 from .paths import romfs_path
@@ -165,16 +168,29 @@ def _failure(d, workdir):
     return None
 
 
-class _Sim(Sim):
-    """gwtool.sim.Sim booting the image built once by run() (no rebuild per probe)."""
+class _TraceWatch:
+    """Reads what the board appended to trace.log since the last look (at most once per
+    wall second) and reports the first MemoryError line."""
 
-    def start(self):
-        orig = sim_mod.VBoard
-        sim_mod.VBoard = functools.partial(orig, rebuild=False)
+    def __init__(self, workdir):
+        self.path, self.pos, self.next = Path(workdir) / "trace.log", 0, 0.0
+
+    def memory_error(self):
+        if time.monotonic() < self.next:
+            return None
+        self.next = time.monotonic() + 1.0
         try:
-            return super().start()
-        finally:
-            sim_mod.VBoard = orig
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                new = f.read()
+        except OSError:
+            return None
+        end = new.rfind(b"\n") + 1  # a line still being written is read next time
+        self.pos += end
+        for line in new[:end].decode(errors="replace").splitlines():
+            if "MemoryError" in line or "memory allocation failed" in line:
+                return line[:120]
+        return None
 
 
 def _fresh(workdir):
@@ -186,12 +202,17 @@ def _fresh(workdir):
         shutil.rmtree(w / "emt")
 
 
-def run_day(hours, heap, accelerate, workdir, han_every=1800, boot_only=False, poll_s=0):
-    """One simulated day at -X heapsize=heap. Returns a dict (completed, reason, ...)."""
+def run_day(hours, heap, accelerate, workdir, han_every=1800, boot_only=False, poll_s=0,
+            peers=PEERS):
+    """One simulated day at -X heapsize=heap. Returns a dict (completed, reason, ...).
+
+    A probe that logs a MemoryError has failed (see _failure): it stops there instead of
+    running out the day, which keeps the bisection's failing probes short."""
     res = {"heap": heap, "completed": False, "reason": None}
     _fresh(workdir)
-    sim = _Sim(workdir, accelerate=accelerate, start=START, heap=heap, headless=True,
-               peers=PEERS, options={"meters": {"count": 3}})
+    sim = Sim(workdir, accelerate=accelerate, start=START, heap=heap, headless=True,
+              peers=peers, options={"meters": {"count": 3}}, rebuild=False)
+    trace = _TraceWatch(workdir)
     for p in sim.peers:
         if getattr(p, "name", "") == "air":
             p.meters = air_meters(20)
@@ -211,6 +232,10 @@ def run_day(hours, heap, accelerate, workdir, han_every=1800, boot_only=False, p
         while not boot_only and sim.now() < end:
             if not sim.vboard.alive():
                 res["reason"] = f"board died at +{sim.now() - START:.0f} s simulated"
+                return res
+            hit = trace.memory_error()
+            if hit:
+                res["reason"] = f"MemoryError (trace.log, +{sim.now() - START:.0f} s): {hit}"
                 return res
             sim.step()
             han.step()
@@ -295,20 +320,72 @@ def import_footprint():
     return out.pop("*total"), dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def bisect_heap(ok, lo, hi, step, max_probes=99):
-    """Smallest heap h in (lo, hi] with ok(h), assuming ok(hi) and monotonicity; the
-    answer is within `step` (or coarser if max_probes ran out first)."""
-    probes = 0
-    while hi - lo > step and probes < max_probes:
-        mid = (lo + hi) // 2 // 1024 * 1024
-        if mid <= lo:
+def bisect_rounds(ok_many, lo, hi, step, width=3, rounds=3):
+    """Smallest heap h in (lo, hi] with ok(h), assuming ok(hi) and monotonicity.
+
+    Each round asks ok_many() about `width` heaps spread evenly over (lo, hi) at once
+    (the probes run side by side, see _Probes), so a round narrows the interval to
+    1/(width+1) in the wall time of one probe. Stops after `rounds` rounds or when the
+    interval is within `step`. Returns (h, resolution = hi - lo)."""
+    for _ in range(rounds):
+        if hi - lo <= step:
             break
-        probes += 1
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
+        pts = sorted({(lo + (hi - lo) * (i + 1) // (width + 1)) // 1024 * 1024
+                      for i in range(width)})
+        pts = [h for h in pts if lo < h < hi]
+        if not pts:
+            break
+        res = ok_many(pts)
+        good = [h for h, ok in zip(pts, res) if ok]
+        hi = min(good + [hi])
+        lo = max([h for h, ok in zip(pts, res) if not ok and h < hi] + [lo])
     return hi, hi - lo
+
+
+def _probe(args):
+    """One probe in a worker process: (kwargs for run_day, template dir) -> slim result."""
+    kw, template = args
+    wd = Path(tempfile.mkdtemp(prefix="gwday-"))
+    try:
+        if template:
+            shutil.copytree(template, wd, dirs_exist_ok=True)
+        r = run_day(workdir=wd, **kw)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+    r.pop("diag", None)
+    return r
+
+
+class _Probes:
+    """Runs day probes side by side in worker processes (each a board, its peers and its
+    own copy of the PKI): the board processes mostly wait for the simulated clock, and
+    separate processes keep the peers' Python threads off one GIL. Records every probe
+    as [heapsize, completed, reason, diag.status() result] (the evidence)."""
+
+    def __init__(self, width, template):
+        import concurrent.futures
+        import multiprocessing
+
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            width, mp_context=multiprocessing.get_context("spawn"))
+        self.template, self.log = template, []
+
+    def run(self, kws):
+        rs = list(self.pool.map(_probe, [(kw, self.template) for kw in kws]))
+        for kw, r in zip(kws, rs):
+            what = "boot only: " if kw.get("boot_only") else ""
+            diag = "diag.status() " + ("ok" if r.get("diag_status_ok") else
+                                       "failed: " + r.get("diag_status_error", ""))
+            self.log.append([kw["heap"], r["completed"], what + (r["reason"] or "")[:160]]
+                            + ([] if kw.get("boot_only") else [diag]))
+        return rs
+
+    def close(self):
+        self.pool.shutdown()
+
+
+AREA_PEERS = {"base": (), "meters": ("gwtool.sim_meters",), "air": ("gwtool.sim_air",),
+              "wan": ("gwtool.sim_wan",), "han": ("gwtool.sim_han",)}
 
 
 def run(quick=True):
@@ -324,67 +401,73 @@ def run(quick=True):
     out["import_heap_top_modules"] = dict(list(per_module.items())[:12])
     fixed = image + SLACK  # what -X heapsize adds to the board's heap on the vboard
     generous = fixed + 1024 * 1024
+    width = 3 if quick else 4  # probes side by side (a board mostly waits for its clock)
     with tempfile.TemporaryDirectory() as d:
-        wd = Path(d) / "day"
-
-        probes = out["day_probes"] = []  # [heapsize, completed, reason]: the evidence
-
-        def day(h):
-            r = run_day(hours, h, accel, wd, poll_s=0)
-            probes.append([h, r["completed"], (r["reason"] or "")[:160],
-                           "diag.status() " + ("ok" if r.get("diag_status_ok") else
-                                               "failed: " + r.get("diag_status_error", ""))])
-            return r
-
-        def boots(h):
-            r = run_day(0, h, 1, wd, boot_only=True)
-            probes.append([h, r["completed"], "boot only: " + (r["reason"] or "")[:140]])
-            return r["completed"]
-
-        big = run_day(hours, generous, accel, wd, poll_s=1.0 if quick else 3.0)
-        out["day_wall_s"] = big.get("wall_s")
-        out["diag_status_ok_at_1m"] = big.get("diag_status_ok")
-        if not big["completed"]:
-            out["day_failure_at_1m"] = big["reason"]
-            return out
-        out["heap_peak_bytes"] = big["heap_peak"]
-        out["heap_live_peak_bytes"] = big["heap_live_peak"]
-        out["heap_live_peak_app_bytes"] = big["heap_live_peak"] - image
-        out["day_telegrams"] = big.get("telegrams")
-        out["day_wired_readings"] = big.get("wired_readings")
-        out["day_han_requests_ok"] = big.get("han_ok")
-        out["day_han_requests_failed"] = big.get("han_err")
-        if "wan_deliveries" in big:
-            out["day_wan_deliveries"] = big["wan_deliveries"]
-        # the issue's target is 128K whatever HEAP_BYTES says; the board's budget apart
-        at_budget = day(TARGET_HEAP + fixed)
-        out["day_completes_in_128k"] = at_budget["completed"]
-        if not at_budget["completed"]:
-            out["day_failure_in_128k"] = at_budget["reason"][:200]
-        if budget != TARGET_HEAP:
-            at_budget = day(budget + fixed)
-            out["day_completes_in_heap_budget"] = at_budget["completed"]
-            if not at_budget["completed"]:
-                out["day_failure_in_heap_budget"] = at_budget["reason"][:200]
-        # the day's smallest heap: the sampled live peak is a lower bound
-        lo = max(big["heap_live_peak"], fixed) - 1024
-        hi = budget + fixed if at_budget["completed"] else generous
-        step = 65536 if quick else 16384
-        if not at_budget["completed"] and lo + 2 * step < hi:
-            first = (lo + 2 * step) // 1024 * 1024  # most runs finish a little above it
-            if day(first)["completed"]:
-                hi = first
-            else:
-                lo = first
-        day_min, res = bisect_heap(lambda h: day(h)["completed"], lo, hi, step,
-                                   max_probes=1 if quick else 4)
-        out["day_min_heapsize_bytes"] = day_min
-        out["day_min_heap_app_bytes"] = day_min - fixed
-        out["day_min_heap_resolution_bytes"] = res
-        if not quick:
-            boot_min, res = bisect_heap(boots, fixed + 32768, day_min, 8192)
-            out["boot_min_heap_app_bytes"] = boot_min - fixed
-            out["boot_min_heap_resolution_bytes"] = res
+        tpl = Path(d) / "template"  # PKI and certificates, made once, copied per probe
+        run_day(0, generous, 1, tpl, boot_only=True)
+        _fresh(tpl)
+        probes = _Probes(width, tpl)
+        try:
+            day = {"hours": hours, "accelerate": accel}
+            kws = [dict(day, heap=generous, poll_s=1.0 if quick else 3.0),
+                   dict(day, heap=TARGET_HEAP + fixed)]
+            if budget != TARGET_HEAP:
+                kws.append(dict(day, heap=budget + fixed))
+            big, at128, *at_budget = probes.run(kws)
+            out["day_wall_s"] = big.get("wall_s")
+            out["diag_status_ok_at_1m"] = big.get("diag_status_ok")
+            if not big["completed"]:
+                out["day_failure_at_1m"] = big["reason"]
+                return out
+            out["heap_peak_bytes"] = big["heap_peak"]
+            out["heap_live_peak_bytes"] = big["heap_live_peak"]
+            out["heap_live_peak_app_bytes"] = big["heap_live_peak"] - image
+            out["day_telegrams"] = big.get("telegrams")
+            out["day_wired_readings"] = big.get("wired_readings")
+            out["day_han_requests_ok"] = big.get("han_ok")
+            out["day_han_requests_failed"] = big.get("han_err")
+            if "wan_deliveries" in big:
+                out["day_wan_deliveries"] = big["wan_deliveries"]
+            # the issue's target is 128K whatever HEAP_BYTES says; the board's budget apart
+            out["day_completes_in_128k"] = at128["completed"]
+            if not at128["completed"]:
+                out["day_failure_in_128k"] = at128["reason"][:200]
+            at_budget = at_budget[0] if at_budget else at128
+            if budget != TARGET_HEAP:
+                out["day_completes_in_heap_budget"] = at_budget["completed"]
+                if not at_budget["completed"]:
+                    out["day_failure_in_heap_budget"] = at_budget["reason"][:200]
+            # the day's smallest heap: above the sampled live peak and the failed budgets
+            lo = max([big["heap_live_peak"] - 1024, fixed]
+                     + [r["heap"] for r in (at128, at_budget) if not r["completed"]])
+            hi = min([generous] + [r["heap"] for r in (at128, at_budget) if r["completed"]])
+            day_min, res = bisect_rounds(
+                lambda hs: [r["completed"] for r in probes.run([dict(day, heap=h)
+                                                               for h in hs])],
+                lo, hi, 4096, width, rounds=1 if quick else 2)
+            out["day_min_heapsize_bytes"] = day_min
+            out["day_min_heap_app_bytes"] = day_min - fixed
+            out["day_min_heap_resolution_bytes"] = res
+            if not quick:
+                boot = {"hours": 0, "accelerate": 1, "boot_only": True}
+                boot_min, res = bisect_rounds(
+                    lambda hs: [r["completed"] for r in probes.run([dict(boot, heap=h)
+                                                                   for h in hs])],
+                    fixed + 32768, day_min, 2048, width, rounds=4)
+                out["boot_min_heap_app_bytes"] = boot_min - fixed
+                out["boot_min_heap_resolution_bytes"] = res
+                # where the live heap goes: each simulated peer alone for an hour
+                rs = probes.run([{"hours": 1, "accelerate": accel, "heap": generous,
+                                  "peers": peers, "poll_s": 1.0}
+                                 for peers in AREA_PEERS.values()])
+                live = {a: r.get("heap_live_peak", 0) - image
+                        for a, r in zip(AREA_PEERS, rs) if r["completed"]}
+                if "base" in live:
+                    out["heap_live_by_area_app_bytes"] = {
+                        a: (v if a == "base" else v - live["base"]) for a, v in live.items()}
+        finally:
+            out["day_probes"] = probes.log
+            probes.close()
     return out
 
 

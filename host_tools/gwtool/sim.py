@@ -63,7 +63,7 @@ def parse_time(s):
 
 class Sim:
     def __init__(self, workdir, accelerate=1.0, start=None, until=None, headless=False,
-                 peers=None, heap=None, options=None):
+                 peers=None, heap=None, options=None, rebuild=True):
         self.workdir = Path(workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.accelerate = float(accelerate)
@@ -71,6 +71,7 @@ class Sim:
         self.until = parse_time(until) if isinstance(until, str) else until
         self.headless = headless
         self.heap = heap
+        self.rebuild = rebuild  # False: boot the image built before (benchmark probes)
         self.options = options or {}
         self.peers = []
         self.vboard = None
@@ -105,7 +106,7 @@ class Sim:
         for p in self.peers:
             if hasattr(p, "vboard_config"):
                 cfg.update(p.vboard_config() or {})
-        self.vboard = VBoard(self.workdir, heap=self.heap, extra_config=cfg)
+        self.vboard = VBoard(self.workdir, heap=self.heap, extra_config=cfg, rebuild=self.rebuild)
         self.vboard.start()
         for p in self.peers:
             if hasattr(p, "start"):

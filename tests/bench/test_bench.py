@@ -86,21 +86,36 @@ def test_aliases_map_area_names():
     assert got["aes_ccm_mbps"] is None
 
 
-def test_bisect_heap_finds_threshold():
+def test_bisect_rounds_finds_threshold():
     need = 300 * 1024 + 123
-    calls = []
+    rounds = []
 
-    def ok(h):
-        calls.append(h)
-        return h >= need
+    def ok_many(hs):
+        rounds.append(list(hs))
+        return [h >= need for h in hs]
 
-    h, res = bench_day.bisect_heap(ok, 100 * 1024, 1024 * 1024, 4096)
+    h, res = bench_day.bisect_rounds(ok_many, 100 * 1024, 1024 * 1024, 4096, width=3,
+                                     rounds=9)
     assert need <= h < need + 4096 + 1024 and res <= 4096
-    assert len(calls) <= 10
-    h, res = bench_day.bisect_heap(ok, 100 * 1024, 1024 * 1024, 4096, max_probes=1)
-    mid = (100 * 1024 + 1024 * 1024) // 2 // 1024 * 1024  # the one probe passed
-    assert h == mid and res == mid - 100 * 1024
+    assert all(len(r) <= 3 for r in rounds) and len(rounds) <= 6
+    rounds.clear()
+    h, res = bench_day.bisect_rounds(ok_many, 100 * 1024, 1024 * 1024, 4096, width=3,
+                                     rounds=1)
+    assert rounds == [[331 * 1024, 562 * 1024, 793 * 1024]]  # evenly over (lo, hi)
+    # one round of three: the threshold lies below the first probe
+    assert h == 331 * 1024 and res == 331 * 1024 - 100 * 1024
 
+
+def test_trace_watch_stops_a_failing_probe(tmp_path):
+    w = bench_day._TraceWatch(tmp_path)
+    assert w.memory_error() is None  # no trace.log yet
+    (tmp_path / "trace.log").write_text("1 1 wan.delivered emt1 x\n1 4 task.crash wan: Memo")
+    w.next = 0
+    assert w.memory_error() is None  # the half-written line is not read yet
+    with open(tmp_path / "trace.log", "a") as f:
+        f.write("ryError: memory allocation failed, allocating 4096 bytes\n")
+    w.next = 0
+    assert "MemoryError" in w.memory_error()
 
 
 def test_failure_detection(tmp_path):
