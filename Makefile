@@ -46,7 +46,7 @@ sim: setup sysdeps
 	$(GWTOOL) sim --workdir build/sim
 
 bench: setup
-	$(GWTOOL) bench --json
+	$(GWTOOL) bench --json --markdown BENCHMARKS.md
 
 lint: setup
 	$(VENV)/bin/ruff check --line-length 99 host_tools tests

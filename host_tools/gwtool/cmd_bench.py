@@ -202,16 +202,52 @@ def machine():
             "cores": os.cpu_count(), "micropython": mp}
 
 
+def markdown(res, wall_s):
+    """BENCHMARKS.md from one run: machine, targets, every figure, the details as JSON.
+    Written by the run itself so the file never mixes numbers of different runs."""
+    m = res["machine"]
+    kind = "quick run (`--quick`)" if res["quick"] else "full run"
+    lines = [
+        "# Benchmarks: latest full run", "",
+        f"Written by `gwtool bench --markdown BENCHMARKS.md` ({kind}); how to read each "
+        "figure: README.md \"Benchmarks: how to read each figure\"; what the heap figures "
+        "say and what to cut next: docs/memory.md. Regenerate after changes that touch "
+        "performance or memory.", "",
+        "## Machine", "",
+        "- date: " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        + f" (whole run {wall_s / 60:.1f} min)",
+        f"- CPU: {m['cpu']} ({m['cores']} cores, shared with other jobs)",
+        f"- OS: {m['platform']}; CPython {m['python']}",
+        f"- MicroPython: {m['micropython']} (unix port, x64)",
+        "- run time per area (s): " + json.dumps(res["area_seconds"]), "",
+        "## Targets", "", "| target | value | met |", "|---|---|---|"]
+    for t in res["targets"].values():
+        lines.append(f"| {t['target']} | {t.get('value')} | {t['met']} |")
+    lines += ["", "## Figures", "", "| figure | value |", "|---|---|"]
+    lines += [f"| `{k}` | {v} |" for k, v in res["figures"].items()]
+    if res["missing"] or res["errors"]:
+        lines += ["", "## Not measured", "", "- missing: " + ", ".join(res["missing"]),
+                  "- errors: " + json.dumps(res["errors"])]
+    lines += ["", "## Details", "", "```json", json.dumps(res["details"], indent=1), "```", ""]
+    return "\n".join(lines)
+
+
 @click.command("bench")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--quick", is_flag=True, help="CI smoke run, under 60 s")
 @click.option("--only", multiple=True, type=click.Choice(AREAS))
-def command(as_json, quick, only):
+@click.option("--markdown", "md", type=click.Path(dir_okay=False),
+              help="also write the run as Markdown (BENCHMARKS.md)")
+def command(as_json, quick, only, md):
     """Measure throughput, latency, memory and image size; print JSON."""
+    t0 = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):  # stray prints must not corrupt the JSON
         res = run_bench(quick, set(only) or None,
                         progress=None if as_json else lambda a: click.echo(f"... {a}",
                                                                            err=True))
+    if md:
+        with open(md, "w") as f:
+            f.write(markdown(res, time.monotonic() - t0))
     if as_json:
         click.echo(json.dumps(res, indent=1))
         return

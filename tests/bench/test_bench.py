@@ -129,3 +129,16 @@ def test_failure_detection(tmp_path):
     assert bench_day._failure(boot, tmp_path).startswith("boot")
     (tmp_path / "trace.log").write_text("1 4 task.crash radio: MemoryError: ...\n")
     assert "trace.log" in bench_day._failure(ok, tmp_path)
+
+
+def test_markdown_has_every_figure_and_target():
+    res = {"machine": {"cpu": "X", "cores": 2, "platform": "L", "python": "3.11",
+                       "micropython": "1.29"},
+           "quick": False, "figures": {"crc32_c_mbps": 190.5, "heap_live_peak_bytes": 5},
+           "details": {"day_completes_in_128k": False},
+           "targets": cmd_bench.check_targets({"ccm_over_ecb": 0.39}),
+           "missing": [], "errors": {}, "area_seconds": {"day": 300.0}}
+    md = cmd_bench.markdown(res, 400)
+    assert "| `crc32_c_mbps` | 190.5 |" in md and "| `heap_live_peak_bytes` | 5 |" in md
+    assert "| AES-CCM >= 0.4x bulk cryptolib ECB | 0.39 | False |" in md
+    assert '"day_completes_in_128k": false' in md and "6.7 min" in md
