@@ -18,131 +18,80 @@ from wmbus import WmbusError
 
 _FUNCS = ("instantaneous", "maximum", "minimum", "error")
 # data field -> length in bytes (LVAR=-1, special=-2, real32 reported separately)
-_DLEN = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, -1, 6, -2)
+_DLEN = b"\x00\x01\x02\x03\x04\x04\x06\x08\x00\x01\x02\x03\x04\xff\x06\xfe"
 _DURATION = ("s", "min", "h", "d")
 
+# VIF tables (EN 13757-3 table 10 primary, table 12 first extension 0xFB, table 14 second
+# extension 0xFD) as bytes, not as code with one string object per quantity (RAM: ~1 KB of
+# heap less on x64 while the decoder is loaded). Rows of 5 bytes, ascending: hi (first
+# VIF (without the extension bit) after the row), name offset in _NAMES (2 bytes LE;
+# 0xFFFF = not in the table), unit offset in _UNITS (0xFF = duration: unit s/min/h/d by
+# the VIF's low 2 bits, exponent as stored), exponent + 128 of the row's first VIF (it
+# grows by one per VIF within the row). Generated from the functions they replaced;
+# tests/wmbus/mp_test_memory.py compares them with those over all 128 VIFs.
+_PRI = (
+    b"\x08\x01\x00\x01\x7d\x10\x01\x00\x04\x80\x18\x08\x00\x06\x7a\x20\x0f\x00\x09\x7d"
+    b"\x24\x14\x00\xff\x80\x28\x1c\x00\xff\x80\x30\x2b\x00\x0c\x7d\x38\x2b\x00\x0e\x80"
+    b"\x40\x31\x00\x12\x7a\x48\x31\x00\x17\x79\x50\x31\x00\x1e\x77\x58\x36\x00\x23\x7d"
+    b"\x5c\x40\x00\x28\x7d\x60\x51\x00\x28\x7d\x64\x64\x00\x2a\x7d\x68\x7b\x00\x28\x7d"
+    b"\x6c\x90\x00\x2c\x7d\x6d\x99\x00\x00\x80\x6e\x9e\x00\x00\x80\x6f\xa7\x00\x00\x80"
+    b"\x70\xff\xff\x00\x80\x74\xab\x00\xff\x80\x78\xbe\x00\xff\x80\x79\xd1\x00\x00\x80"
+    b"\x7a\xe0\x00\x00\x80\x7b\xec\x00\x00\x80\x80\xff\xff\x00\x80"
+)
+_FB = (
+    b"\x02\x01\x00\x01\x85\x08\xff\xff\x00\x80\x0a\x01\x00\x04\x88\x10\xff\xff\x00\x80"
+    b"\x12\x08\x00\x06\x82\x18\xff\xff\x00\x80\x1a\x0f\x00\x09\x85\x1c\xf8\x00\x30\x7f"
+    b"\x28\xff\xff\x00\x80\x2a\x2b\x00\x0c\x85\x2c\xff\xff\x00\x80\x30\x0a\x01\x32\x7d"
+    b"\x32\x2b\x00\x0e\x88\x74\xff\xff\x00\x80\x78\x14\x01\x28\x7d\x80\x26\x01\x0c\x7d"
+)
+_FD = (
+    b"\x04\x30\x01\x00\x7d\x08\x37\x01\x00\x7d\x09\x3d\x01\x00\x80\x0a\x4b\x01\x00\x80"
+    b"\x0b\x52\x01\x00\x80\x0c\x5f\x01\x00\x80\x0d\x6d\x01\x00\x80\x0e\x7b\x01\x00\x80"
+    b"\x0f\x8c\x01\x00\x80\x10\x9d\x01\x00\x80\x11\xae\x01\x00\x80\x12\xc0\x01\x00\x80"
+    b"\x16\xff\xff\x00\x80\x17\xc9\x01\x00\x80\x18\xd2\x01\x00\x80\x19\xde\x01\x00\x80"
+    b"\x1a\xff\xff\x00\x80\x1b\xe9\x01\x00\x80\x1c\xf8\x01\x00\x80\x1d\x06\x02\x00\x80"
+    b"\x20\xff\xff\x00\x80\x21\x10\x02\x00\x80\x22\x1e\x02\x00\x80\x23\x2b\x02\x00\x80"
+    b"\x24\xff\xff\x00\x80\x28\x3e\x02\xff\x80\x2c\xff\xff\x00\x80\x30\x4f\x02\xff\x80"
+    b"\x3a\xff\xff\x00\x80\x3b\x66\x02\x00\x80\x40\xff\xff\x00\x80\x50\x74\x02\x35\x77"
+    b"\x60\x7c\x02\x37\x74\x61\x84\x02\x00\x80\x62\x92\x02\x00\x80\x63\xa5\x02\x00\x80"
+    b"\x64\xb4\x02\x00\x80\x65\xc0\x02\x00\x80\x66\xff\xff\x00\x80\x67\xcc\x02\x00\x80"
+    b"\x68\xe1\x02\x00\x80\x6c\xef\x02\xff\x80\x70\x09\x03\xff\x80\x71\x20\x03\x00\x80"
+    b"\x72\x2f\x03\x00\x80\x74\xff\xff\x00\x80\x75\x34\x03\x39\x80\x80\xff\xff\x00\x80"
+)
+_NAMES = (
+    " energy volume mass on_time operating_time power flow mass_flow "
+    "flow_temperature return_temperature temperature_difference external_temperature "
+    "pressure date datetime hca averaging_duration actuality_duration fabrication_no "
+    "enhanced_id bus_address relative_humidity frequency temperature_limit max_power "
+    "credit debit access_number medium manufacturer parameter_set model_version "
+    "hardware_version firmware_version software_version customer_location customer "
+    "password error_flags error_mask digital_output digital_input baud_rate "
+    "first_storage last_storage storage_block_size storage_interval "
+    "duration_since_readout dimensionless voltage current reset_counter "
+    "cumulation_counter control_signal day_of_week week_number parameter_activation "
+    "supplier_info duration_since_cumulation battery_operating_time battery_change "
+    "rssi remaining_battery_life "
+)
+_UNITS = " Wh J m3 kg W J/h m3/h m3/min m3/s kg/h C K bar % Hz V A d "
 
-def _primary(v):
-    """VIF (without the extension bit) -> (quantity, unit, exponent) or None."""
-    n = v & 7
-    if v < 0x08:
-        return "energy", "Wh", n - 3
-    if v < 0x10:
-        return "energy", "J", n
-    if v < 0x18:
-        return "volume", "m3", n - 6
-    if v < 0x20:
-        return "mass", "kg", n - 3
-    if v < 0x24:
-        return "on_time", _DURATION[v & 3], 0
-    if v < 0x28:
-        return "operating_time", _DURATION[v & 3], 0
-    if v < 0x30:
-        return "power", "W", n - 3
-    if v < 0x38:
-        return "power", "J/h", n
-    if v < 0x40:
-        return "flow", "m3/h", n - 6
-    if v < 0x48:
-        return "flow", "m3/min", n - 7
-    if v < 0x50:
-        return "flow", "m3/s", n - 9
-    if v < 0x58:
-        return "mass_flow", "kg/h", n - 3
-    n = v & 3
-    if v < 0x5C:
-        return "flow_temperature", "C", n - 3
-    if v < 0x60:
-        return "return_temperature", "C", n - 3
-    if v < 0x64:
-        return "temperature_difference", "K", n - 3
-    if v < 0x68:
-        return "external_temperature", "C", n - 3
-    if v < 0x6C:
-        return "pressure", "bar", n - 3
-    if v == 0x6C:
-        return "date", "", 0
-    if v == 0x6D:
-        return "datetime", "", 0
-    if v == 0x6E:
-        return "hca", "", 0
-    if 0x70 <= v < 0x74:
-        return "averaging_duration", _DURATION[v & 3], 0
-    if 0x74 <= v < 0x78:
-        return "actuality_duration", _DURATION[v & 3], 0
-    if v == 0x78:
-        return "fabrication_no", "", 0
-    if v == 0x79:
-        return "enhanced_id", "", 0
-    if v == 0x7A:
-        return "bus_address", "", 0
+
+def _vif(tab, v):
+    """VIF (7 bits) -> (quantity, unit, exponent) from one of the tables, or None."""
+    lo = 0
+    for i in range(0, len(tab), 5):
+        hi = tab[i]
+        if v < hi:
+            off = tab[i + 1] | (tab[i + 2] << 8)
+            if off == 0xFFFF:
+                return None
+            u = tab[i + 3]
+            e = tab[i + 4] - 128
+            name = _NAMES[off:_NAMES.find(" ", off)]
+            if u == 0xFF:
+                return name, _DURATION[v & 3], e
+            return name, _UNITS[u:_UNITS.find(" ", u)], e + v - lo
+        lo = hi
     return None
-
-
-# VIF 0xFD names (EN 13757-3 table 14) as one string constant " <vif hex><name> ...": a dict
-# literal of 30 strings costs ~1.3 KB of heap (x64) for as long as the module is loaded.
-_FD_NAMES = (" 08access_number 09medium 0amanufacturer 0bparameter_set 0cmodel_version"
-              " 0dhardware_version 0efirmware_version 0fsoftware_version 10customer_location"
-              " 11customer 16password 17error_flags 18error_mask 1adigital_output"
-              " 1bdigital_input 1cbaud_rate 20first_storage 21last_storage 22storage_block_size"
-              " 3adimensionless 60reset_counter 61cumulation_counter 62control_signal"
-              " 63day_of_week 64week_number 66parameter_activation 67supplier_info"
-              " 70battery_change 71rssi 74remaining_battery_life ")
-
-
-def _fd_name(v):
-    i = _FD_NAMES.find(" %02x" % v)  # names have no digits: only keys match
-    if i < 0:
-        return None
-    return _FD_NAMES[i + 3:_FD_NAMES.find(" ", i + 3)]
-
-
-def _ext_fd(v):
-    """Second extension table (VIF 0xFD, EN 13757-3 table 14)."""
-    if v < 0x08:
-        return ("credit" if v < 4 else "debit"), "", (v & 3) - 3
-    name = _fd_name(v)
-    if name:
-        return name, ("d" if v == 0x74 else ""), 0
-    if 0x24 <= v < 0x28:
-        return "storage_interval", _DURATION[v & 3], 0
-    if 0x2C <= v < 0x30:
-        return "duration_since_readout", _DURATION[v & 3], 0
-    if 0x40 <= v < 0x50:
-        return "voltage", "V", (v & 15) - 9
-    if 0x50 <= v < 0x60:
-        return "current", "A", (v & 15) - 12
-    if 0x68 <= v < 0x6C:
-        return "duration_since_cumulation", _DURATION[v & 3], 0
-    if 0x6C <= v < 0x70:
-        return "battery_operating_time", _DURATION[v & 3], 0
-    return "fd_%02x" % v, "", 0
-
-
-def _ext_fb(v):
-    """First extension table (VIF 0xFB, EN 13757-3 table 12)."""
-    n = v & 1
-    if v < 0x02:
-        return "energy", "Wh", n + 5  # 0.1 MWh * 10^n
-    if 0x08 <= v < 0x0A:
-        return "energy", "J", n + 8  # 0.1 GJ
-    if 0x10 <= v < 0x12:
-        return "volume", "m3", n + 2
-    if 0x18 <= v < 0x1A:
-        return "mass", "kg", n + 5
-    if 0x1A <= v < 0x1C:
-        return "relative_humidity", "%", n - 1
-    if 0x28 <= v < 0x2A:
-        return "power", "W", n + 5
-    if 0x2C <= v < 0x30:
-        return "frequency", "Hz", (v & 3) - 3
-    if 0x30 <= v < 0x32:
-        return "power", "J/h", n + 8
-    if 0x74 <= v < 0x78:
-        return "temperature_limit", "C", (v & 3) - 3
-    if 0x78 <= v < 0x80:
-        return "max_power", "W", (v & 7) - 3
-    return "fb_%02x" % v, "", 0
 
 
 def _signed(raw, nbytes):
@@ -264,7 +213,9 @@ def _record(buf, p, end):
             raise WmbusError("apl", "missing VIFE", p)
         e = buf[p]
         p += 1
-        q = _ext_fb(e & 0x7F) if v == 0x7B else _ext_fd(e & 0x7F)
+        x = e & 0x7F
+        q = _vif(_FB, x) or ("fb_%02x" % x, "", 0) if v == 0x7B else \
+            _vif(_FD, x) or ("fd_%02x" % x, "", 0)
         vif = (vif << 8) | e
         ext = e & 0x80
     elif v == 0x7C:  # plain-text unit: length + ASCII (reversed)
@@ -274,9 +225,7 @@ def _record(buf, p, end):
         q = ("manufacturer_specific" if v == 0x7F else "any", "", 0)
         ext = vif & 0x80
     else:
-        q = _primary(v)
-        if q is None:
-            q = ("vif_%02x" % v, "", 0)
+        q = _vif(_PRI, v) or ("vif_%02x" % v, "", 0)
         ext = vif & 0x80
     k = 0
     while ext:
@@ -300,6 +249,8 @@ def _record(buf, p, end):
         unit = text_unit
     df = dif & 0x0F
     n = _DLEN[df]
+    if n > 127:
+        n -= 256
     lvar = df == 0x0D
     if lvar:
         if p >= end:

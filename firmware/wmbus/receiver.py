@@ -33,7 +33,7 @@ class Receiver:
     def __init__(self, ctx, keys):
         self.ctx = ctx
         self.keys = keys
-        self.last = {}  # meter -> (counter or None, access number)
+        self.last = {}  # meter -> (counter + 1 or 0) << 9 | access number (256: None)
         self.unknown = {}  # meter -> telegrams seen
         self.fail = {}  # meter -> decryption failures
         self.frags = {}  # meter -> AFL reassembly state (bounded in wmbus.telegram)
@@ -70,17 +70,20 @@ class Receiver:
             return self._unknown(meter, t)
         acc = t["access_number"]
         ctr = t["counter"]
+        # one int per meter, not a tuple (RAM; an immediate small int on x64)
+        a9 = 256 if acc is None else acc
         prev = self.last.get(meter)
         if prev is not None:
-            if ctr is not None and prev[0] is not None:
-                if ctr <= prev[0] and not self._reset(meter, ctr):
+            if ctr is not None and prev >= 512:
+                if ctr <= (prev >> 9) - 1 and not self._reset(meter, ctr):
                     st["replayed"] += 1
                     return 0
-            elif acc == prev[1]:
+            elif a9 == prev & 511:
                 st["replayed"] += 1
                 return 0
-        self.back.pop(meter, None)
-        self.last[meter] = (ctr, acc)
+        if self.back:
+            self.back.pop(meter, None)
+        self.last[meter] = (0 if ctr is None else (ctr + 1) << 9) | a9
         st["good"] += 1
         if _pulse is not None:
             _pulse(self.ctx, "WMT", 80)

@@ -5,7 +5,7 @@ import sys
 
 from mptest import eq
 
-# the VIF 0xFD name table as it was (a dict literal), the reference for apl._FD_NAMES
+# the VIF 0xFD name table as it was (a dict literal), used by the reference _ext_fd below
 _FD_REF = {0x08: 'access_number', 0x09: 'medium', 0x0A: 'manufacturer', 0x0B: 'parameter_set',
            0x0C: 'model_version', 0x0D: 'hardware_version', 0x0E: 'firmware_version',
            0x0F: 'software_version', 0x10: 'customer_location', 0x11: 'customer',
@@ -18,17 +18,123 @@ _FD_REF = {0x08: 'access_number', 0x09: 'medium', 0x0A: 'manufacturer', 0x0B: 'p
            0x74: 'remaining_battery_life'}
 
 
-def test_fd_names_equal_reference_table():
+# The VIF tables as they were (functions with one string per quantity): the reference
+# for apl._PRI/_FB/_FD (bytes tables read by apl._vif)
+_DURATION = ("s", "min", "h", "d")
+
+
+def _primary(v):
+    """VIF (without the extension bit) -> (quantity, unit, exponent) or None."""
+    n = v & 7
+    if v < 0x08:
+        return "energy", "Wh", n - 3
+    if v < 0x10:
+        return "energy", "J", n
+    if v < 0x18:
+        return "volume", "m3", n - 6
+    if v < 0x20:
+        return "mass", "kg", n - 3
+    if v < 0x24:
+        return "on_time", _DURATION[v & 3], 0
+    if v < 0x28:
+        return "operating_time", _DURATION[v & 3], 0
+    if v < 0x30:
+        return "power", "W", n - 3
+    if v < 0x38:
+        return "power", "J/h", n
+    if v < 0x40:
+        return "flow", "m3/h", n - 6
+    if v < 0x48:
+        return "flow", "m3/min", n - 7
+    if v < 0x50:
+        return "flow", "m3/s", n - 9
+    if v < 0x58:
+        return "mass_flow", "kg/h", n - 3
+    n = v & 3
+    if v < 0x5C:
+        return "flow_temperature", "C", n - 3
+    if v < 0x60:
+        return "return_temperature", "C", n - 3
+    if v < 0x64:
+        return "temperature_difference", "K", n - 3
+    if v < 0x68:
+        return "external_temperature", "C", n - 3
+    if v < 0x6C:
+        return "pressure", "bar", n - 3
+    if v == 0x6C:
+        return "date", "", 0
+    if v == 0x6D:
+        return "datetime", "", 0
+    if v == 0x6E:
+        return "hca", "", 0
+    if 0x70 <= v < 0x74:
+        return "averaging_duration", _DURATION[v & 3], 0
+    if 0x74 <= v < 0x78:
+        return "actuality_duration", _DURATION[v & 3], 0
+    if v == 0x78:
+        return "fabrication_no", "", 0
+    if v == 0x79:
+        return "enhanced_id", "", 0
+    if v == 0x7A:
+        return "bus_address", "", 0
+    return None
+
+
+def _ext_fd(v):
+    """Second extension table (VIF 0xFD, EN 13757-3 table 14)."""
+    if v < 0x08:
+        return ("credit" if v < 4 else "debit"), "", (v & 3) - 3
+    name = _FD_REF.get(v)
+    if name:
+        return name, ("d" if v == 0x74 else ""), 0
+    if 0x24 <= v < 0x28:
+        return "storage_interval", _DURATION[v & 3], 0
+    if 0x2C <= v < 0x30:
+        return "duration_since_readout", _DURATION[v & 3], 0
+    if 0x40 <= v < 0x50:
+        return "voltage", "V", (v & 15) - 9
+    if 0x50 <= v < 0x60:
+        return "current", "A", (v & 15) - 12
+    if 0x68 <= v < 0x6C:
+        return "duration_since_cumulation", _DURATION[v & 3], 0
+    if 0x6C <= v < 0x70:
+        return "battery_operating_time", _DURATION[v & 3], 0
+    return "fd_%02x" % v, "", 0
+
+
+def _ext_fb(v):
+    """First extension table (VIF 0xFB, EN 13757-3 table 12)."""
+    n = v & 1
+    if v < 0x02:
+        return "energy", "Wh", n + 5  # 0.1 MWh * 10^n
+    if 0x08 <= v < 0x0A:
+        return "energy", "J", n + 8  # 0.1 GJ
+    if 0x10 <= v < 0x12:
+        return "volume", "m3", n + 2
+    if 0x18 <= v < 0x1A:
+        return "mass", "kg", n + 5
+    if 0x1A <= v < 0x1C:
+        return "relative_humidity", "%", n - 1
+    if 0x28 <= v < 0x2A:
+        return "power", "W", n + 5
+    if 0x2C <= v < 0x30:
+        return "frequency", "Hz", (v & 3) - 3
+    if 0x30 <= v < 0x32:
+        return "power", "J/h", n + 8
+    if 0x74 <= v < 0x78:
+        return "temperature_limit", "C", (v & 3) - 3
+    if 0x78 <= v < 0x80:
+        return "max_power", "W", (v & 7) - 3
+    return "fb_%02x" % v, "", 0
+
+
+def test_vif_tables_equal_reference_functions():
     from wmbus import apl
 
-    for v in range(256):
-        eq(apl._fd_name(v), _FD_REF.get(v), v)
-    for v in range(8, 128):
-        q, unit, exp = apl._ext_fd(v)
-        if v in _FD_REF:
-            eq((q, unit, exp), (_FD_REF[v], "d" if v == 0x74 else "", 0), v)
-        else:
-            assert q not in _FD_REF.values(), (v, q)
+    for v in range(128):
+        eq(apl._vif(apl._PRI, v), _primary(v), v)
+        eq(apl._vif(apl._FB, v) or ("fb_%02x" % v, "", 0), _ext_fb(v), v)
+        eq(apl._vif(apl._FD, v) or ("fd_%02x" % v, "", 0), _ext_fd(v), v)
 
 
 class _Ctx:
