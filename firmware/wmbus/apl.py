@@ -14,7 +14,7 @@ BCD with 0xF in the top nibble is negative (EN 13757-3 annex B). Time points: ty
 Normalisation: energy Wh, volume m3, power W, flow m3/h, temperature C, mass kg,
 voltage V, current A; `raw` (exact integer) and `exponent` are kept, value = raw*10^exp.
 """
-from wmbus import WmbusError
+from wmbus import WmbusError, msg
 
 _FUNCS = ("instantaneous", "maximum", "minimum", "error")
 # data field -> length in bytes (LVAR=-1, special=-2, real32 reported separately)
@@ -74,6 +74,20 @@ _NAMES = (
 )
 _UNITS = " Wh J m3 kg W J/h m3/h m3/min m3/s kg/h C K bar % Hz V A d "
 
+# error texts, msg(_E, i) (one string constant: RAM)
+_E = ("bad BCD digit"  # 0
+      "|malformed record: %s"  # 1
+      "|reserved special DIF 0x%02x"  # 2
+      "|DIFE chain runs off the end"  # 3
+      "|record without VIF"  # 4
+      "|missing VIFE"  # 5
+      "|VIFE chain runs off the end"  # 6
+      "|missing plain-text unit"  # 7
+      "|plain-text unit runs off the end"  # 8
+      "|missing LVAR"  # 9
+      "|reserved LVAR 0x%02x"  # 10
+      "|data runs off the end")  # 11
+
 
 def _vif(tab, v):
     """VIF (7 bits) -> (quantity, unit, exponent) from one of the tables, or None."""
@@ -110,7 +124,7 @@ def _bcd(buf, p, nbytes):
             neg = True
             hi = 0
         if hi > 9 or lo > 9:
-            raise WmbusError("apl", "bad BCD digit", i)
+            raise WmbusError("apl", msg(_E, 0), i)  # bad BCD digit
         v = v * 100 + hi * 10 + lo
     return -v if neg else v
 
@@ -162,7 +176,7 @@ def parse(buf, off=0, end=-1, partial=None):
             out.append(r)
     except Exception as e:  # noqa: BLE001 - every malformation becomes WmbusError
         if not isinstance(e, WmbusError):
-            e = WmbusError("apl", "malformed record: %s" % e, p)
+            e = WmbusError("apl", msg(_E, 1) % e, p)  # malformed record: %s
         if partial is None:
             raise e
         partial.append(e)
@@ -184,7 +198,7 @@ def _record(buf, p, end):
                 "raw": bytes(buf[p:end]).hex(), "exponent": 0, "more": dif == 0x1F,
                 "_end": end}
     if dif & 0x0F == 0x0F:
-        raise WmbusError("apl", "reserved special DIF 0x%02x" % dif, start)
+        raise WmbusError("apl", msg(_E, 2) % dif, start)  # reserved special DIF 0x%02x
     storage = (dif >> 6) & 1
     tariff = 0
     subunit = 0
@@ -193,7 +207,7 @@ def _record(buf, p, end):
     k = 0
     while ext:
         if p >= end or k >= 10:
-            raise WmbusError("apl", "DIFE chain runs off the end", p)
+            raise WmbusError("apl", msg(_E, 3), p)  # DIFE chain runs off the end
         d = buf[p]
         p += 1
         storage |= (d & 15) << (1 + 4 * k)
@@ -202,7 +216,7 @@ def _record(buf, p, end):
         ext = d & 0x80
         k += 1
     if p >= end:
-        raise WmbusError("apl", "record without VIF", p)
+        raise WmbusError("apl", msg(_E, 4), p)  # record without VIF
     vif = buf[p]
     p += 1
     vifes = []
@@ -210,7 +224,7 @@ def _record(buf, p, end):
     v = vif & 0x7F
     if v == 0x7B or v == 0x7D:
         if p >= end:
-            raise WmbusError("apl", "missing VIFE", p)
+            raise WmbusError("apl", msg(_E, 5), p)  # missing VIFE
         e = buf[p]
         p += 1
         x = e & 0x7F
@@ -230,7 +244,7 @@ def _record(buf, p, end):
     k = 0
     while ext:
         if p >= end or k >= 10:
-            raise WmbusError("apl", "VIFE chain runs off the end", p)
+            raise WmbusError("apl", msg(_E, 6), p)  # VIFE chain runs off the end
         e = buf[p]
         p += 1
         vifes.append(e)
@@ -238,10 +252,10 @@ def _record(buf, p, end):
         k += 1
     if v == 0x7C:
         if p >= end:
-            raise WmbusError("apl", "missing plain-text unit", p)
+            raise WmbusError("apl", msg(_E, 7), p)  # missing plain-text unit
         n = buf[p]
         if p + 1 + n > end:
-            raise WmbusError("apl", "plain-text unit runs off the end", p)
+            raise WmbusError("apl", msg(_E, 8), p)  # plain-text unit runs off the end
         text_unit = bytes(reversed(buf[p + 1:p + 1 + n])).decode()
         p += 1 + n
     quantity, unit, exponent = q
@@ -254,7 +268,7 @@ def _record(buf, p, end):
     lvar = df == 0x0D
     if lvar:
         if p >= end:
-            raise WmbusError("apl", "missing LVAR", p)
+            raise WmbusError("apl", msg(_E, 9), p)  # missing LVAR
         lv = buf[p]
         p += 1
         if lv <= 0xBF:
@@ -268,9 +282,9 @@ def _record(buf, p, end):
         elif lv <= 0xFA:
             n = lv - 0xF0
         else:
-            raise WmbusError("apl", "reserved LVAR 0x%02x" % lv, p - 1)
+            raise WmbusError("apl", msg(_E, 10) % lv, p - 1)  # reserved LVAR 0x%02x
     if p + n > end:
-        raise WmbusError("apl", "data runs off the end", p)
+        raise WmbusError("apl", msg(_E, 11), p)  # data runs off the end
     data = buf[p:p + n]
     raw = None
     value = None

@@ -195,3 +195,24 @@ def test_unknown_meters_listed_up_to_a_bound():
     eq(rx.stats["unknown"], 64)
     eq(rx.stats["unknown_unlisted"], 12)  # 6 meters x 2 telegrams
     eq(ctx.logs.count("wmbus.unknown"), 65)  # one per listed meter + one "more than 64"
+
+
+def test_error_texts_from_message_tables():
+    from wmbus import WmbusError, apl, frame, msg, telegram
+
+    eq([msg("a|bc||d", i) for i in range(4)], ["a", "bc", "", "d"])
+    for m, n in ((telegram, 20), (frame, 11), (apl, 12)):
+        texts = [msg(m._E, i) for i in range(n)]
+        eq("|".join(texts), m._E)
+        assert all(len(t) >= 10 for t in texts), texts
+    for f, want in ((lambda: frame.strip(bytes(12), "A"),
+                     "frame: length does not match L for format A at 0"),
+                    (lambda: apl.parse(b"\x04"), "apl: record without VIF at 1"),
+                    (lambda: telegram.decode(bytes.fromhex("0a440000000000000000ff"), None,
+                                             "none"), "tpl: unsupported CI 0xff at 10")):
+        try:
+            f()
+        except WmbusError as e:
+            eq(str(e), want)
+        else:
+            raise AssertionError(want)
