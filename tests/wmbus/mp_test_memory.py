@@ -216,3 +216,22 @@ def test_error_texts_from_message_tables():
             eq(str(e), want)
         else:
             raise AssertionError(want)
+
+
+def test_obis_media_table_equals_dict():
+    from wmbus import obis
+
+    elec = ("1-0:1.8", "energy", 30, "Wh")
+    heat = ("6-0:1.0", "energy", 30, "Wh")
+    water = ("8-0:1.0", "volume", 13, "m3")
+    gas = ("7-0:3.0", "volume", 13, "m3")
+    hca = ("4-0:1.0", "hca", 255, "")
+    ref = {0x02: elec, 0x03: gas, 0x04: heat, 0x0C: heat, 0x0D: heat, 0x06: water,
+           0x07: water, 0x15: water, 0x16: water, 0x28: water, 0x08: hca}  # as it was
+    for dt in range(256):
+        m = ref.get(dt)
+        recs = [{"quantity": q, "function": "instantaneous", "subunit": 0, "unit": u,
+                 "raw": 7, "storage": 0, "tariff": 0, "exponent": -1}
+                for q, u in (("energy", "Wh"), ("volume", "m3"), ("hca", ""))]
+        want = [] if m is None else [(m[0] + ".0*255", 7, -1, m[2])]
+        eq(obis.channels(dt, recs), want, dt)
