@@ -108,11 +108,6 @@ def _vif(tab, v):
     return None
 
 
-def _signed(raw, nbytes):
-    top = 1 << (8 * nbytes - 1)
-    return raw - (top << 1) if raw & top else raw
-
-
 def _bcd(buf, p, nbytes):
     v = 0
     neg = False
@@ -129,30 +124,21 @@ def _bcd(buf, p, nbytes):
     return -v if neg else v
 
 
-def _date_g(b0, b1):
-    y = ((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)
-    return "%04d-%02d-%02d" % (2000 + y, b1 & 15, b0 & 31)
-
-
 def time_point(quantity, data):
     """Type G/F/I time point as ISO text (None if the meter marks it invalid)."""
     n = len(data)
+    if n not in (2, 4, 6) or n == 4 and data[0] & 0x80:
+        return None
+    k = n - 2 - (n > 4)  # the type G date: bytes 0-1, 2-3 (type F), 3-4 (type I)
+    b0 = data[k]
+    b1 = data[k + 1]
+    y = ((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)
+    d = "%04d-%02d-%02d" % (2000 + y, b1 & 15, b0 & 31)
     if n == 2:
-        return _date_g(data[0], data[1])
+        return d
     if n == 4:
-        if data[0] & 0x80:
-            return None
-        return "%sT%02d:%02d" % (_date_g(data[2], data[3]), data[1] & 31, data[0] & 63)
-    if n == 6:
-        return "%sT%02d:%02d:%02d" % (_date_g(data[3], data[4]), data[2] & 31, data[1] & 63,
-                                      data[0] & 63)
-    return None
-
-
-def _real32(buf, p):
-    import struct
-
-    return struct.unpack_from("<f", buf, p)[0]
+        return "%sT%02d:%02d" % (d, data[1] & 31, data[0] & 63)
+    return "%sT%02d:%02d:%02d" % (d, data[2] & 31, data[1] & 63, data[0] & 63)
 
 
 def parse(buf, off=0, end=-1, partial=None):
@@ -290,7 +276,12 @@ def _record(buf, p, end):
     value = None
     if lvar:
         if lv <= 0xBF:
-            raw = bytes(reversed(data)).decode() if _printable(data) else bytes(data).hex()
+            for c in data:
+                if c < 0x20 or c > 0x7E:
+                    raw = bytes(data).hex()
+                    break
+            else:
+                raw = bytes(reversed(data)).decode()
         elif lv <= 0xDF:
             raw = _bcd(buf, p, n)
             if lv >= 0xD0:
@@ -299,7 +290,9 @@ def _record(buf, p, end):
             raw = bytes(data).hex()
         value = raw
     elif df == 5:
-        value = _real32(buf, p)
+        import struct
+
+        value = struct.unpack_from("<f", buf, p)[0]
         raw = bytes(data).hex()
     elif n == 0:
         raw = None
@@ -309,12 +302,13 @@ def _record(buf, p, end):
         raw = 0
         for i in range(n - 1, -1, -1):
             raw = (raw << 8) | data[i]
-        if quantity not in ("date", "datetime", "error_flags", "fabrication_no"):
-            raw = _signed(raw, n)
+        top = 1 << (8 * n - 1)
+        if raw & top and quantity not in ("date", "datetime", "error_flags", "fabrication_no"):
+            raw -= top << 1
     if quantity in ("date", "datetime") and n in (2, 4, 6) and df < 9:
         value = time_point(quantity, data)
     elif value is None and isinstance(raw, int):
-        value = _scale(raw, exponent)
+        value = raw * 10 ** exponent if exponent >= 0 else raw / 10 ** -exponent
     p += n
     r = {"storage": storage, "tariff": tariff, "subunit": subunit, "function": func,
          "quantity": quantity, "unit": unit, "value": value, "raw": raw,
@@ -324,16 +318,3 @@ def _record(buf, p, end):
         if vifes[0] == 0xFF or vifes[0] == 0x7F:
             r["quantity"] = quantity + "_manufacturer"
     return r
-
-
-def _printable(b):
-    for c in b:
-        if c < 0x20 or c > 0x7E:
-            return False
-    return True
-
-
-def _scale(raw, exponent):
-    if exponent >= 0:
-        return raw * 10 ** exponent
-    return raw / 10 ** -exponent

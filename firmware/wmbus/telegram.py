@@ -59,10 +59,6 @@ def manufacturer(m):
     return "%c%c%c" % (((m >> 10) & 31) + 64, ((m >> 5) & 31) + 64, (m & 31) + 64)
 
 
-def _hexid(buf, p):
-    return "%02x%02x%02x%02x" % (buf[p + 3], buf[p + 2], buf[p + 1], buf[p])
-
-
 def _need(buf, p, n, layer):
     if p + n > len(buf):
         raise WmbusError(layer, "truncated", p)
@@ -189,7 +185,7 @@ def _apl(t, buf, p, keep):
 def _ident(t, buf, p):
     _need(buf, p, 8, "dll")
     t["manufacturer"] = manufacturer(buf[p] | (buf[p + 1] << 8))
-    t["id"] = _hexid(buf, p + 2)
+    t["id"] = "%02x%02x%02x%02x" % (buf[p + 5], buf[p + 4], buf[p + 3], buf[p + 2])
     t["version"] = buf[p + 6]
     t["device_type"] = buf[p + 7]
     t["meter"] = t["manufacturer"] + "-" + t["id"]

@@ -235,3 +235,37 @@ def test_obis_media_table_equals_dict():
                 for q, u in (("energy", "Wh"), ("volume", "m3"), ("hca", ""))]
         want = [] if m is None else [(m[0] + ".0*255", 7, -1, m[2])]
         eq(obis.channels(dt, recs), want, dt)
+
+
+def _date_g_ref(b0, b1):
+    y = ((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)
+    return "%04d-%02d-%02d" % (2000 + y, b1 & 15, b0 & 31)
+
+
+def _time_point_ref(data):  # apl.time_point as it was (with a helper function)
+    n = len(data)
+    if n == 2:
+        return _date_g_ref(data[0], data[1])
+    if n == 4:
+        if data[0] & 0x80:
+            return None
+        return "%sT%02d:%02d" % (_date_g_ref(data[2], data[3]), data[1] & 31, data[0] & 63)
+    if n == 6:
+        return "%sT%02d:%02d:%02d" % (_date_g_ref(data[3], data[4]), data[2] & 31,
+                                      data[1] & 63, data[0] & 63)
+    return None
+
+
+def test_inlined_helpers_decode_as_before():
+    import os
+
+    from wmbus import apl
+
+    for _ in range(300):
+        d = os.urandom(os.urandom(1)[0] % 8)
+        eq(apl.time_point("date", d), _time_point_ref(d), d)
+    r = apl.parse(bytes.fromhex("0d7c02796103414243" "0d7c0279610301ff43" "05fd17"
+                                "0000c03f" "0213feff" "0413feffffff" "02fd17feff"))
+    eq([(x["unit"], x["raw"], x["value"]) for x in r],
+       [("ay", "CBA", "CBA"), ("ay", "01ff43", "01ff43"), ("", "0000c03f", 1.5),
+        ("m3", -2, -0.002), ("m3", -2, -0.002), ("", 0xFFFE, 0xFFFE)])
