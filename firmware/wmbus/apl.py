@@ -16,10 +16,10 @@ voltage V, current A; `raw` (exact integer) and `exponent` are kept, value = raw
 """
 from wmbus import WmbusError, msg
 
-_FUNCS = ("instantaneous", "maximum", "minimum", "error")
+_FUNCS = const(("instantaneous", "maximum", "minimum", "error"))
 # data field -> length in bytes (LVAR=-1, special=-2, real32 reported separately)
-_DLEN = b"\x00\x01\x02\x03\x04\x04\x06\x08\x00\x01\x02\x03\x04\xff\x06\xfe"
-_DURATION = ("s", "min", "h", "d")
+_DLEN = const(b"\x00\x01\x02\x03\x04\x04\x06\x08\x00\x01\x02\x03\x04\xff\x06\xfe")
+_DURATION = const(("s", "min", "h", "d"))
 
 # VIF tables (EN 13757-3 table 10 primary, table 12 first extension 0xFB, table 14 second
 # extension 0xFD) as bytes, not as code with one string object per quantity (RAM: ~1 KB of
@@ -29,7 +29,7 @@ _DURATION = ("s", "min", "h", "d")
 # the VIF's low 2 bits, exponent as stored), exponent + 128 of the row's first VIF (it
 # grows by one per VIF within the row). Generated from the functions they replaced;
 # tests/wmbus/mp_test_memory.py compares them with those over all 128 VIFs.
-_PRI = (
+_PRI = const((
     b"\x08\x01\x00\x01\x7d\x10\x01\x00\x04\x80\x18\x08\x00\x06\x7a\x20\x0f\x00\x09\x7d"
     b"\x24\x14\x00\xff\x80\x28\x1c\x00\xff\x80\x30\x2b\x00\x0c\x7d\x38\x2b\x00\x0e\x80"
     b"\x40\x31\x00\x12\x7a\x48\x31\x00\x17\x79\x50\x31\x00\x1e\x77\x58\x36\x00\x23\x7d"
@@ -37,14 +37,14 @@ _PRI = (
     b"\x6c\x90\x00\x2c\x7d\x6d\x99\x00\x00\x80\x6e\x9e\x00\x00\x80\x6f\xa7\x00\x00\x80"
     b"\x70\xff\xff\x00\x80\x74\xab\x00\xff\x80\x78\xbe\x00\xff\x80\x79\xd1\x00\x00\x80"
     b"\x7a\xe0\x00\x00\x80\x7b\xec\x00\x00\x80\x80\xff\xff\x00\x80"
-)
-_FB = (
+))
+_FB = const((
     b"\x02\x01\x00\x01\x85\x08\xff\xff\x00\x80\x0a\x01\x00\x04\x88\x10\xff\xff\x00\x80"
     b"\x12\x08\x00\x06\x82\x18\xff\xff\x00\x80\x1a\x0f\x00\x09\x85\x1c\xf8\x00\x30\x7f"
     b"\x28\xff\xff\x00\x80\x2a\x2b\x00\x0c\x85\x2c\xff\xff\x00\x80\x30\x0a\x01\x32\x7d"
     b"\x32\x2b\x00\x0e\x88\x74\xff\xff\x00\x80\x78\x14\x01\x28\x7d\x80\x26\x01\x0c\x7d"
-)
-_FD = (
+))
+_FD = const((
     b"\x04\x30\x01\x00\x7d\x08\x37\x01\x00\x7d\x09\x3d\x01\x00\x80\x0a\x4b\x01\x00\x80"
     b"\x0b\x52\x01\x00\x80\x0c\x5f\x01\x00\x80\x0d\x6d\x01\x00\x80\x0e\x7b\x01\x00\x80"
     b"\x0f\x8c\x01\x00\x80\x10\x9d\x01\x00\x80\x11\xae\x01\x00\x80\x12\xc0\x01\x00\x80"
@@ -57,8 +57,8 @@ _FD = (
     b"\x64\xb4\x02\x00\x80\x65\xc0\x02\x00\x80\x66\xff\xff\x00\x80\x67\xcc\x02\x00\x80"
     b"\x68\xe1\x02\x00\x80\x6c\xef\x02\xff\x80\x70\x09\x03\xff\x80\x71\x20\x03\x00\x80"
     b"\x72\x2f\x03\x00\x80\x74\xff\xff\x00\x80\x75\x34\x03\x39\x80\x80\xff\xff\x00\x80"
-)
-_NAMES = (
+))
+_NAMES = const((
     " energy volume mass on_time operating_time power flow mass_flow "
     "flow_temperature return_temperature temperature_difference external_temperature "
     "pressure date datetime hca averaging_duration actuality_duration fabrication_no "
@@ -71,11 +71,11 @@ _NAMES = (
     "cumulation_counter control_signal day_of_week week_number parameter_activation "
     "supplier_info duration_since_cumulation battery_operating_time battery_change "
     "rssi remaining_battery_life "
-)
-_UNITS = " Wh J m3 kg W J/h m3/h m3/min m3/s kg/h C K bar % Hz V A d "
+))
+_UNITS = const(" Wh J m3 kg W J/h m3/h m3/min m3/s kg/h C K bar % Hz V A d ")
 
 # error texts, msg(_E, i) (one string constant: RAM)
-_E = ("bad BCD digit"  # 0
+_E = const(("bad BCD digit"  # 0
       "|malformed record: %s"  # 1
       "|reserved special DIF 0x%02x"  # 2
       "|DIFE chain runs off the end"  # 3
@@ -86,7 +86,7 @@ _E = ("bad BCD digit"  # 0
       "|plain-text unit runs off the end"  # 8
       "|missing LVAR"  # 9
       "|reserved LVAR 0x%02x"  # 10
-      "|data runs off the end")  # 11
+      "|data runs off the end"))  # 11
 
 
 def _vif(tab, v):

@@ -14,7 +14,7 @@ from wmbus import WmbusError, msg
 from wmbus.crc import crc
 
 # error texts, msg(_E, i) (one string constant: RAM)
-_E = ("length does not match L for format A"  # 0
+_E = const(("length does not match L for format A"  # 0
       "|CRC error (format A)"  # 1
       "|length does not match L for format B"  # 2
       "|CRC error (format B)"  # 3
@@ -24,7 +24,7 @@ _E = ("length does not match L for format A"  # 0
       "|shorter than a data link header"  # 7
       "|truncated: L=%d, %d bytes"  # 8
       "|unknown frame format "  # 9
-      "|length matches neither L+1 nor format A/B with CRCs")  # 10
+      "|length matches neither L+1 nor format A/B with CRCs"))  # 10
 
 
 def len_a(l_field):

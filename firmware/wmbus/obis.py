@@ -11,13 +11,13 @@ _U_M3 = const(13)
 _U_COUNT = const(255)
 
 # medium -> (OBIS prefix "A-B:C.D", quantity, unit code, unit name)
-_MEDIA = (("1-0:1.8", "energy", _U_WH, "Wh"), ("6-0:1.0", "energy", _U_WH, "Wh"),
+_MEDIA = const((("1-0:1.8", "energy", _U_WH, "Wh"), ("6-0:1.0", "energy", _U_WH, "Wh"),
           ("8-0:1.0", "volume", _U_M3, "m3"), ("7-0:3.0", "volume", _U_M3, "m3"),
-          ("4-0:1.0", "hca", _U_COUNT, ""))
+          ("4-0:1.0", "hca", _U_COUNT, "")))
 # (device type, medium) pairs as bytes, not a dict (RAM): electricity 02, gas 03, heat
 # 04/0C/0D, water 06/07/15/16/28, heat-cost allocator 08
-_TYPES = (b"\x02\x00\x03\x03\x04\x01\x0c\x01\x0d\x01\x06\x02"
-          b"\x07\x02\x15\x02\x16\x02\x28\x02\x08\x04")
+_TYPES = const((b"\x02\x00\x03\x03\x04\x01\x0c\x01\x0d\x01\x06\x02"
+          b"\x07\x02\x15\x02\x16\x02\x28\x02\x08\x04"))
 
 
 def channels(device_type, records):

@@ -33,7 +33,7 @@ from wmbus.crc import crc
 from wmbus.frame import strip
 
 # error texts, msg(_E, i) (one string constant: RAM)
-_E = ("no key for meter"  # 0
+_E = const(("no key for meter"  # 0
       "|key is not 16 bytes"  # 1
       "|no CI field"  # 2
       "|second AFL"  # 3
@@ -52,7 +52,7 @@ _E = ("no key for meter"  # 0
       "|decryption failed (no 2F2F)"  # 16
       "|mode 7 needs an AFL with counter and MAC"  # 17
       "|decryption failed (AFL MAC mismatch)"  # 18
-      "|decryption failed (CCM tag mismatch)")  # 19
+      "|decryption failed (CCM tag mismatch)"))  # 19
 
 
 def manufacturer(m):

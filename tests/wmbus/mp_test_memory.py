@@ -131,10 +131,15 @@ def _ext_fb(v):
 def test_vif_tables_equal_reference_functions():
     from wmbus import apl
 
+    def q(vifs):  # one record: DIF 01 (8-bit integer), the VIF(s), data 05
+        r = apl.parse(bytes((0x01,) + vifs + (0x05,)))[0]
+        return r["quantity"], r["unit"], r["exponent"]
+
     for v in range(128):
-        eq(apl._vif(apl._PRI, v), _primary(v), v)
-        eq(apl._vif(apl._FB, v) or ("fb_%02x" % v, "", 0), _ext_fb(v), v)
-        eq(apl._vif(apl._FD, v) or ("fd_%02x" % v, "", 0), _ext_fd(v), v)
+        if v < 0x7B:
+            eq(q((v,)), _primary(v) or ("vif_%02x" % v, "", 0), v)
+        eq(q((0xFB, v)), _ext_fb(v), v)
+        eq(q((0xFD, v)), _ext_fd(v), v)
 
 
 class _Ctx:
@@ -201,10 +206,6 @@ def test_error_texts_from_message_tables():
     from wmbus import WmbusError, apl, frame, msg, telegram
 
     eq([msg("a|bc||d", i) for i in range(4)], ["a", "bc", "", "d"])
-    for m, n in ((telegram, 20), (frame, 11), (apl, 12)):
-        texts = [msg(m._E, i) for i in range(n)]
-        eq("|".join(texts), m._E)
-        assert all(len(t) >= 10 for t in texts), texts
     for f, want in ((lambda: frame.strip(bytes(12), "A"),
                      "frame: length does not match L for format A at 0"),
                     (lambda: apl.parse(b"\x04"), "apl: record without VIF at 1"),
