@@ -270,3 +270,29 @@ def test_inlined_helpers_decode_as_before():
     eq([(x["unit"], x["raw"], x["value"]) for x in r],
        [("ay", "CBA", "CBA"), ("ay", "01ff43", "01ff43"), ("", "0000c03f", 1.5),
         ("m3", -2, -0.002), ("m3", -2, -0.002), ("", 0xFFFE, 0xFFFE)])
+
+
+def test_receiver_texts_from_message_table():
+    from wmbus import WmbusError
+    from wmbus.keys import KeyStore
+    from wmbus.receiver import Receiver
+
+    class Ctx:
+        logs = []
+
+        def log(self, level, event, msg):
+            self.logs.append((level, event, msg))
+
+    ctx = Ctx()
+    rx = Receiver(ctx, KeyStore("/nonexistent/keys.json"))
+    rx._error(WmbusError("mac", "x", 3, "KAM-1"))
+    rx._error(WmbusError("key", "no key", 3, "KAM-2"))
+    rx._reset("KAM-3", 5)
+    rx._reset("KAM-3", 6)
+    rx._reset("KAM-3", 7)
+    eq(ctx.logs, [(3, "wmbus.decrypt", "decryption failed for meter KAM-1 (x, 1 times)"),
+                  (2, "wmbus.unknown", "unknown meter KAM-2 (encrypted, no key)"),
+                  (2, "wmbus.counter", "meter KAM-3 restarted its message counter")])
+    eq(sorted(rx.diag()), ["decrypt_failed", "decrypt_failures", "errors", "errors_by_layer",
+                           "frames", "good", "keys", "last_decode_us", "readings",
+                           "replayed", "unknown", "unknown_meters", "unknown_unlisted"])
