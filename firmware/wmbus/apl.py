@@ -25,24 +25,24 @@ _DURATION = const(("s", "min", "h", "d"))
 # extension 0xFD) as bytes, not as code with one string object per quantity (RAM: ~1 KB of
 # heap less on x64 while the decoder is loaded). Rows of 5 bytes, ascending: hi (first
 # VIF (without the extension bit) after the row), name offset in _NAMES (2 bytes LE;
-# 0xFFFF = not in the table), unit offset in _UNITS (0xFF = duration: unit s/min/h/d by
+# 0xFFFF = not in the table), unit index in _UNITS (0xFF = duration: unit s/min/h/d by
 # the VIF's low 2 bits, exponent as stored), exponent + 128 of the row's first VIF (it
 # grows by one per VIF within the row). Generated from the functions they replaced;
 # tests/wmbus/mp_test_memory.py compares them with those over all 128 VIFs.
 _PRI = const((
-    b"\x08\x01\x00\x01\x7d\x10\x01\x00\x04\x80\x18\x08\x00\x06\x7a\x20\x0f\x00\x09\x7d"
-    b"\x24\x14\x00\xff\x80\x28\x1c\x00\xff\x80\x30\x2b\x00\x0c\x7d\x38\x2b\x00\x0e\x80"
-    b"\x40\x31\x00\x12\x7a\x48\x31\x00\x17\x79\x50\x31\x00\x1e\x77\x58\x36\x00\x23\x7d"
-    b"\x5c\x40\x00\x28\x7d\x60\x51\x00\x28\x7d\x64\x64\x00\x2a\x7d\x68\x7b\x00\x28\x7d"
-    b"\x6c\x90\x00\x2c\x7d\x6d\x99\x00\x00\x80\x6e\x9e\x00\x00\x80\x6f\xa7\x00\x00\x80"
+    b"\x08\x01\x00\x01\x7d\x10\x01\x00\x02\x80\x18\x08\x00\x03\x7a\x20\x0f\x00\x04\x7d"
+    b"\x24\x14\x00\xff\x80\x28\x1c\x00\xff\x80\x30\x2b\x00\x05\x7d\x38\x2b\x00\x06\x80"
+    b"\x40\x31\x00\x07\x7a\x48\x31\x00\x08\x79\x50\x31\x00\x09\x77\x58\x36\x00\x0a\x7d"
+    b"\x5c\x40\x00\x0b\x7d\x60\x51\x00\x0b\x7d\x64\x64\x00\x0c\x7d\x68\x7b\x00\x0b\x7d"
+    b"\x6c\x90\x00\x0d\x7d\x6d\x99\x00\x00\x80\x6e\x9e\x00\x00\x80\x6f\xa7\x00\x00\x80"
     b"\x70\xff\xff\x00\x80\x74\xab\x00\xff\x80\x78\xbe\x00\xff\x80\x79\xd1\x00\x00\x80"
     b"\x7a\xe0\x00\x00\x80\x7b\xec\x00\x00\x80\x80\xff\xff\x00\x80"
 ))
 _FB = const((
-    b"\x02\x01\x00\x01\x85\x08\xff\xff\x00\x80\x0a\x01\x00\x04\x88\x10\xff\xff\x00\x80"
-    b"\x12\x08\x00\x06\x82\x18\xff\xff\x00\x80\x1a\x0f\x00\x09\x85\x1c\xf8\x00\x30\x7f"
-    b"\x28\xff\xff\x00\x80\x2a\x2b\x00\x0c\x85\x2c\xff\xff\x00\x80\x30\x0a\x01\x32\x7d"
-    b"\x32\x2b\x00\x0e\x88\x74\xff\xff\x00\x80\x78\x14\x01\x28\x7d\x80\x26\x01\x0c\x7d"
+    b"\x02\x01\x00\x01\x85\x08\xff\xff\x00\x80\x0a\x01\x00\x02\x88\x10\xff\xff\x00\x80"
+    b"\x12\x08\x00\x03\x82\x18\xff\xff\x00\x80\x1a\x0f\x00\x04\x85\x1c\xf8\x00\x0e\x7f"
+    b"\x28\xff\xff\x00\x80\x2a\x2b\x00\x05\x85\x2c\xff\xff\x00\x80\x30\x0a\x01\x0f\x7d"
+    b"\x32\x2b\x00\x06\x88\x74\xff\xff\x00\x80\x78\x14\x01\x0b\x7d\x80\x26\x01\x05\x7d"
 ))
 _FD = const((
     b"\x04\x30\x01\x00\x7d\x08\x37\x01\x00\x7d\x09\x3d\x01\x00\x80\x0a\x4b\x01\x00\x80"
@@ -52,11 +52,11 @@ _FD = const((
     b"\x1a\xff\xff\x00\x80\x1b\xe9\x01\x00\x80\x1c\xf8\x01\x00\x80\x1d\x06\x02\x00\x80"
     b"\x20\xff\xff\x00\x80\x21\x10\x02\x00\x80\x22\x1e\x02\x00\x80\x23\x2b\x02\x00\x80"
     b"\x24\xff\xff\x00\x80\x28\x3e\x02\xff\x80\x2c\xff\xff\x00\x80\x30\x4f\x02\xff\x80"
-    b"\x3a\xff\xff\x00\x80\x3b\x66\x02\x00\x80\x40\xff\xff\x00\x80\x50\x74\x02\x35\x77"
-    b"\x60\x7c\x02\x37\x74\x61\x84\x02\x00\x80\x62\x92\x02\x00\x80\x63\xa5\x02\x00\x80"
+    b"\x3a\xff\xff\x00\x80\x3b\x66\x02\x00\x80\x40\xff\xff\x00\x80\x50\x74\x02\x10\x77"
+    b"\x60\x7c\x02\x11\x74\x61\x84\x02\x00\x80\x62\x92\x02\x00\x80\x63\xa5\x02\x00\x80"
     b"\x64\xb4\x02\x00\x80\x65\xc0\x02\x00\x80\x66\xff\xff\x00\x80\x67\xcc\x02\x00\x80"
     b"\x68\xe1\x02\x00\x80\x6c\xef\x02\xff\x80\x70\x09\x03\xff\x80\x71\x20\x03\x00\x80"
-    b"\x72\x2f\x03\x00\x80\x74\xff\xff\x00\x80\x75\x34\x03\x39\x80\x80\xff\xff\x00\x80"
+    b"\x72\x2f\x03\x00\x80\x74\xff\xff\x00\x80\x75\x34\x03\x12\x80\x80\xff\xff\x00\x80"
 ))
 _NAMES = const((
     " energy volume mass on_time operating_time power flow mass_flow "
@@ -72,7 +72,8 @@ _NAMES = const((
     "supplier_info duration_since_cumulation battery_operating_time battery_change "
     "rssi remaining_battery_life "
 ))
-_UNITS = const(" Wh J m3 kg W J/h m3/h m3/min m3/s kg/h C K bar % Hz V A d ")
+_UNITS = const(("", "Wh", "J", "m3", "kg", "W", "J/h", "m3/h", "m3/min", "m3/s", "kg/h",
+                 "C", "K", "bar", "%", "Hz", "V", "A", "d"))
 
 # error texts, msg(_E, i) (one string constant: RAM)
 _E = const(("bad BCD digit"  # 0
@@ -92,7 +93,8 @@ _E = const(("bad BCD digit"  # 0
 def _vif(tab, v):
     """VIF (7 bits) -> (quantity, unit, exponent) from one of the tables, or None."""
     lo = 0
-    for i in range(0, len(tab), 5):
+    i = 0
+    while i < len(tab):  # (no range object per lookup)
         hi = tab[i]
         if v < hi:
             off = tab[i + 1] | (tab[i + 2] << 8)
@@ -103,8 +105,9 @@ def _vif(tab, v):
             name = _NAMES[off:_NAMES.find(" ", off)]
             if u == 0xFF:
                 return name, _DURATION[v & 3], e
-            return name, _UNITS[u:_UNITS.find(" ", u)], e + v - lo
+            return name, _UNITS[u], e + v - lo
         lo = hi
+        i += 5
     return None
 
 
@@ -205,7 +208,7 @@ def _record(buf, p, end):
         raise WmbusError("apl", msg(_E, 4), p)  # record without VIF
     vif = buf[p]
     p += 1
-    vifes = []
+    vifes = None  # a list only when there are VIFEs (RAM: no empty list per record)
     text_unit = None
     v = vif & 0x7F
     if v == 0x7B or v == 0x7D:
@@ -233,6 +236,8 @@ def _record(buf, p, end):
             raise WmbusError("apl", msg(_E, 6), p)  # VIFE chain runs off the end
         e = buf[p]
         p += 1
+        if vifes is None:
+            vifes = []
         vifes.append(e)
         ext = e & 0x80
         k += 1
@@ -271,7 +276,8 @@ def _record(buf, p, end):
             raise WmbusError("apl", msg(_E, 10) % lv, p - 1)  # reserved LVAR 0x%02x
     if p + n > end:
         raise WmbusError("apl", msg(_E, 11), p)  # data runs off the end
-    data = buf[p:p + n]
+    # a copy of the data only where it is needed (RAM: integers are read from buf)
+    data = buf[p:p + n] if lvar or df == 5 or quantity in ("date", "datetime") else None
     raw = None
     value = None
     if lvar:
@@ -300,8 +306,10 @@ def _record(buf, p, end):
         raw = _bcd(buf, p, n)
     else:
         raw = 0
-        for i in range(n - 1, -1, -1):
-            raw = (raw << 8) | data[i]
+        i = p + n - 1
+        while i >= p:
+            raw = (raw << 8) | buf[i]
+            i -= 1
         top = 1 << (8 * n - 1)
         if raw & top and quantity not in ("date", "datetime", "error_flags", "fabrication_no"):
             raw -= top << 1
