@@ -99,7 +99,7 @@ def _ext_fd(v):
         return "duration_since_cumulation", _DURATION[v & 3], 0
     if 0x6C <= v < 0x70:
         return "battery_operating_time", _DURATION[v & 3], 0
-    return "fd_%02x" % v, "", 0
+    return f"fd_{v:02x}", "", 0
 
 
 def _ext_fb(v):
@@ -125,7 +125,7 @@ def _ext_fb(v):
         return "temperature_limit", "C", (v & 3) - 3
     if 0x78 <= v < 0x80:
         return "max_power", "W", (v & 7) - 3
-    return "fb_%02x" % v, "", 0
+    return f"fb_{v:02x}", "", 0
 
 
 def test_vif_tables_equal_reference_functions():
@@ -137,7 +137,7 @@ def test_vif_tables_equal_reference_functions():
 
     for v in range(128):
         if v < 0x7B:
-            eq(q((v,)), _primary(v) or ("vif_%02x" % v, "", 0), v)
+            eq(q((v,)), _primary(v) or (f"vif_{v:02x}", "", 0), v)
         eq(q((0xFB, v)), _ext_fb(v), v)
         eq(q((0xFD, v)), _ext_fd(v), v)
 
@@ -240,7 +240,7 @@ def test_obis_media_table_equals_dict():
 
 def _date_g_ref(b0, b1):
     y = ((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)
-    return "%04d-%02d-%02d" % (2000 + y, b1 & 15, b0 & 31)
+    return f"{2000 + y:04d}-{b1 & 15:02d}-{b0 & 31:02d}"
 
 
 def _time_point_ref(data):  # apl.time_point as it was (with a helper function)
@@ -250,10 +250,10 @@ def _time_point_ref(data):  # apl.time_point as it was (with a helper function)
     if n == 4:
         if data[0] & 0x80:
             return None
-        return "%sT%02d:%02d" % (_date_g_ref(data[2], data[3]), data[1] & 31, data[0] & 63)
+        return f"{_date_g_ref(data[2], data[3])}T{data[1] & 31:02d}:{data[0] & 63:02d}"
     if n == 6:
-        return "%sT%02d:%02d:%02d" % (_date_g_ref(data[3], data[4]), data[2] & 31,
-                                      data[1] & 63, data[0] & 63)
+        d = _date_g_ref(data[3], data[4])
+        return f"{d}T{data[2] & 31:02d}:{data[1] & 63:02d}:{data[0] & 63:02d}"
     return None
 
 
@@ -278,7 +278,8 @@ def test_receiver_texts_from_message_table():
     from wmbus.receiver import Receiver
 
     class Ctx:
-        logs = []
+        def __init__(self):
+            self.logs = []
 
         def log(self, level, event, msg):
             self.logs.append((level, event, msg))
