@@ -84,7 +84,9 @@ class RadioError(Exception):
 
 
 class CC1101:
-    def __init__(self, spi, cs, gdo0=None, gdo2=None, max_packet=512):
+    def __init__(self, spi, cs, gdo0=None, gdo2=None, max_packet=440):
+        # max_packet: the longest packet after the sync word (wmbus.phy.MAX_PACKET: T1 with
+        # L=255 is 435 chip bytes)
         self.spi = spi
         self.cs = cs
         self.gdo0 = gdo0

@@ -108,7 +108,10 @@ class Cc1101Emu:
         except OSError:
             pass
         rd = self._rd
-        for cb in list(self.conns):
+        i = len(self.conns)
+        while i:  # (no list copy per pump: it runs every millisecond)
+            i -= 1
+            cb = self.conns[i]
             c, buf = cb
             try:
                 n = c.readinto(rd)
@@ -118,7 +121,7 @@ class Cc1101Emu:
                 continue
             if not n:
                 c.close()
-                self.conns.remove(cb)
+                self.conns.pop(i)
                 continue
             buf.extend(memoryview(rd)[:n])
             while len(buf) >= 3:
@@ -128,6 +131,8 @@ class Cc1101Emu:
                 r = buf[2]
                 self.inject(bytes(memoryview(buf)[3:3 + n]), r - 256 if r >= 128 else r)
                 buf[0:3 + n] = b""  # in place: no copy of the rest per burst
+            if not buf:
+                cb[1] = bytearray()  # all consumed: a buffer grown by a long read goes
 
     def inject(self, chips, rssi_dbm=-60):
         """One burst from the air (the socket path calls this too)."""
