@@ -77,7 +77,6 @@ T1C1 = bytes((
     0x23, 0xEA, 0x24, 0x2A, 0x25, 0x00, 0x26, 0x1F,  # FSCAL3..0
     0x2C, 0x81, 0x2D, 0x35, 0x2E, 0x09,  # TEST2..0
 ))
-_DEVIATION = {"T1C1": 0x50, "T1": 0x50, "C1": 0x47}
 
 
 class RadioError(Exception):
@@ -85,13 +84,17 @@ class RadioError(Exception):
 
 
 class CC1101:
-    def __init__(self, spi, cs, gdo0=None, gdo2=None, max_packet=512):
+    def __init__(self, spi, cs, gdo0=None, gdo2=None, max_packet=440):
+        # max_packet: the longest packet after the sync word (wmbus.phy.MAX_PACKET: T1 with
+        # L=255 is 435 chip bytes)
         self.spi = spi
         self.cs = cs
         self.gdo0 = gdo0
         self.gdo2 = gdo2
         self._o = bytearray(2)
         self._i = bytearray(2)
+        self._o1 = memoryview(self._o)[:1]  # 1-byte transfers (strobes) without a
+        self._i1 = memoryview(self._i)[:1]  # memoryview + slice per call
         self.buf = bytearray(max_packet)  # one preallocated packet buffer
         self._mv = memoryview(self.buf)
         self._fo = bytearray(65)
@@ -103,7 +106,10 @@ class CC1101:
     # --- SPI primitives
     def _xfer(self, n):
         self.cs.value(0)
-        self.spi.write_readinto(memoryview(self._o)[:n], memoryview(self._i)[:n])
+        if n == 1:
+            self.spi.write_readinto(self._o1, self._i1)
+        else:
+            self.spi.write_readinto(self._o, self._i)
         self.cs.value(1)
 
     def strobe(self, cmd):
@@ -154,7 +160,9 @@ class CC1101:
         part, ver = self.read_status(_PARTNUM), self.read_status(_VERSION)
         if part != 0x00 or ver not in (0x04, 0x14):
             raise RadioError("no CC1101 (_PARTNUM 0x%02x _VERSION 0x%02x)" % (part, ver))
-        dev = _DEVIATION[mode]
+        if mode not in ("T1C1", "T1", "C1"):
+            raise KeyError(mode)
+        dev = 0x47 if mode == "C1" else 0x50  # DEVIATN: C1 47.6 kHz, else 50.8 kHz
         for i in range(0, len(T1C1), 2):
             r = T1C1[i]
             self.write_reg(r, dev if r == _DEVIATN else T1C1[i + 1])

@@ -14,140 +14,101 @@ BCD with 0xF in the top nibble is negative (EN 13757-3 annex B). Time points: ty
 Normalisation: energy Wh, volume m3, power W, flow m3/h, temperature C, mass kg,
 voltage V, current A; `raw` (exact integer) and `exponent` are kept, value = raw*10^exp.
 """
-from wmbus import WmbusError
+from wmbus import WmbusError, msg
 
-_FUNCS = ("instantaneous", "maximum", "minimum", "error")
+_FUNCS = const(("instantaneous", "maximum", "minimum", "error"))
 # data field -> length in bytes (LVAR=-1, special=-2, real32 reported separately)
-_DLEN = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, -1, 6, -2)
-_DURATION = ("s", "min", "h", "d")
+_DLEN = const(b"\x00\x01\x02\x03\x04\x04\x06\x08\x00\x01\x02\x03\x04\xff\x06\xfe")
+_DURATION = const(("s", "min", "h", "d"))
+
+# VIF tables (EN 13757-3 table 10 primary, table 12 first extension 0xFB, table 14 second
+# extension 0xFD) as bytes, not as code with one string object per quantity (RAM: ~1 KB of
+# heap less on x64 while the decoder is loaded). Rows of 5 bytes, ascending: hi (first
+# VIF (without the extension bit) after the row), name offset in _NAMES (2 bytes LE;
+# 0xFFFF = not in the table), unit index in _UNITS (0xFF = duration: unit s/min/h/d by
+# the VIF's low 2 bits, exponent as stored), exponent + 128 of the row's first VIF (it
+# grows by one per VIF within the row). Generated from the functions they replaced;
+# tests/wmbus/mp_test_memory.py compares them with those over all 128 VIFs.
+_PRI = const((
+    b"\x08\x01\x00\x01\x7d\x10\x01\x00\x02\x80\x18\x08\x00\x03\x7a\x20\x0f\x00\x04\x7d"
+    b"\x24\x14\x00\xff\x80\x28\x1c\x00\xff\x80\x30\x2b\x00\x05\x7d\x38\x2b\x00\x06\x80"
+    b"\x40\x31\x00\x07\x7a\x48\x31\x00\x08\x79\x50\x31\x00\x09\x77\x58\x36\x00\x0a\x7d"
+    b"\x5c\x40\x00\x0b\x7d\x60\x51\x00\x0b\x7d\x64\x64\x00\x0c\x7d\x68\x7b\x00\x0b\x7d"
+    b"\x6c\x90\x00\x0d\x7d\x6d\x99\x00\x00\x80\x6e\x9e\x00\x00\x80\x6f\xa7\x00\x00\x80"
+    b"\x70\xff\xff\x00\x80\x74\xab\x00\xff\x80\x78\xbe\x00\xff\x80\x79\xd1\x00\x00\x80"
+    b"\x7a\xe0\x00\x00\x80\x7b\xec\x00\x00\x80\x80\xff\xff\x00\x80"
+))
+_FB = const((
+    b"\x02\x01\x00\x01\x85\x08\xff\xff\x00\x80\x0a\x01\x00\x02\x88\x10\xff\xff\x00\x80"
+    b"\x12\x08\x00\x03\x82\x18\xff\xff\x00\x80\x1a\x0f\x00\x04\x85\x1c\xf8\x00\x0e\x7f"
+    b"\x28\xff\xff\x00\x80\x2a\x2b\x00\x05\x85\x2c\xff\xff\x00\x80\x30\x0a\x01\x0f\x7d"
+    b"\x32\x2b\x00\x06\x88\x74\xff\xff\x00\x80\x78\x14\x01\x0b\x7d\x80\x26\x01\x05\x7d"
+))
+_FD = const((
+    b"\x04\x30\x01\x00\x7d\x08\x37\x01\x00\x7d\x09\x3d\x01\x00\x80\x0a\x4b\x01\x00\x80"
+    b"\x0b\x52\x01\x00\x80\x0c\x5f\x01\x00\x80\x0d\x6d\x01\x00\x80\x0e\x7b\x01\x00\x80"
+    b"\x0f\x8c\x01\x00\x80\x10\x9d\x01\x00\x80\x11\xae\x01\x00\x80\x12\xc0\x01\x00\x80"
+    b"\x16\xff\xff\x00\x80\x17\xc9\x01\x00\x80\x18\xd2\x01\x00\x80\x19\xde\x01\x00\x80"
+    b"\x1a\xff\xff\x00\x80\x1b\xe9\x01\x00\x80\x1c\xf8\x01\x00\x80\x1d\x06\x02\x00\x80"
+    b"\x20\xff\xff\x00\x80\x21\x10\x02\x00\x80\x22\x1e\x02\x00\x80\x23\x2b\x02\x00\x80"
+    b"\x24\xff\xff\x00\x80\x28\x3e\x02\xff\x80\x2c\xff\xff\x00\x80\x30\x4f\x02\xff\x80"
+    b"\x3a\xff\xff\x00\x80\x3b\x66\x02\x00\x80\x40\xff\xff\x00\x80\x50\x74\x02\x10\x77"
+    b"\x60\x7c\x02\x11\x74\x61\x84\x02\x00\x80\x62\x92\x02\x00\x80\x63\xa5\x02\x00\x80"
+    b"\x64\xb4\x02\x00\x80\x65\xc0\x02\x00\x80\x66\xff\xff\x00\x80\x67\xcc\x02\x00\x80"
+    b"\x68\xe1\x02\x00\x80\x6c\xef\x02\xff\x80\x70\x09\x03\xff\x80\x71\x20\x03\x00\x80"
+    b"\x72\x2f\x03\x00\x80\x74\xff\xff\x00\x80\x75\x34\x03\x12\x80\x80\xff\xff\x00\x80"
+))
+_NAMES = const((
+    " energy volume mass on_time operating_time power flow mass_flow "
+    "flow_temperature return_temperature temperature_difference external_temperature "
+    "pressure date datetime hca averaging_duration actuality_duration fabrication_no "
+    "enhanced_id bus_address relative_humidity frequency temperature_limit max_power "
+    "credit debit access_number medium manufacturer parameter_set model_version "
+    "hardware_version firmware_version software_version customer_location customer "
+    "password error_flags error_mask digital_output digital_input baud_rate "
+    "first_storage last_storage storage_block_size storage_interval "
+    "duration_since_readout dimensionless voltage current reset_counter "
+    "cumulation_counter control_signal day_of_week week_number parameter_activation "
+    "supplier_info duration_since_cumulation battery_operating_time battery_change "
+    "rssi remaining_battery_life "
+))
+_UNITS = const(("", "Wh", "J", "m3", "kg", "W", "J/h", "m3/h", "m3/min", "m3/s", "kg/h",
+                 "C", "K", "bar", "%", "Hz", "V", "A", "d"))
+
+# error texts, msg(_E, i) (one string constant: RAM)
+_E = const(("bad BCD digit"  # 0
+      "|malformed record: %s"  # 1
+      "|reserved special DIF 0x%02x"  # 2
+      "|DIFE chain runs off the end"  # 3
+      "|record without VIF"  # 4
+      "|missing VIFE"  # 5
+      "|VIFE chain runs off the end"  # 6
+      "|missing plain-text unit"  # 7
+      "|plain-text unit runs off the end"  # 8
+      "|missing LVAR"  # 9
+      "|reserved LVAR 0x%02x"  # 10
+      "|data runs off the end"))  # 11
 
 
-def _primary(v):
-    """VIF (without the extension bit) -> (quantity, unit, exponent) or None."""
-    n = v & 7
-    if v < 0x08:
-        return "energy", "Wh", n - 3
-    if v < 0x10:
-        return "energy", "J", n
-    if v < 0x18:
-        return "volume", "m3", n - 6
-    if v < 0x20:
-        return "mass", "kg", n - 3
-    if v < 0x24:
-        return "on_time", _DURATION[v & 3], 0
-    if v < 0x28:
-        return "operating_time", _DURATION[v & 3], 0
-    if v < 0x30:
-        return "power", "W", n - 3
-    if v < 0x38:
-        return "power", "J/h", n
-    if v < 0x40:
-        return "flow", "m3/h", n - 6
-    if v < 0x48:
-        return "flow", "m3/min", n - 7
-    if v < 0x50:
-        return "flow", "m3/s", n - 9
-    if v < 0x58:
-        return "mass_flow", "kg/h", n - 3
-    n = v & 3
-    if v < 0x5C:
-        return "flow_temperature", "C", n - 3
-    if v < 0x60:
-        return "return_temperature", "C", n - 3
-    if v < 0x64:
-        return "temperature_difference", "K", n - 3
-    if v < 0x68:
-        return "external_temperature", "C", n - 3
-    if v < 0x6C:
-        return "pressure", "bar", n - 3
-    if v == 0x6C:
-        return "date", "", 0
-    if v == 0x6D:
-        return "datetime", "", 0
-    if v == 0x6E:
-        return "hca", "", 0
-    if 0x70 <= v < 0x74:
-        return "averaging_duration", _DURATION[v & 3], 0
-    if 0x74 <= v < 0x78:
-        return "actuality_duration", _DURATION[v & 3], 0
-    if v == 0x78:
-        return "fabrication_no", "", 0
-    if v == 0x79:
-        return "enhanced_id", "", 0
-    if v == 0x7A:
-        return "bus_address", "", 0
+def _vif(tab, v):
+    """VIF (7 bits) -> (quantity, unit, exponent) from one of the tables, or None."""
+    lo = 0
+    i = 0
+    while i < len(tab):  # (no range object per lookup)
+        hi = tab[i]
+        if v < hi:
+            off = tab[i + 1] | (tab[i + 2] << 8)
+            if off == 0xFFFF:
+                return None
+            u = tab[i + 3]
+            e = tab[i + 4] - 128
+            name = _NAMES[off:_NAMES.find(" ", off)]
+            if u == 0xFF:
+                return name, _DURATION[v & 3], e
+            return name, _UNITS[u], e + v - lo
+        lo = hi
+        i += 5
     return None
-
-
-# VIF 0xFD names (EN 13757-3 table 14) as one string constant " <vif hex><name> ...": a dict
-# literal of 30 strings costs ~1.3 KB of heap (x64) for as long as the module is loaded.
-_FD_NAMES = (" 08access_number 09medium 0amanufacturer 0bparameter_set 0cmodel_version"
-              " 0dhardware_version 0efirmware_version 0fsoftware_version 10customer_location"
-              " 11customer 16password 17error_flags 18error_mask 1adigital_output"
-              " 1bdigital_input 1cbaud_rate 20first_storage 21last_storage 22storage_block_size"
-              " 3adimensionless 60reset_counter 61cumulation_counter 62control_signal"
-              " 63day_of_week 64week_number 66parameter_activation 67supplier_info"
-              " 70battery_change 71rssi 74remaining_battery_life ")
-
-
-def _fd_name(v):
-    i = _FD_NAMES.find(" %02x" % v)  # names have no digits: only keys match
-    if i < 0:
-        return None
-    return _FD_NAMES[i + 3:_FD_NAMES.find(" ", i + 3)]
-
-
-def _ext_fd(v):
-    """Second extension table (VIF 0xFD, EN 13757-3 table 14)."""
-    if v < 0x08:
-        return ("credit" if v < 4 else "debit"), "", (v & 3) - 3
-    name = _fd_name(v)
-    if name:
-        return name, ("d" if v == 0x74 else ""), 0
-    if 0x24 <= v < 0x28:
-        return "storage_interval", _DURATION[v & 3], 0
-    if 0x2C <= v < 0x30:
-        return "duration_since_readout", _DURATION[v & 3], 0
-    if 0x40 <= v < 0x50:
-        return "voltage", "V", (v & 15) - 9
-    if 0x50 <= v < 0x60:
-        return "current", "A", (v & 15) - 12
-    if 0x68 <= v < 0x6C:
-        return "duration_since_cumulation", _DURATION[v & 3], 0
-    if 0x6C <= v < 0x70:
-        return "battery_operating_time", _DURATION[v & 3], 0
-    return "fd_%02x" % v, "", 0
-
-
-def _ext_fb(v):
-    """First extension table (VIF 0xFB, EN 13757-3 table 12)."""
-    n = v & 1
-    if v < 0x02:
-        return "energy", "Wh", n + 5  # 0.1 MWh * 10^n
-    if 0x08 <= v < 0x0A:
-        return "energy", "J", n + 8  # 0.1 GJ
-    if 0x10 <= v < 0x12:
-        return "volume", "m3", n + 2
-    if 0x18 <= v < 0x1A:
-        return "mass", "kg", n + 5
-    if 0x1A <= v < 0x1C:
-        return "relative_humidity", "%", n - 1
-    if 0x28 <= v < 0x2A:
-        return "power", "W", n + 5
-    if 0x2C <= v < 0x30:
-        return "frequency", "Hz", (v & 3) - 3
-    if 0x30 <= v < 0x32:
-        return "power", "J/h", n + 8
-    if 0x74 <= v < 0x78:
-        return "temperature_limit", "C", (v & 3) - 3
-    if 0x78 <= v < 0x80:
-        return "max_power", "W", (v & 7) - 3
-    return "fb_%02x" % v, "", 0
-
-
-def _signed(raw, nbytes):
-    top = 1 << (8 * nbytes - 1)
-    return raw - (top << 1) if raw & top else raw
 
 
 def _bcd(buf, p, nbytes):
@@ -161,35 +122,26 @@ def _bcd(buf, p, nbytes):
             neg = True
             hi = 0
         if hi > 9 or lo > 9:
-            raise WmbusError("apl", "bad BCD digit", i)
+            raise WmbusError("apl", msg(_E, 0), i)  # bad BCD digit
         v = v * 100 + hi * 10 + lo
     return -v if neg else v
-
-
-def _date_g(b0, b1):
-    y = ((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)
-    return "%04d-%02d-%02d" % (2000 + y, b1 & 15, b0 & 31)
 
 
 def time_point(quantity, data):
     """Type G/F/I time point as ISO text (None if the meter marks it invalid)."""
     n = len(data)
+    if n not in (2, 4, 6) or n == 4 and data[0] & 0x80:
+        return None
+    k = n - 2 - (n > 4)  # the type G date: bytes 0-1, 2-3 (type F), 3-4 (type I)
+    b0 = data[k]
+    b1 = data[k + 1]
+    y = ((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)
+    d = "%04d-%02d-%02d" % (2000 + y, b1 & 15, b0 & 31)
     if n == 2:
-        return _date_g(data[0], data[1])
+        return d
     if n == 4:
-        if data[0] & 0x80:
-            return None
-        return "%sT%02d:%02d" % (_date_g(data[2], data[3]), data[1] & 31, data[0] & 63)
-    if n == 6:
-        return "%sT%02d:%02d:%02d" % (_date_g(data[3], data[4]), data[2] & 31, data[1] & 63,
-                                      data[0] & 63)
-    return None
-
-
-def _real32(buf, p):
-    import struct
-
-    return struct.unpack_from("<f", buf, p)[0]
+        return "%sT%02d:%02d" % (d, data[1] & 31, data[0] & 63)
+    return "%sT%02d:%02d:%02d" % (d, data[2] & 31, data[1] & 63, data[0] & 63)
 
 
 def parse(buf, off=0, end=-1, partial=None):
@@ -213,7 +165,7 @@ def parse(buf, off=0, end=-1, partial=None):
             out.append(r)
     except Exception as e:  # noqa: BLE001 - every malformation becomes WmbusError
         if not isinstance(e, WmbusError):
-            e = WmbusError("apl", "malformed record: %s" % e, p)
+            e = WmbusError("apl", msg(_E, 1) % e, p)  # malformed record: %s
         if partial is None:
             raise e
         partial.append(e)
@@ -235,7 +187,7 @@ def _record(buf, p, end):
                 "raw": bytes(buf[p:end]).hex(), "exponent": 0, "more": dif == 0x1F,
                 "_end": end}
     if dif & 0x0F == 0x0F:
-        raise WmbusError("apl", "reserved special DIF 0x%02x" % dif, start)
+        raise WmbusError("apl", msg(_E, 2) % dif, start)  # reserved special DIF 0x%02x
     storage = (dif >> 6) & 1
     tariff = 0
     subunit = 0
@@ -244,7 +196,7 @@ def _record(buf, p, end):
     k = 0
     while ext:
         if p >= end or k >= 10:
-            raise WmbusError("apl", "DIFE chain runs off the end", p)
+            raise WmbusError("apl", msg(_E, 3), p)  # DIFE chain runs off the end
         d = buf[p]
         p += 1
         storage |= (d & 15) << (1 + 4 * k)
@@ -253,18 +205,20 @@ def _record(buf, p, end):
         ext = d & 0x80
         k += 1
     if p >= end:
-        raise WmbusError("apl", "record without VIF", p)
+        raise WmbusError("apl", msg(_E, 4), p)  # record without VIF
     vif = buf[p]
     p += 1
-    vifes = []
+    vifes = None  # a list only when there are VIFEs (RAM: no empty list per record)
     text_unit = None
     v = vif & 0x7F
     if v == 0x7B or v == 0x7D:
         if p >= end:
-            raise WmbusError("apl", "missing VIFE", p)
+            raise WmbusError("apl", msg(_E, 5), p)  # missing VIFE
         e = buf[p]
         p += 1
-        q = _ext_fb(e & 0x7F) if v == 0x7B else _ext_fd(e & 0x7F)
+        x = e & 0x7F
+        q = _vif(_FB, x) or ("fb_%02x" % x, "", 0) if v == 0x7B else \
+            _vif(_FD, x) or ("fd_%02x" % x, "", 0)
         vif = (vif << 8) | e
         ext = e & 0x80
     elif v == 0x7C:  # plain-text unit: length + ASCII (reversed)
@@ -274,25 +228,25 @@ def _record(buf, p, end):
         q = ("manufacturer_specific" if v == 0x7F else "any", "", 0)
         ext = vif & 0x80
     else:
-        q = _primary(v)
-        if q is None:
-            q = ("vif_%02x" % v, "", 0)
+        q = _vif(_PRI, v) or ("vif_%02x" % v, "", 0)
         ext = vif & 0x80
     k = 0
     while ext:
         if p >= end or k >= 10:
-            raise WmbusError("apl", "VIFE chain runs off the end", p)
+            raise WmbusError("apl", msg(_E, 6), p)  # VIFE chain runs off the end
         e = buf[p]
         p += 1
+        if vifes is None:
+            vifes = []
         vifes.append(e)
         ext = e & 0x80
         k += 1
     if v == 0x7C:
         if p >= end:
-            raise WmbusError("apl", "missing plain-text unit", p)
+            raise WmbusError("apl", msg(_E, 7), p)  # missing plain-text unit
         n = buf[p]
         if p + 1 + n > end:
-            raise WmbusError("apl", "plain-text unit runs off the end", p)
+            raise WmbusError("apl", msg(_E, 8), p)  # plain-text unit runs off the end
         text_unit = bytes(reversed(buf[p + 1:p + 1 + n])).decode()
         p += 1 + n
     quantity, unit, exponent = q
@@ -300,10 +254,12 @@ def _record(buf, p, end):
         unit = text_unit
     df = dif & 0x0F
     n = _DLEN[df]
+    if n > 127:
+        n -= 256
     lvar = df == 0x0D
     if lvar:
         if p >= end:
-            raise WmbusError("apl", "missing LVAR", p)
+            raise WmbusError("apl", msg(_E, 9), p)  # missing LVAR
         lv = buf[p]
         p += 1
         if lv <= 0xBF:
@@ -317,15 +273,21 @@ def _record(buf, p, end):
         elif lv <= 0xFA:
             n = lv - 0xF0
         else:
-            raise WmbusError("apl", "reserved LVAR 0x%02x" % lv, p - 1)
+            raise WmbusError("apl", msg(_E, 10) % lv, p - 1)  # reserved LVAR 0x%02x
     if p + n > end:
-        raise WmbusError("apl", "data runs off the end", p)
-    data = buf[p:p + n]
+        raise WmbusError("apl", msg(_E, 11), p)  # data runs off the end
+    # a copy of the data only where it is needed (RAM: integers are read from buf)
+    data = buf[p:p + n] if lvar or df == 5 or quantity in ("date", "datetime") else None
     raw = None
     value = None
     if lvar:
         if lv <= 0xBF:
-            raw = bytes(reversed(data)).decode() if _printable(data) else bytes(data).hex()
+            for c in data:
+                if c < 0x20 or c > 0x7E:
+                    raw = bytes(data).hex()
+                    break
+            else:
+                raw = bytes(reversed(data)).decode()
         elif lv <= 0xDF:
             raw = _bcd(buf, p, n)
             if lv >= 0xD0:
@@ -334,7 +296,9 @@ def _record(buf, p, end):
             raw = bytes(data).hex()
         value = raw
     elif df == 5:
-        value = _real32(buf, p)
+        import struct
+
+        value = struct.unpack_from("<f", buf, p)[0]
         raw = bytes(data).hex()
     elif n == 0:
         raw = None
@@ -342,14 +306,17 @@ def _record(buf, p, end):
         raw = _bcd(buf, p, n)
     else:
         raw = 0
-        for i in range(n - 1, -1, -1):
-            raw = (raw << 8) | data[i]
-        if quantity not in ("date", "datetime", "error_flags", "fabrication_no"):
-            raw = _signed(raw, n)
+        i = p + n - 1
+        while i >= p:
+            raw = (raw << 8) | buf[i]
+            i -= 1
+        top = 1 << (8 * n - 1)
+        if raw & top and quantity not in ("date", "datetime", "error_flags", "fabrication_no"):
+            raw -= top << 1
     if quantity in ("date", "datetime") and n in (2, 4, 6) and df < 9:
         value = time_point(quantity, data)
     elif value is None and isinstance(raw, int):
-        value = _scale(raw, exponent)
+        value = raw * 10 ** exponent if exponent >= 0 else raw / 10 ** -exponent
     p += n
     r = {"storage": storage, "tariff": tariff, "subunit": subunit, "function": func,
          "quantity": quantity, "unit": unit, "value": value, "raw": raw,
@@ -359,16 +326,3 @@ def _record(buf, p, end):
         if vifes[0] == 0xFF or vifes[0] == 0x7F:
             r["quantity"] = quantity + "_manufacturer"
     return r
-
-
-def _printable(b):
-    for c in b:
-        if c < 0x20 or c > 0x7E:
-            return False
-    return True
-
-
-def _scale(raw, exponent):
-    if exponent >= 0:
-        return raw * 10 ** exponent
-    return raw / 10 ** -exponent

@@ -10,8 +10,21 @@ CRC-16/EN-13757 (wmbus.crc), stored most significant byte first.
 `fmt="auto"` tries A and B (a CRC that verifies) and then "no CRCs" (len == L + 1).
 The returned frame always has A-semantics (len == L + 1 after rewriting L).
 """
-from wmbus import WmbusError
+from wmbus import WmbusError, msg
 from wmbus.crc import crc
+
+# error texts, msg(_E, i) (one string constant: RAM)
+_E = const(("length does not match L for format A"  # 0
+      "|CRC error (format A)"  # 1
+      "|length does not match L for format B"  # 2
+      "|CRC error (format B)"  # 3
+      "|CRC error (format B block 2)"  # 4
+      "|format B block 3 too short"  # 5
+      "|CRC error (format B block 3)"  # 6
+      "|shorter than a data link header"  # 7
+      "|truncated: L=%d, %d bytes"  # 8
+      "|unknown frame format "  # 9
+      "|length matches neither L+1 nor format A/B with CRCs"))  # 10
 
 
 def len_a(l_field):
@@ -30,7 +43,7 @@ def _strip_a(buf):
     n = len(buf)
     out = bytearray(buf[0] + 1)
     if len_a(buf[0]) != n:
-        raise WmbusError("frame", "length does not match L for format A", 0)
+        raise WmbusError("frame", msg(_E, 0), 0)  # length does not match L for format A
     p = 0
     o = 0
     blk = 10
@@ -38,7 +51,7 @@ def _strip_a(buf):
         k = min(blk, len(out) - o)
         c = crc(buf, p, k)
         if (buf[p + k] << 8) | buf[p + k + 1] != c:
-            raise WmbusError("frame", "CRC error (format A)", p + k)
+            raise WmbusError("frame", msg(_E, 1), p + k)  # CRC error (format A)
         out[o:o + k] = buf[p:p + k]
         o += k
         p += k + 2
@@ -49,19 +62,19 @@ def _strip_a(buf):
 def _strip_b(buf):
     n = len(buf)
     if len_b(buf[0]) != n or n < 12:
-        raise WmbusError("frame", "length does not match L for format B", 0)
+        raise WmbusError("frame", msg(_E, 2), 0)  # length does not match L for format B
     if n <= 128:
         k = n - 2
         if (buf[k] << 8) | buf[k + 1] != crc(buf, 0, k):
-            raise WmbusError("frame", "CRC error (format B)", k)
+            raise WmbusError("frame", msg(_E, 3), k)  # CRC error (format B)
         out = bytearray(buf[:k])
     else:
         if (buf[126] << 8) | buf[127] != crc(buf, 0, 126):
-            raise WmbusError("frame", "CRC error (format B block 2)", 126)
+            raise WmbusError("frame", msg(_E, 4), 126)  # CRC error (format B block 2)
         if n < 131:
-            raise WmbusError("frame", "format B block 3 too short", 128)
+            raise WmbusError("frame", msg(_E, 5), 128)  # format B block 3 too short
         if (buf[n - 2] << 8) | buf[n - 1] != crc(buf, 128, n - 130):
-            raise WmbusError("frame", "CRC error (format B block 3)", n - 2)
+            raise WmbusError("frame", msg(_E, 6), n - 2)  # CRC error (format B block 3)
         out = bytearray(buf[:126])
         out.extend(buf[128:n - 2])
     out[0] = len(out) - 1
@@ -71,17 +84,17 @@ def _strip_b(buf):
 def strip(buf, fmt="auto"):
     """Remove the block CRCs; see the module docstring. Raises WmbusError("frame")."""
     if len(buf) < 11:
-        raise WmbusError("frame", "shorter than a data link header", len(buf))
+        raise WmbusError("frame", msg(_E, 7), len(buf))  # shorter than a data link header
     if fmt == "A":
         return _strip_a(buf), True, "A"
     if fmt == "B":
         return _strip_b(buf), True, "B"
     if fmt == "none":
         if buf[0] + 1 > len(buf):
-            raise WmbusError("frame", "truncated: L=%d, %d bytes" % (buf[0], len(buf)), 0)
+            raise WmbusError("frame", msg(_E, 8) % (buf[0], len(buf)), 0)
         return bytearray(buf[:buf[0] + 1]), None, "none"
     if fmt != "auto":
-        raise WmbusError("frame", "unknown frame format " + str(fmt))
+        raise WmbusError("frame", msg(_E, 9) + str(fmt))  # unknown frame format 
     first = None
     for f, want in (("A", len_a(buf[0])), ("B", len_b(buf[0]))):
         if want == len(buf):
@@ -93,4 +106,4 @@ def strip(buf, fmt="auto"):
         return bytearray(buf), None, "none"
     if first:
         raise first
-    raise WmbusError("frame", "length matches neither L+1 nor format A/B with CRCs", 0)
+    raise WmbusError("frame", msg(_E, 10), 0)

@@ -10,23 +10,25 @@ _U_WH = const(30)
 _U_M3 = const(13)
 _U_COUNT = const(255)
 
-# device type -> (OBIS prefix "A-B:C.D", quantity, unit code, unit name)
-_ELEC = ("1-0:1.8", "energy", _U_WH, "Wh")
-_HEAT = ("6-0:1.0", "energy", _U_WH, "Wh")
-_WATER = ("8-0:1.0", "volume", _U_M3, "m3")
-_GAS = ("7-0:3.0", "volume", _U_M3, "m3")
-_HCA = ("4-0:1.0", "hca", _U_COUNT, "")
-MEDIA = {0x02: _ELEC, 0x03: _GAS, 0x04: _HEAT, 0x0C: _HEAT, 0x0D: _HEAT, 0x06: _WATER,
-         0x07: _WATER, 0x15: _WATER, 0x16: _WATER, 0x28: _WATER, 0x08: _HCA}
+# medium -> (OBIS prefix "A-B:C.D", quantity, unit code, unit name)
+_MEDIA = const((("1-0:1.8", "energy", _U_WH, "Wh"), ("6-0:1.0", "energy", _U_WH, "Wh"),
+          ("8-0:1.0", "volume", _U_M3, "m3"), ("7-0:3.0", "volume", _U_M3, "m3"),
+          ("4-0:1.0", "hca", _U_COUNT, "")))
+# (device type, medium) pairs as bytes, not a dict (RAM): electricity 02, gas 03, heat
+# 04/0C/0D, water 06/07/15/16/28, heat-cost allocator 08
+_TYPES = const((b"\x02\x00\x03\x03\x04\x01\x0c\x01\x0d\x01\x06\x02"
+          b"\x07\x02\x15\x02\x16\x02\x28\x02\x08\x04"))
 
 
 def channels(device_type, records):
     """-> list of (obis, raw, scaler, unit_code) for the records that map to OBIS."""
-    m = MEDIA.get(device_type)
     out = []
-    if m is None:
+    i = 0
+    while i < len(_TYPES) and _TYPES[i] != device_type:
+        i += 2
+    if i >= len(_TYPES):
         return out
-    prefix, quantity, code, unit = m
+    prefix, quantity, code, unit = _MEDIA[_TYPES[i + 1]]
     for r in records:
         if (r["quantity"] != quantity or r["function"] != "instantaneous" or r["subunit"]
                 or r["unit"] != unit or not isinstance(r["raw"], int)):

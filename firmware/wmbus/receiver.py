@@ -14,7 +14,7 @@
 """
 import time
 
-from wmbus import WmbusError
+from wmbus import WmbusError, msg
 
 # The decoder (wmbus.telegram, .apl, .frame, .obis: ~12 KB of heap on x64) is imported on
 # the first frame, not at boot: a gateway without wireless meters never pays for it.
@@ -27,13 +27,27 @@ except ImportError:
 _LOG_EVERY = const(100)
 _RESYNC = const(3)
 _UNKNOWN_MAX = const(64)  # unknown meters listed (ids + telegram counts) for diag
+# log events and texts, diag keys: msg(_T, i) (one string constant: RAM)
+_T = const(("wmbus.ingest"  # 0
+            "|wmbus.unknown"  # 1
+            "|more than %d unknown meters: further ones are counted, not listed"  # 2
+            "|unknown meter %s (encrypted, no key)"  # 3
+            "|unknown meter %s (type 0x%02x, mode %s)"  # 4
+            "|wmbus.counter"  # 5
+            "|meter %s restarted its message counter"  # 6
+            "|wmbus.decrypt"  # 7
+            "|decryption failed for meter %s (%s, %d times)"  # 8
+            "|errors_by_layer"  # 9
+            "|unknown_meters"  # 10
+            "|decrypt_failures"  # 11
+            "|last_decode_us"))  # 12
 
 
 class Receiver:
     def __init__(self, ctx, keys):
         self.ctx = ctx
         self.keys = keys
-        self.last = {}  # meter -> (counter or None, access number)
+        self.last = {}  # meter -> (counter + 1 or 0) << 9 | access number (256: None)
         self.unknown = {}  # meter -> telegrams seen
         self.fail = {}  # meter -> decryption failures
         self.frags = {}  # meter -> AFL reassembly state (bounded in wmbus.telegram)
@@ -70,17 +84,20 @@ class Receiver:
             return self._unknown(meter, t)
         acc = t["access_number"]
         ctr = t["counter"]
+        # one int per meter, not a tuple (RAM; an immediate small int on x64)
+        a9 = 256 if acc is None else acc
         prev = self.last.get(meter)
         if prev is not None:
-            if ctr is not None and prev[0] is not None:
-                if ctr <= prev[0] and not self._reset(meter, ctr):
+            if ctr is not None and prev >= 512:
+                if ctr <= (prev >> 9) - 1 and not self._reset(meter, ctr):
                     st["replayed"] += 1
                     return 0
-            elif acc == prev[1]:
+            elif a9 == prev & 511:
                 st["replayed"] += 1
                 return 0
-        self.back.pop(meter, None)
-        self.last[meter] = (ctr, acc)
+        if self.back:
+            self.back.pop(meter, None)
+        self.last[meter] = (0 if ctr is None else (ctr + 1) << 9) | a9
         st["good"] += 1
         if _pulse is not None:
             _pulse(self.ctx, "WMT", 80)
@@ -101,7 +118,7 @@ class Receiver:
                 self.ctx.ingest(meter, ob, raw, scaler, unit, now, t["status"], via="wmbus")
                 n += 1
             except Exception as e:  # noqa: BLE001 - a core problem must not stop the radio
-                self.ctx.log(3, "wmbus.ingest", "%s %s: %s" % (meter, ob, e))
+                self.ctx.log(3, msg(_T, 0), "%s %s: %s" % (meter, ob, e))  # wmbus.ingest
         st["readings"] += n
         self.last_us = time.ticks_diff(time.ticks_us(), t0)
         return n
@@ -115,16 +132,15 @@ class Receiver:
             st = self.stats
             if len(self.unknown) >= _UNKNOWN_MAX:
                 if not st["unknown_unlisted"]:
-                    self.ctx.log(2, "wmbus.unknown", "more than %d unknown meters: further "
-                                 "ones are counted, not listed" % _UNKNOWN_MAX)
+                    self.ctx.log(2, msg(_T, 1), msg(_T, 2) % _UNKNOWN_MAX)
                 st["unknown_unlisted"] += 1
                 return 0
             n = 0
             st["unknown"] += 1
             if t is None:
-                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (encrypted, no key)" % meter)
+                self.ctx.log(2, msg(_T, 1), msg(_T, 3) % meter)
             else:
-                self.ctx.log(2, "wmbus.unknown", "unknown meter %s (type 0x%02x, mode %s)"
+                self.ctx.log(2, msg(_T, 1), msg(_T, 4)
                              % (meter, t["device_type"], t["security_mode"]))
         self.unknown[meter] = n + 1
         return 0
@@ -141,7 +157,7 @@ class Receiver:
         self.back[meter] = (ctr, n)
         if n < _RESYNC:
             return False
-        self.ctx.log(2, "wmbus.counter", "meter %s restarted its message counter" % meter)
+        self.ctx.log(2, msg(_T, 5), msg(_T, 6) % meter)
         return True
 
     def _error(self, e):
@@ -154,7 +170,7 @@ class Receiver:
             n = self.fail.get(e.meter, 0)
             self.fail[e.meter] = n + 1
             if n % _LOG_EVERY == 0:
-                self.ctx.log(3, "wmbus.decrypt", "decryption failed for meter %s (%s, %d times)"
+                self.ctx.log(3, msg(_T, 7), msg(_T, 8)
                              % (e.meter, e.reason, n + 1))
             return 0
         st["errors"] += 1
@@ -168,9 +184,9 @@ class Receiver:
 
     def diag(self):
         d = dict(self.stats)
-        d["errors_by_layer"] = dict(self.errors)
-        d["unknown_meters"] = dict(self.unknown)
-        d["decrypt_failures"] = dict(self.fail)
+        d[msg(_T, 9)] = dict(self.errors)  # errors_by_layer
+        d[msg(_T, 10)] = dict(self.unknown)  # unknown_meters
+        d[msg(_T, 11)] = dict(self.fail)  # decrypt_failures
         d["keys"] = len(self.keys)
-        d["last_decode_us"] = self.last_us
+        d[msg(_T, 12)] = self.last_us  # last_decode_us
         return d

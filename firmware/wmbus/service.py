@@ -7,18 +7,27 @@ task; a radio that does not answer is logged and retried every 60 s.
 """
 import asyncio
 
-from wmbus import WmbusError
+from wmbus import WmbusError, msg
 from wmbus import phy
-from wmbus.keys import KeyStore
+from wmbus.keys import PATH, KeyStore
 from wmbus.receiver import Receiver
+
+# log events and texts, config names: msg(_T, i) (one string constant: RAM)
+_T = const(("wmbus.keys"  # 0
+            "|wmbus.radio"  # 1
+            "|wmbus_keys_path"  # 2
+            "|wmbus_keys"  # 3
+            "|%d meter keys provisioned"  # 4
+            "|radio init failed: %s"  # 5
+            "|receiving T1+C1 on 868.95 MHz"))  # 6
 
 
 def setup(ctx):
-    path = getattr(ctx, "wmbus_keys_path", None) or "/data/keys/meters.json"
+    path = getattr(ctx, msg(_T, 2), None) or PATH
     _provision(ctx, path)
     keys = KeyStore(path)
     if keys.error:
-        ctx.log(3, "wmbus.keys", keys.error)
+        ctx.log(3, msg(_T, 0), keys.error)
     ctx.wmbus = Receiver(ctx, keys)
     ctx.diag_extra["wmbus"] = _diag(ctx)
 
@@ -27,7 +36,7 @@ def _provision(ctx, path):
     """Virtual board / factory: board config "wmbus_keys" {meter: key hex} is merged into
     the key file once (the keys are then only on the data partition)."""
     cfg = getattr(ctx.board, "config", None)
-    new = cfg and (cfg() or {}).get("wmbus_keys")
+    new = cfg and (cfg() or {}).get(msg(_T, 3))  # wmbus_keys
     if not new:
         return
     import json
@@ -48,7 +57,7 @@ def _provision(ctx, path):
     with open(path + ".tmp", "w") as f:
         json.dump(d, f)
     os.rename(path + ".tmp", path)
-    ctx.log(1, "wmbus.keys", "%d meter keys provisioned" % len(new))
+    ctx.log(1, msg(_T, 0), msg(_T, 4) % len(new))  # meter keys provisioned
 
 
 def _diag(ctx):
@@ -75,9 +84,9 @@ async def run(ctx):
             radio.reset("T1C1")
             break
         except Exception as e:  # noqa: BLE001 - RadioError or a bus error: retry later
-            ctx.log(3, "wmbus.radio", "radio init failed: %s" % e)
+            ctx.log(3, msg(_T, 1), msg(_T, 5) % e)  # radio init failed
             await asyncio.sleep(60)
-    ctx.log(1, "wmbus.radio", "receiving T1+C1 on 868.95 MHz")
+    ctx.log(1, msg(_T, 1), msg(_T, 6))  # receiving T1+C1
     from wmbus import receiver
 
     if receiver._pulse is None:  # without the app's LED renderer: switch wMT off ourselves

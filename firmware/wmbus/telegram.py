@@ -27,18 +27,36 @@ else None), frame_format, records (wmbus.apl.parse), apl_error (text, only when 
 of the application layer could not be parsed: kept as an "undecoded" raw record),
 apl_hex (the plaintext application layer, with keep_apl=True).
 """
-from wmbus import WmbusError
+from wmbus import WmbusError, msg
 from wmbus import apl
 from wmbus.crc import crc
 from wmbus.frame import strip
 
+# error texts, msg(_E, i) (one string constant: RAM)
+_E = const(("no key for meter"  # 0
+      "|key is not 16 bytes"  # 1
+      "|no CI field"  # 2
+      "|second AFL"  # 3
+      "|unsupported security mode %d"  # 4
+      "|compact frame (CI 0x79) needs the full frame first"  # 5
+      "|unsupported CI 0x%02x"  # 6
+      "|decryption failed (ELL payload CRC)"  # 7
+      "|unsupported ELL encryption %d"  # 8
+      "|fragmented message (no reassembly state)"  # 9
+      "|MAC without message control"  # 10
+      "|unsupported authentication type %d"  # 11
+      "|AFLL does not match its fields"  # 12
+      "|fragment %d out of order"  # 13
+      "|fragmented message too long"  # 14
+      "|encrypted length %d blocks does not fit"  # 15
+      "|decryption failed (no 2F2F)"  # 16
+      "|mode 7 needs an AFL with counter and MAC"  # 17
+      "|decryption failed (AFL MAC mismatch)"  # 18
+      "|decryption failed (CCM tag mismatch)"))  # 19
+
 
 def manufacturer(m):
     return "%c%c%c" % (((m >> 10) & 31) + 64, ((m >> 5) & 31) + 64, (m & 31) + 64)
-
-
-def _hexid(buf, p):
-    return "%02x%02x%02x%02x" % (buf[p + 3], buf[p + 2], buf[p + 1], buf[p])
 
 
 def _need(buf, p, n, layer):
@@ -54,9 +72,9 @@ def _key(keys, meter):
     else:
         k = keys.get(meter)
     if k is None:
-        raise WmbusError("key", "no key for meter", meter=meter)
+        raise WmbusError("key", msg(_E, 0), meter=meter)  # no key for meter
     if len(k) != 16:
-        raise WmbusError("key", "key is not 16 bytes", meter=meter)
+        raise WmbusError("key", msg(_E, 1), meter=meter)  # key is not 16 bytes
     return k
 
 
@@ -91,14 +109,14 @@ def decode(frame, keys=None, fmt="auto", keep_apl=False, frags=None):
     afl = None
     while True:
         if p >= n:
-            raise WmbusError("tpl", "no CI field", p)
+            raise WmbusError("tpl", msg(_E, 2), p)  # no CI field
         ci = buf[p]
         if 0x8C <= ci <= 0x8F:
             buf, p = _ell(t, buf, p, dll_m, dll_a, keys)
             n = len(buf)
         elif ci == 0x90:
             if afl is not None:
-                raise WmbusError("afl", "second AFL", p)
+                raise WmbusError("afl", msg(_E, 3), p)  # second AFL
             prev = frags.get(t["meter"]) if frags is not None else None
             afl, q = _afl(buf, p, frags is not None, prev and prev["afl"].get("mcl"))
             fid = afl["fcl"] & 0xFF
@@ -139,7 +157,7 @@ def decode(frame, keys=None, fmt="auto", keep_apl=False, frags=None):
         elif mode == 10:
             buf, p = _mode10(t, buf, p, tpl, keys)
         else:
-            raise WmbusError("tpl", "unsupported security mode %d" % mode, tpl)
+            raise WmbusError("tpl", msg(_E, 4) % mode, tpl)  # unsupported security mode %d
         t["records"] = _apl(t, buf, p, keep_apl)
     elif ci == 0x78:
         t["records"] = _apl(t, buf, p + 1, keep_apl)
@@ -148,9 +166,9 @@ def decode(frame, keys=None, fmt="auto", keep_apl=False, frags=None):
                          "quantity": "manufacturer_specific", "unit": "", "value": None,
                          "raw": bytes(buf[p + 1:]).hex(), "exponent": 0}]
     elif ci == 0x79:
-        raise WmbusError("tpl", "compact frame (CI 0x79) needs the full frame first", p)
+        raise WmbusError("tpl", msg(_E, 5), p)
     else:
-        raise WmbusError("tpl", "unsupported CI 0x%02x" % ci, p)
+        raise WmbusError("tpl", msg(_E, 6) % ci, p)  # unsupported CI 0x%02x
     return t
 
 
@@ -167,7 +185,7 @@ def _apl(t, buf, p, keep):
 def _ident(t, buf, p):
     _need(buf, p, 8, "dll")
     t["manufacturer"] = manufacturer(buf[p] | (buf[p + 1] << 8))
-    t["id"] = _hexid(buf, p + 2)
+    t["id"] = "%02x%02x%02x%02x" % (buf[p + 5], buf[p + 4], buf[p + 3], buf[p + 2])
     t["version"] = buf[p + 6]
     t["device_type"] = buf[p + 7]
     t["meter"] = t["manufacturer"] + "-" + t["id"]
@@ -200,13 +218,13 @@ def _ell(t, buf, p, m, a, keys):
             iv[9:13] = sn
             plain = crypt(AES(key), iv, memoryview(buf)[q:], 1)
             if len(plain) < 2 or plain[0] | (plain[1] << 8) != crc(plain, 2):
-                raise WmbusError("decrypt", "decryption failed (ELL payload CRC)", q,
+                raise WmbusError("decrypt", msg(_E, 7), q,  # decryption failed (ELL payload CRC)
                                  t["meter"])
             t["ell_encrypted"] = True
             t["mac_ok"] = True  # the payload CRC under the encryption verified
             buf = bytearray(buf[:q]) + plain
         elif enc:
-            raise WmbusError("ell", "unsupported ELL encryption %d" % enc, q)
+            raise WmbusError("ell", msg(_E, 8) % enc, q)  # unsupported ELL encryption %d
         q += 2  # payload CRC (checked above when encrypted)
     return buf, q
 
@@ -218,7 +236,7 @@ def _afl(buf, p, reassemble=False, prev_mcl=None):
     _need(buf, p, 2 + afll, "afl")
     fcl = buf[p + 2] | (buf[p + 3] << 8)
     if not reassemble and (fcl & 0x4000 or (fcl & 0xFF) > 1):
-        raise WmbusError("afl", "fragmented message (no reassembly state)", p)
+        raise WmbusError("afl", msg(_E, 9), p)  # fragmented message (no reassembly state)
     q = p + 4
     afl = {"fcl": fcl, "mcl": None, "ki": None, "mcr": None, "mac": None, "ml": None}
     for bit, name, size in ((0x2000, "mcl", 1), (0x0200, "ki", 2), (0x0800, "mcr", 4)):
@@ -228,18 +246,18 @@ def _afl(buf, p, reassemble=False, prev_mcl=None):
     if fcl & 0x0400:
         mcl = afl["mcl"] or prev_mcl  # a later fragment: MCL came with an earlier one
         if mcl is None:
-            raise WmbusError("afl", "MAC without message control", p)
+            raise WmbusError("afl", msg(_E, 10), p)  # MAC without message control
         at = mcl[0] & 15
         size = {5: 8, 6: 12, 7: 16}.get(at)
         if size is None:
-            raise WmbusError("afl", "unsupported authentication type %d" % at, p)
+            raise WmbusError("afl", msg(_E, 11) % at, p)  # unsupported authentication type %d
         afl["mac"] = buf[q:q + size]
         q += size
     if fcl & 0x1000:
         afl["ml"] = buf[q:q + 2]
         q += 2
     if q != end:
-        raise WmbusError("afl", "AFLL does not match its fields", p)
+        raise WmbusError("afl", msg(_E, 12), p)  # AFLL does not match its fields
     return afl, end
 
 
@@ -263,12 +281,12 @@ def _fragment(t, buf, p, q, afl, frags):
                             "afl": {}}
     elif e is None or e["next"] != fid:
         frags.pop(meter, None)
-        raise WmbusError("afl", "fragment %d out of order" % fid, p)
+        raise WmbusError("afl", msg(_E, 13) % fid, p)  # fragment %d out of order
     e["next"] = fid + 1
     e["data"].extend(memoryview(buf)[q:])
     if len(e["data"]) > _FRAG_BYTES:
         del frags[meter]
-        raise WmbusError("afl", "fragmented message too long", p)
+        raise WmbusError("afl", msg(_E, 14), p)  # fragmented message too long
     for k, v in afl.items():
         if v is not None and k != "fcl":
             e["afl"].setdefault(k, v)
@@ -289,7 +307,7 @@ def _mode5(t, buf, p, cw, m, a, acc, keys):
 
     nb = (cw >> 4) & 15
     if nb == 0 or p + 16 * nb > len(buf):
-        raise WmbusError("tpl", "encrypted length %d blocks does not fit" % nb, p)
+        raise WmbusError("tpl", msg(_E, 15) % nb, p)  # encrypted length %d blocks does not fit
     key = _key(keys, t["meter"])
     iv = bytearray(16)
     iv[0:2] = m
@@ -300,7 +318,7 @@ def _mode5(t, buf, p, cw, m, a, acc, keys):
     mv = memoryview(buf)[p:p + 16 * nb]
     AES(key).cbc_decrypt(iv, mv, mv)
     if buf[p] != 0x2F or buf[p + 1] != 0x2F:
-        raise WmbusError("decrypt", "decryption failed (no 2F2F)", p, t["meter"])
+        raise WmbusError("decrypt", msg(_E, 16), p, t["meter"])  # decryption failed (no 2F2F)
     return buf
 
 
@@ -309,28 +327,28 @@ def _mode7(t, buf, p, tpl, cw, afl, keys):
     from crypto.cmac import CMAC
 
     if afl is None or afl["mcr"] is None or afl["mac"] is None:
-        raise WmbusError("afl", "mode 7 needs an AFL with counter and MAC", tpl)
+        raise WmbusError("afl", msg(_E, 17), tpl)  # mode 7 needs an AFL with counter and MAC
     _need(buf, p, 1, "tpl")
     p += 1  # configuration field extension (KDF selection, key id)
     nb = (cw >> 4) & 15
     if nb == 0 or p + 16 * nb > len(buf):
-        raise WmbusError("tpl", "encrypted length %d blocks does not fit" % nb, p)
+        raise WmbusError("tpl", msg(_E, 15) % nb, p)  # encrypted length %d blocks does not fit
     key = _key(keys, t["meter"])
     mcr = afl["mcr"]
     t["counter"] = mcr[0] | (mcr[1] << 8) | (mcr[2] << 16) | (mcr[3] << 24)
     kenc, kmac = _kdf(key, mcr, _id_le(t))
-    msg = bytearray(afl["mcl"])
+    m = bytearray(afl["mcl"])
     if afl["ki"] is not None:
-        msg.extend(afl["ki"])
-    msg.extend(mcr)
+        m.extend(afl["ki"])
+    m.extend(mcr)
     if afl["ml"] is not None:
-        msg.extend(afl["ml"])
-    msg.extend(buf[tpl:])
-    mac = CMAC(kmac).mac(msg)
+        m.extend(afl["ml"])
+    m.extend(buf[tpl:])
+    mac = CMAC(kmac).mac(m)
     from crypto.xor import equal
 
     if not equal(mac, afl["mac"], len(afl["mac"])):
-        raise WmbusError("mac", "decryption failed (AFL MAC mismatch)", tpl, t["meter"])
+        raise WmbusError("mac", msg(_E, 18), tpl, t["meter"])
     t["mac_ok"] = True
     buf = bytearray(buf)
     mv = memoryview(buf)[p:p + 16 * nb]
@@ -361,6 +379,6 @@ def _mode10(t, buf, p, tpl, keys):
     try:
         plain = CCM(kenc, 8).decrypt(nonce, aad, memoryview(buf)[p:])
     except CcmError:
-        raise WmbusError("decrypt", "decryption failed (CCM tag mismatch)", p, t["meter"])
+        raise WmbusError("decrypt", msg(_E, 19), p, t["meter"])
     t["mac_ok"] = True
     return plain, 0

@@ -113,3 +113,21 @@ def test_frame_truncated():
         frame.strip(b"\x20" + bytes(15), "none")
     with raises(WmbusError):
         frame.strip(b"\x20" + bytes(5), "auto")
+
+
+def test_tables_in_the_image_equal_computed_ones():
+    from wmbus import crc, three_of_six
+
+    dec = bytearray(b"\xff" * 64)
+    for i in range(16):
+        dec[three_of_six.CODES[i]] = i
+    eq(three_of_six._DEC, bytes(dec))
+    t = bytearray(512)
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x3D65) if c & 0x8000 else (c << 1)
+        t[2 * i] = c & 0xFF
+        t[2 * i + 1] = (c >> 8) & 0xFF
+    for i in range(256):  # crc of one byte b from state 0 = table[b] ^ 0xFFFF
+        eq(crc.crc(bytes((i,))), (t[2 * i] | (t[2 * i + 1] << 8)) ^ 0xFFFF, i)

@@ -26,12 +26,20 @@ _OVF = const(0x11)
 _QUEUE = const(8)
 
 
-class _Cs:
-    def __init__(self, emu):
+class _Pin:
+    """Chip select (kind 0: low starts an SPI transaction) or GDO0/GDO2 (1/2, read-only)."""
+
+    def __init__(self, emu, kind):
         self.emu = emu
+        self.kind = kind
         self.v = 1
 
     def value(self, v=None):
+        k = self.kind
+        if k == 1:
+            return 1 if self.emu.flen >= 33 else 0  # RX FIFO at/above threshold
+        if k == 2:
+            return 1 if self.emu.cur is not None else 0  # sync seen, packet running
         if v is None:
             return self.v
         if v == 0 and self.v == 1:
@@ -39,41 +47,15 @@ class _Cs:
         self.v = v
 
 
-class _Spi:
-    def __init__(self, emu):
-        self.emu = emu
-
-    def write_readinto(self, out, inp):
-        e = self.emu
-        for i in range(len(out)):
-            inp[i] = e._byte(out[i])
-
-    def write(self, out):
-        for b in out:
-            self.emu._byte(b)
-
-    def readinto(self, inp, write_byte=0):
-        for i in range(len(inp)):
-            inp[i] = self.emu._byte(write_byte)
-
-
-class _Gdo:
-    def __init__(self, f):
-        self.f = f
-
-    def value(self, v=None):
-        return self.f()
-
-
 class Cc1101Emu:
     def __init__(self, addr=None, rate=12500, clock=None):
         self.regs = bytearray(0x2F)
         self.clock = clock or time.ticks_us
         self.rate = rate or 12500
-        self.spi = _Spi(self)
-        self.cs = _Cs(self)
-        self.gdo0 = _Gdo(lambda: 1 if self.flen >= 33 else 0)
-        self.gdo2 = _Gdo(lambda: 1 if self.cur is not None else 0)
+        self.spi = self  # the SPI bus: write_readinto / write / readinto below
+        self.cs = _Pin(self, 0)
+        self.gdo0 = _Pin(self, 1)
+        self.gdo2 = _Pin(self, 2)
         self.queue = []  # (rssi, chips)
         self.stats = {"bursts": 0, "no_sync": 0, "lost": 0, "overflows": 0, "fixed_end": 0,
                       "truncated": 0}
@@ -86,6 +68,19 @@ class Cc1101Emu:
             self._listen(addr)
         self._hdr = None
         self._pump_t = 0
+
+    # --- the SPI bus (one object less: the emulator is its own bus)
+    def write_readinto(self, out, inp):
+        for i in range(len(out)):
+            inp[i] = self._byte(out[i])
+
+    def write(self, out):
+        for b in out:
+            self._byte(b)
+
+    def readinto(self, inp, write_byte=0):
+        for i in range(len(inp)):
+            inp[i] = self._byte(write_byte)
 
     # --- the air socket
     def _listen(self, addr):
@@ -113,7 +108,10 @@ class Cc1101Emu:
         except OSError:
             pass
         rd = self._rd
-        for cb in list(self.conns):
+        i = len(self.conns)
+        while i:  # (no list copy per pump: it runs every millisecond)
+            i -= 1
+            cb = self.conns[i]
             c, buf = cb
             try:
                 n = c.readinto(rd)
@@ -123,7 +121,7 @@ class Cc1101Emu:
                 continue
             if not n:
                 c.close()
-                self.conns.remove(cb)
+                self.conns.pop(i)
                 continue
             buf.extend(memoryview(rd)[:n])
             while len(buf) >= 3:
@@ -131,8 +129,10 @@ class Cc1101Emu:
                 if len(buf) < 3 + n:
                     break
                 r = buf[2]
-                self.inject(bytes(buf[3:3 + n]), r - 256 if r >= 128 else r)
-                cb[1] = buf = buf[3 + n:]
+                self.inject(bytes(memoryview(buf)[3:3 + n]), r - 256 if r >= 128 else r)
+                buf[0:3 + n] = b""  # in place: no copy of the rest per burst
+            if not buf:
+                cb[1] = bytearray()  # all consumed: a buffer grown by a long read goes
 
     def inject(self, chips, rssi_dbm=-60):
         """One burst from the air (the socket path calls this too)."""
@@ -149,7 +149,7 @@ class Cc1101Emu:
         self.flen = 0
         self.cur = None  # payload bytes after sync of the burst being received
         self.hold = False  # signal lost mid-packet: nothing more until RX is restarted
-        self.pos = 0  # bytes of cur delivered into the FIFO
+        self.pos = 0  # index in cur of the next byte for the FIFO
         self.count = 0
         self.t0 = 0
         self.rssi_reg = 0x80
@@ -168,8 +168,8 @@ class Cc1101Emu:
             if i < 0:
                 self.stats["no_sync"] += 1
                 continue
-            self.cur = chips[i + 2:]
-            self.pos = 0
+            self.cur = chips
+            self.pos = i + 2  # no copy of the payload: delivered from chips[pos:]
             self.count = 0
             self.t0 = now
             v = (rssi + 74) * 2
@@ -186,7 +186,7 @@ class Cc1101Emu:
                 return
         due = time.ticks_diff(now, self.t0) * self.rate // 1000000 + 1
         pk = self.regs[0x08] & 3
-        while self.pos < due:
+        while self.count < due:
             if self.pos >= len(self.cur):  # burst ended mid-packet (truncation)
                 self.cur = None
                 self.hold = True
@@ -208,7 +208,7 @@ class Cc1101Emu:
                 return
 
     def _status_byte(self):
-        st = {_IDLE: 0, _RX: 1, _OVF: 6}[self.state]
+        st = 1 if self.state == _RX else 6 if self.state == _OVF else 0  # (no dict per byte)
         return (st << 4) | min(self.flen, 15)
 
     def _strobe(self, a):
