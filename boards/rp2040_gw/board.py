@@ -5,6 +5,8 @@ RP2040 (armv6m, 264 KiB SRAM; 192 KiB MicroPython heap budget), W5500 Ethernet (
 NAME = "rp2040_gw"
 ARCH = "armv6m"
 HEAP_BYTES = 196608
+# gc.threshold: collect every GC_THRESHOLD bytes allocated (see boards/unix/board.py)
+GC_THRESHOLD = 4096
 DATA_DIR = "/data"
 WAN_VARIANT = "E"  # -E: WIZnet W5500 on SPI0
 

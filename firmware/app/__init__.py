@@ -168,6 +168,9 @@ def main():
     import board
 
     gc.collect()
+    thr = getattr(board, "GC_THRESHOLD", 0)
+    if thr:  # keeps the heap compact (boards/unix/board.py)
+        gc.threshold(thr)
     CTX = Context(board, board.make_hal())
     try:
         asyncio.run(_start(CTX))
