@@ -86,12 +86,11 @@ class Outbox:
         built = 0
         for taf in tafs or sorted(self.inqs):
             q = self.inqs[taf]
-            seqs = list(q.iter(q.first_seq))
-            if not seqs:
-                continue
             channels = {}
             n = 0
-            for s in seqs:
+            last = None  # no list of the sequence numbers: up to _IN_CAP of them (RAM)
+            for s in q.iter(q.first_seq):
+                last = s
                 rec = q.read(s)
                 try:
                     v = json.loads(rec)
@@ -99,14 +98,18 @@ class Outbox:
                     self.ctx.log(3, "wan.queue", "%s: bad pending record %d" % (self.emt.id, s))
                     continue
                 channels.setdefault((v["m"], v["o"]), []).append(
-                    {"capture_time": v["t"], "raw": v["r"], "scaler": v["s"], "unit": v["u"],
-                     "status": v["st"]})
+                    (v["t"], v["r"], v["s"], v["u"], v["st"]))
                 n += 1
+            if last is None:
+                continue
             # the delivery id inside the signed content binds it to the payload
             body = self.build(taf, channels, now, self.delivery_id(self.outq.last_seq + 1))
-            head = {"upto": seqs[-1], "taf": taf, "t": now, "n": n}
-            self.outq.append(json.dumps(head).encode() + b"\n" + body)
-            q.trim(seqs[-1])
+            channels = None
+            head = {"upto": last, "taf": taf, "t": now, "n": n}
+            # header line and payload written in two parts: no joined copy of the payload
+            self.outq.append((json.dumps(head).encode() + b"\n", body))
+            body = None
+            q.trim(last)
             built += 1
         if built:
             self.wake.set()
@@ -119,11 +122,13 @@ class Outbox:
         e = self.emt
         w = self.wan
         gw = e.gateway_name(w.gateway_id)
-        chans = [(e.meter_name(m), o, sorted(vals, key=lambda x: x["capture_time"]))
-                 for (m, o), vals in sorted(channels.items())]
-        xml = cosem.profile_xml(gw, taf, now, chans, delivery_id)
-        return cms.build(xml, w.ident.cert_der(), w.secmod,
-                         w.ident.peer_cert(e.enc_cert), now)
+        chans = []
+        for (m, o), vals in sorted(channels.items()):
+            vals.sort(key=lambda x: x[0])  # by capture time
+            chans.append((e.meter_name(m), o, vals))
+        # the document is generated twice (hash, then copy) straight into the CMS buffer
+        return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
+                         w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now)
 
     # ---- delivery --------------------------------------------------------------------
     def pending(self):

@@ -6,6 +6,7 @@ import asyncio
 from wan.tlsconn import WanError
 
 _MAX_HEADER = const(4096)
+_PART = const(1024)
 
 
 async def request(session, method, path, body=b"", headers=None, timeout_s=30,
@@ -18,9 +19,18 @@ async def request(session, method, path, body=b"", headers=None, timeout_s=30,
         h.append("%s: %s" % (k, v))
     try:
         w.write(("\r\n".join(h) + "\r\n\r\n").encode())
-        if body:
-            w.write(body)
-        await asyncio.wait_for(w.drain(), timeout_s)
+        h = None
+        # the body in parts, each drained: the stream never holds a copy of a payload
+        # (asyncio's writer copies what the socket does not take at once)
+        mv = memoryview(body)
+        i = 0
+        while True:
+            if i < len(mv):
+                w.write(mv[i:i + _PART])
+            await asyncio.wait_for(w.drain(), timeout_s)
+            i += _PART
+            if i >= len(mv):
+                break
         return await asyncio.wait_for(_response(r, max_body), timeout_s)
     except asyncio.TimeoutError:
         raise WanError("HTTP timeout", session.name)

@@ -20,8 +20,8 @@ not reversible without the key; key = "pseudonym_key" of the profile or the alia
 """
 from crypto.kdf import hmac_sha256
 
-MAX_EMTS = const(24)
-TAFS = ("TAF1", "TAF2", "TAF6", "TAF7")
+_MAX_EMTS = const(24)
+_TAFS = const(("TAF1", "TAF2", "TAF6", "TAF7"))
 _GWA = {"name": str, "host": str, "port": int, "poll_s": int, "wakeup_port": int,
         "wakeup_window_s": int}
 _EMT = {"id": str, "host": str, "port": int, "path": str, "peer": str, "enc_cert": str,
@@ -78,8 +78,8 @@ def parse(wan):
         if gwa and k not in gwa:
             raise ProfileError("wan.gwa: missing " + k)
     emts = wan.get("emts", [])
-    if len(emts) > MAX_EMTS:
-        raise ProfileError("more than %d EMT profiles" % MAX_EMTS)
+    if len(emts) > _MAX_EMTS:
+        raise ProfileError("more than %d EMT profiles" % _MAX_EMTS)
     out = []
     seen = set()
     for i, e in enumerate(emts):
@@ -92,7 +92,7 @@ def parse(wan):
             raise ProfileError(where + ": bad or duplicate id")
         seen.add(e["id"])
         for t in e.get("tafs", []):
-            if t not in TAFS:
+            if t not in _TAFS:
                 raise ProfileError(where + ": unknown TAF " + str(t))
         if e.get("mqtt") is not None:
             _check(e["mqtt"], _MQTT, where + ".mqtt")

@@ -19,9 +19,11 @@ ROOT = "/data/wan/q"
 
 
 def _write(path, data):
+    """data: bytes-like, or a tuple of them written one after the other."""
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(data)
+        for part in data if isinstance(data, tuple) else (data,):
+            f.write(part)
     try:
         os.rename(tmp, path)
     except OSError:

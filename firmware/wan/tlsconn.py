@@ -17,10 +17,11 @@ TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
 import asyncio
 import os
 
-PKI = "/data/pki"
-MAX_SESSION_S = const(172800)  # 48 h
-SUITES = ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256",
-          "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384", "TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
+_PKI = const("/data/pki")
+_MAX_SESSION_S = const(172800)  # 48 h
+# one string (split when a context is made): four str objects and a tuple less at import
+_SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256 "
+                "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384 TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
 
 
 class WanError(Exception):
@@ -40,7 +41,7 @@ def read_file(path):
 class Identity:
     """The gateway's TLS identity and the trust store under /data/pki (or another dir)."""
 
-    def __init__(self, secmod, pki=PKI):
+    def __init__(self, secmod, pki=_PKI):
         self.secmod = secmod
         self.pki = pki
         self._ctx = {}
@@ -99,7 +100,7 @@ class Identity:
         c.load_verify_locations(ca.der)
         c.verify_mode = tls.CERT_REQUIRED
         try:
-            c.set_ciphers(list(SUITES))
+            c.set_ciphers(_SUITES.split())
         except (AttributeError, ValueError, OSError):
             pass
         return c
@@ -120,7 +121,7 @@ class Session:
         self.opened = opened
 
     def expired(self, now):
-        return now - self.opened >= MAX_SESSION_S
+        return now - self.opened >= _MAX_SESSION_S
 
     async def close(self):
         try:
