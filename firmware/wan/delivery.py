@@ -143,30 +143,33 @@ class Outbox:
         if q.last_seq < q.first_seq:
             return False
         seq = q.first_seq
-        rec = q.read(seq)
-        if rec is None:  # lost record (should not happen): skip it, logged
+        fs = q.open(seq)  # the payload is streamed from its file, never held in RAM
+        if fs is None:  # lost record (should not happen): skip it, logged
             self.ctx.log(3, "wan.queue", "%s: record %d missing" % (self.emt.id, seq))
             q.trim(seq)
             return True
-        i = rec.index(b"\n")
+        f, n = fs
         did = self.delivery_id(seq)
         e = self.emt
-        if e.mqtt:
-            await self._publish(did, memoryview(rec)[i + 1:])
-            q.trim(seq)
-            self.delivered += 1
-            self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
-            return True
-        async with self.wan.ident.lock:
-            s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
-            try:
-                st, hdr, body = await http.request(
-                    s, "POST", e.path, memoryview(rec)[i + 1:],
-                    {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
-                     "X-Gateway": e.gateway_name(self.wan.gateway_id)})
-            finally:
-                await s.close()
-        rec = None
+        try:
+            n -= len(f.readline())  # the header line
+            if e.mqtt:
+                await self._publish(did, f.read())
+                q.trim(seq)
+                self.delivered += 1
+                self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
+                return True
+            async with self.wan.ident.lock:
+                s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+                try:
+                    st, hdr, body = await http.request(
+                        s, "POST", e.path, (f, n),
+                        {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
+                         "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+                finally:
+                    await s.close()
+        finally:
+            f.close()
         if st != 200:
             raise WanError("HTTP %d" % st, e.id)
         try:

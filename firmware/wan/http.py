@@ -11,9 +11,15 @@ _PART = const(1024)
 
 async def request(session, method, path, body=b"", headers=None, timeout_s=30,
                   max_body=65536, keep_alive=False):
+    """body: bytes-like, or (binary file, length) to stream it from the file."""
     r, w = session.reader, session.writer
+    f = None
+    if isinstance(body, tuple):
+        f, n = body
+    else:
+        n = len(body)
     h = ["%s %s HTTP/1.1" % (method, path), "Host: " + session.name,
-         "Content-Length: %d" % len(body),
+         "Content-Length: %d" % n,
          "Connection: " + ("keep-alive" if keep_alive else "close")]
     for k, v in (headers or {}).items():
         h.append("%s: %s" % (k, v))
@@ -22,14 +28,23 @@ async def request(session, method, path, body=b"", headers=None, timeout_s=30,
         h = None
         # the body in parts, each drained: the stream never holds a copy of a payload
         # (asyncio's writer copies what the socket does not take at once)
+        if f is not None:
+            body = bytearray(min(n, _PART))
         mv = memoryview(body)
         i = 0
         while True:
-            if i < len(mv):
-                w.write(mv[i:i + _PART])
+            if i < n:
+                k = min(_PART, n - i)
+                if f is None:
+                    w.write(mv[i:i + k])
+                else:  # the writer copies what it cannot send at once: buffer reusable
+                    k = f.readinto(mv[:k])
+                    if not k:
+                        raise WanError("body file truncated", session.name)
+                    w.write(mv[:k])
+                i += k
             await asyncio.wait_for(w.drain(), timeout_s)
-            i += _PART
-            if i >= len(mv):
+            if i >= n:
                 break
         return await asyncio.wait_for(_response(r, max_body), timeout_s)
     except asyncio.TimeoutError:

@@ -88,6 +88,14 @@ class FileQueue:
         except OSError:
             return None
 
+    def open(self, seq):
+        """(open binary file, size) of a record, to stream it; None when missing."""
+        p = "%s/%d" % (self.path, seq)
+        try:
+            return open(p, "rb"), os.stat(p)[6]
+        except OSError:
+            return None
+
     def iter(self, from_seq=0):
         for s in list(self._seqs):
             if s >= from_seq:

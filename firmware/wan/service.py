@@ -111,8 +111,7 @@ class Wan:
         self.gwa = gwa
         self.emts = emts
         if self.ident is None:
-            self.ident = Identity(self.secmod, self.pki)
-        self.ident.reset()
+            self.ident = Identity(self.secmod, self.pki)  # caches nothing: no reset
         old = self.outboxes
         self.outboxes = {}
         for e in emts:

@@ -44,8 +44,6 @@ class Identity:
     def __init__(self, secmod, pki=_PKI):
         self.secmod = secmod
         self.pki = pki
-        self._ctx = {}
-        self._cas = None
         # One short-lived WAN session at a time (EMT deliveries, GWA sessions): a TLS
         # handshake is the largest RAM user of the layer (on the unix port mbedTLS
         # allocates from the GC heap), and a WAN link is one pipe anyway.
@@ -62,24 +60,20 @@ class Identity:
         except OSError:
             raise WanError("no pinned certificate", name)
 
-    def cas(self):
-        if self._cas is None:
-            self._cas = []
-            try:
-                names = os.listdir(self.pki + "/ca")
-            except OSError:
-                names = []
-            from crypto.cms import Cert
-
-            for n in sorted(names):
-                if n.endswith(".der"):
-                    self._cas.append(Cert(read_file(self.pki + "/ca/" + n)))
-        return self._cas
-
     def issuer_of(self, cert):
-        for ca in self.cas():
-            if ca.subject == cert.issuer and cert.signed_by(ca):
-                return ca
+        """The trusted CA (/data/pki/ca/*.der, in name order) that issued cert, or None.
+        Read per session, not cached: parsed certificates stay out of the heap."""
+        from crypto.cms import Cert
+
+        try:
+            names = sorted(os.listdir(self.pki + "/ca"))
+        except OSError:
+            names = ()
+        for n in names:
+            if n.endswith(".der"):
+                ca = Cert(read_file(self.pki + "/ca/" + n))
+                if ca.subject == cert.issuer and cert.signed_by(ca):
+                    return ca
         return None
 
     def context(self, name):
@@ -105,10 +99,6 @@ class Identity:
             pass
         return c
 
-    def reset(self):
-        """Forget contexts (after a configuration/certificate change)."""
-        self._ctx = {}
-        self._cas = None
 
 
 class Session:
