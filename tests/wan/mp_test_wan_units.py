@@ -5,7 +5,7 @@ import os
 
 from crypto import cms, der, ecc, ecdsa
 from mptest import eq, raises, tmpdir
-from wan import ntp, profiles, queue, update, wakeup
+from wan import cosem, ntp, profiles, queue, update, wakeup
 
 
 def _rand_mutations(base, n):
@@ -15,6 +15,20 @@ def _rand_mutations(base, n):
         for k in range(1 + r[3] % 3):
             b[(r[k] * 7 + i) % len(b)] = os.urandom(1)[0]
         yield bytes(b[:len(b) - r[2] % 5])
+
+
+def test_cosem_pieces_equal_document():
+    # delivery streams cosem.pieces (tuples) into the CMS buffer; dicts give the same text
+    d = [{"capture_time": 1767225600, "raw": 5000, "scaler": -1, "unit": 30, "status": 0},
+         {"capture_time": 1767226500, "raw": 5001, "scaler": -1, "unit": 30, "status": None}]
+    t = [(v["capture_time"], v["raw"], v["scaler"], v["unit"], v["status"]) for v in d]
+    doc = cosem.profile_xml("G&1", "TAF7", 1767226500, [("m<1", "1-0:1.8.0*255", d)], "x.1")
+    eq(b"".join(cosem.pieces("G&1", "TAF7", 1767226500, [("m<1", "1-0:1.8.0*255", t)],
+                             "x.1")), doc)
+    eq(doc.count(b"<Entry "), 2)
+    assert b'gateway="G&amp;1"' in doc and b'meter="m&lt;1"' in doc
+    assert b'value="5000" scaler="-1" unit="30" status="0"/>' in doc
+    assert b'value="5001" scaler="-1" unit="30"/>' in doc
 
 
 def test_file_queue_persists_and_never_reuses_seq():
