@@ -11,11 +11,16 @@ _PART = const(1024)
 
 async def request(session, method, path, body=b"", headers=None, timeout_s=30,
                   max_body=65536, keep_alive=False):
-    """body: bytes-like, or (binary file, length) to stream it from the file."""
+    """body: bytes-like, a list of them (sent one after the other), or (binary file,
+    length) to stream it from the file."""
     r, w = session.reader, session.writer
     f = None
     if isinstance(body, tuple):
         f, n = body
+    elif isinstance(body, list):
+        n = 0
+        for p in body:
+            n += len(p)
     else:
         n = len(body)
     h = ["%s %s HTTP/1.1" % (method, path), "Host: " + session.name,
@@ -26,26 +31,25 @@ async def request(session, method, path, body=b"", headers=None, timeout_s=30,
     try:
         w.write(("\r\n".join(h) + "\r\n\r\n").encode())
         h = None
-        # the body in parts, each drained: the stream never holds a copy of a payload
-        # (asyncio's writer copies what the socket does not take at once)
+        # the body in parts of at most _PART bytes, each drained: the stream never holds
+        # a copy of a payload (asyncio's writer copies what the socket does not take)
         if f is not None:
-            body = bytearray(min(n, _PART))
-        mv = memoryview(body)
-        i = 0
-        while True:
-            if i < n:
-                k = min(_PART, n - i)
-                if f is None:
-                    w.write(mv[i:i + k])
-                else:  # the writer copies what it cannot send at once: buffer reusable
-                    k = f.readinto(mv[:k])
-                    if not k:
-                        raise WanError("body file truncated", session.name)
-                    w.write(mv[:k])
+            mv = memoryview(bytearray(min(n, _PART)))
+            i = 0
+            while i < n:
+                k = f.readinto(mv[:min(_PART, n - i)])
+                if not k:
+                    raise WanError("body file truncated", session.name)
+                w.write(mv[:k])  # copied by the writer if not sent: buffer reusable
+                await asyncio.wait_for(w.drain(), timeout_s)
                 i += k
-            await asyncio.wait_for(w.drain(), timeout_s)
-            if i >= n:
-                break
+        else:
+            for p in body if isinstance(body, list) else (body,):
+                mv = memoryview(p)
+                for i in range(0, len(mv), _PART):
+                    w.write(mv[i:i + _PART])
+                    await asyncio.wait_for(w.drain(), timeout_s)
+        await asyncio.wait_for(w.drain(), timeout_s)
         return await asyncio.wait_for(_response(r, max_body), timeout_s)
     except asyncio.TimeoutError:
         raise WanError("HTTP timeout", session.name)
