@@ -56,13 +56,15 @@ class Outbox:
                 q.trim(u)
 
     def header(self, seq):
-        rec = self.outq.read(seq)
-        if rec is None:
+        fs = self.outq.open(seq)  # only the header line is read, not the payload
+        if fs is None:
             return None
         try:
-            return json.loads(rec[:rec.index(b"\n")])
+            return json.loads(fs[0].readline())
         except ValueError:
             return None
+        finally:
+            fs[0].close()
 
     def add(self, taf, meter, obis, value):
         q = self.inqs.get(taf)
