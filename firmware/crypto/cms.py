@@ -25,13 +25,15 @@ Choices (documented in docs/wan.md too):
   type id-signedData), so the recipient decrypts, then verifies the gateway signature.
 
 RAM: the content may be a function returning an iterator of byte pieces (called twice:
-once to hash and measure, once to copy); the whole ContentInfo is then written into one
-preallocated buffer and encrypted in place, so no copy of the content is ever held.
+once to hash and measure, once to encrypt); with an output stream the ContentInfo is
+encrypted in 512-byte steps and written out, so no copy of the content is ever held.
 """
 import hashlib
 
 from crypto import der, ecc, ecdsa
 from crypto.kdf import x963_kdf
+
+_STAGE = const(512)  # encryption step (multiple of the AES block): the only content buffer
 
 # object identifiers, DER-encoded (tag 06 included)
 _ID_DATA = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01")
@@ -182,10 +184,12 @@ def _kari(recipient, random, cek):
                         der.octets(key_wrap(kek, cek)))))))
 
 
-def envelope(parts, plain, inner_type, recipient, random):
-    """ContentInfo(EnvelopedData) DER (a bytearray) whose encrypted content is the
-    concatenation of `parts` (bytes-like or functions, see _pieces), `plain` bytes long;
-    written into one buffer of the final size and encrypted in place."""
+def envelope(parts, plain, inner_type, recipient, random, out=None):
+    """ContentInfo(EnvelopedData) DER whose encrypted content is the concatenation of
+    `parts` (bytes-like or functions, see _pieces), `plain` bytes long. Encrypted in
+    _STAGE-byte steps through one small buffer and written to the stream `out` (returns
+    the length written), or without `out` returned as bytes.
+    """
     if not isinstance(recipient, Cert):
         recipient = Cert(recipient)
     cek = random(16)
@@ -201,31 +205,49 @@ def envelope(parts, plain, inner_type, recipient, random):
     ed_hdr = _hdr(0x30, ed_len)
     c0_hdr = _hdr(0xA0, len(ed_hdr) + ed_len)
     n = len(_ID_ENVELOPED) + len(c0_hdr) + len(ed_hdr) + ed_len
-    buf = bytearray(len(_hdr(0x30, n)) + n)
-    p = 0
-    for part in (_hdr(0x30, n), _ID_ENVELOPED, c0_hdr, ed_hdr, ed_head, eci_hdr, eci_head):
-        buf[p:p + len(part)] = part
-        p += len(part)
-    h = p
+    ci_hdr = _hdr(0x30, n)
+    n += len(ci_hdr)
+    res = out is None
+    if res:  # tests and tools: the whole DER in memory
+        import io
+
+        out = io.BytesIO(n)
+    for part in (ci_hdr, _ID_ENVELOPED, c0_hdr, ed_hdr, ed_head, eci_hdr, eci_head):
+        out.write(part)
     ed_head = eci_head = None
+    aes = _aes(cek)
+    sv = memoryview(bytearray(_STAGE))
+    k = got = 0
     for part in parts:
         for piece in _pieces(part):
-            k = len(piece)
-            buf[p:p + k] = piece
-            p += k
-    if p != h + plain:
+            pv = memoryview(piece)
+            j = 0
+            while j < len(pv):
+                c = min(_STAGE - k, len(pv) - j)
+                sv[k:k + c] = pv[j:j + c]
+                k += c
+                j += c
+                if k == _STAGE:  # CBC goes on from the last ciphertext block
+                    aes.cbc_encrypt(iv, sv, sv)
+                    out.write(sv)
+                    iv = bytes(sv[_STAGE - 16:])
+                    k = 0
+            got += j
+    if got != plain:
         raise CmsError("content changed while building")
-    while p < len(buf):
-        buf[p] = pad
-        p += 1
-    mv = memoryview(buf)[h:]
-    _aes(cek).cbc_encrypt(iv, mv, mv)
-    return buf
+    for i in range(k, k + pad):  # PKCS#7 padding (k + pad <= _STAGE: both multiples of 16)
+        sv[i] = pad
+    k += pad
+    aes.cbc_encrypt(iv, sv[:k], sv[:k])
+    out.write(sv[:k])
+    return out.getvalue() if res else n
 
 
-def build(content, signer_cert, secmod, recipient_cert, t):
+def build(content, signer_cert, secmod, recipient_cert, t, out=None):
     """Sign with the gateway key, then encrypt for the recipient: ContentInfo DER
-    (bytearray). content: bytes, or a function returning an iterator of byte pieces that
-    yields the same bytes each time it is called."""
+    (bytes), or written to the stream `out` (returns its length). content: bytes, or
+    a function returning an iterator of byte pieces that yields the same bytes each time
+    it is called."""
     prefix, suffix, n = signed_parts(content, signer_cert, secmod, t)
-    return envelope((prefix, content, suffix), n, _ID_SIGNED, recipient_cert, secmod.random)
+    return envelope((prefix, content, suffix), n, _ID_SIGNED, recipient_cert, secmod.random,
+                    out)

@@ -105,19 +105,21 @@ class Outbox:
             if last is None:
                 continue
             # the delivery id inside the signed content binds it to the payload
-            body = self.build(taf, channels, now, self.delivery_id(self.outq.last_seq + 1))
-            channels = None
+            did = self.delivery_id(self.outq.last_seq + 1)
             head = {"upto": last, "taf": taf, "t": now, "n": n}
-            # header line and payload written in two parts: no joined copy of the payload
-            self.outq.append((json.dumps(head).encode() + b"\n", body))
-            body = None
+            # header line, then the payload encrypted straight into the record file: the
+            # payload is never held in RAM as a whole
+            self.outq.append((json.dumps(head).encode() + b"\n",
+                              lambda f: self.build(taf, channels, now, did, f)))
+            channels = None
             q.trim(last)
             built += 1
         if built:
             self.wake.set()
         return built
 
-    def build(self, taf, channels, now, delivery_id=""):
+    def build(self, taf, channels, now, delivery_id="", out=None):
+        """The CMS payload (bytearray), or written to the stream `out`."""
         from crypto import cms  # imported when the first payload is built (RAM)
         from wan import cosem
 
@@ -130,7 +132,7 @@ class Outbox:
             chans.append((e.meter_name(m), o, vals))
         # the document is generated twice (hash, then copy) straight into the CMS buffer
         return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
-                         w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now)
+                         w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now, out)
 
     # ---- delivery --------------------------------------------------------------------
     def pending(self):

@@ -19,11 +19,15 @@ ROOT = "/data/wan/q"
 
 
 def _write(path, data):
-    """data: bytes-like, or a tuple of them written one after the other."""
+    """data: bytes-like, or a tuple of parts written one after the other; a part may be
+    a function that writes to the file itself (streamed payloads)."""
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         for part in data if isinstance(data, tuple) else (data,):
-            f.write(part)
+            if callable(part):
+                part(f)
+            else:
+                f.write(part)
     try:
         os.rename(tmp, path)
     except OSError:
