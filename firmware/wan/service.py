@@ -11,27 +11,12 @@ import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
+from store.records import _exists, _mkdirs  # the store's directory helpers (one copy)
 
-DATA = "/data"
-CONFIG = DATA + "/config/active.json"
-KEY = DATA + "/pki/gateway.key"
-METER_KEYS = DATA + "/keys/meters.json"
-
-
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-
-
-def _mkdirs(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        if not _exists(cur):
-            os.mkdir(cur)
+_DATA = const("/data")
+_CONFIG = const("/data/config/active.json")
+_KEY = const("/data/pki/gateway.key")
+_METER_KEYS = const("/data/keys/meters.json")
 
 
 def write_atomic(path, data):
@@ -46,7 +31,7 @@ def write_atomic(path, data):
         os.rename(tmp, path)
 
 
-def provision(src, dst=DATA):
+def provision(src, dst=_DATA):
     """Factory provisioning of the virtual board: copy a host folder's files into /data
     where they are missing (never overwrites). Layout of src mirrors /data."""
     n = 0
@@ -67,12 +52,12 @@ def make_secmod(ctx):
     if se is not None:
         from drivers.atecc608 import Atecc608SecMod
 
-        return Atecc608SecMod(se, meter_keys_path=METER_KEYS)
+        return Atecc608SecMod(se, meter_keys_path=_METER_KEYS)
     # no key yet on a fresh board: provisioning generates or loads one (app.provision)
-    return SoftSecMod(key_path=KEY, meter_keys_path=METER_KEYS)
+    return SoftSecMod(key_path=_KEY, meter_keys_path=_METER_KEYS)
 
 
-def load_config(path=CONFIG):
+def load_config(path=_CONFIG):
     try:
         with open(path) as f:
             return json.load(f)
@@ -81,11 +66,11 @@ def load_config(path=CONFIG):
 
 
 class Wan:
-    def __init__(self, ctx, secmod, pki=DATA + "/pki", qroot=DATA + "/wan/q"):
+    def __init__(self, ctx, secmod, pki="/data/pki", qroot="/data/wan/q"):
         self.ctx = ctx
         self.qroot = qroot
-        self.config_path = CONFIG
-        self.keys_path = METER_KEYS
+        self.config_path = _CONFIG
+        self.keys_path = _METER_KEYS
         self.secmod = secmod
         self.pki = pki
         self.ident = None  # wan.tlsconn.Identity, made by configure() (lazy: RAM)
