@@ -23,24 +23,31 @@ Choices (documented in docs/wan.md too):
 - Content encryption AES-128-CBC (2.16.840.1.101.3.4.1.2, parameter = 16-byte IV),
   PKCS#7 padding; the encrypted content is the SignedData value (RFC 5652 6.1: content
   type id-signedData), so the recipient decrypts, then verifies the gateway signature.
+
+RAM: the content may be a function returning an iterator of byte pieces (called twice:
+once to hash and measure, once to encrypt); with an output stream the ContentInfo is
+encrypted in 512-byte steps and written out, so no copy of the content is ever held.
 """
 import hashlib
 
 from crypto import der, ecc, ecdsa
 from crypto.kdf import x963_kdf
 
-ID_DATA = "1.2.840.113549.1.7.1"
-ID_SIGNED = "1.2.840.113549.1.7.2"
-ID_ENVELOPED = "1.2.840.113549.1.7.3"
-SHA256 = "2.16.840.1.101.3.4.2.1"
-ECDSA_SHA256 = "1.2.840.10045.4.3.2"
-EC_PUBKEY = "1.2.840.10045.2.1"
-KA_SHA256 = "1.3.132.1.11.1"
-AES128_WRAP = "2.16.840.1.101.3.4.1.5"
-AES128_CBC = "2.16.840.1.101.3.4.1.2"
-A_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-A_DIGEST = "1.2.840.113549.1.9.4"
-A_SIGNING_TIME = "1.2.840.113549.1.9.5"
+_STAGE = const(512)  # encryption step (multiple of the AES block): the only content buffer
+
+# object identifiers, DER-encoded (tag 06 included)
+_ID_DATA = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01")
+_ID_SIGNED = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02")
+_ID_ENVELOPED = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03")
+_SHA256 = const(b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01")  # 2.16.840.1.101.3.4.2.1
+_ECDSA_SHA256 = const(b"\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02")  # 1.2.840.10045.4.3.2
+_EC_PUBKEY = const(b"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01")  # 1.2.840.10045.2.1
+_KA_SHA256 = const(b"\x06\x06\x2b\x81\x04\x01\x0b\x01")  # 1.3.132.1.11.1
+_AES128_WRAP = const(b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x01\x05")  # 2.16.840.1.101.3.4.1.5
+_AES128_CBC = const(b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x01\x02")  # 2.16.840.1.101.3.4.1.2
+_A_CONTENT_TYPE = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x03")  # 1.2.840.113549.1.9.3
+_A_DIGEST = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x04")
+_A_SIGNING_TIME = const(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x05")
 
 
 class CmsError(ValueError):
@@ -49,13 +56,15 @@ class CmsError(ValueError):
 
 # ---- certificates ------------------------------------------------------------------------
 class Cert:
-    """The few fields of an X.509 certificate (RFC 5280 4.1) that CMS and pinning need."""
+    """The few fields of an X.509 certificate (RFC 5280 4.1) that CMS and pinning need.
+    serial and issuer are TLVs; the signed part and the signature stay offsets into der."""
 
     def __init__(self, b):
         try:
             self.der = b = bytes(b)
-            _, s, e = der.whole(b, der.SEQUENCE)
-            tbs = der.items(b, s, e)[0]
+            _, s, e = der.whole(b, 0x30)
+            top = der.items(b, s, e)
+            tbs = top[0]
             f = der.items(b, tbs[1], tbs[2])
             i = 1 if f[0][0] == 0xA0 else 0
             self.serial = b[f[i][3]:f[i][2]]  # INTEGER TLV
@@ -66,78 +75,70 @@ class Cert:
             self.subject = b[f[i + 4][3]:f[i + 4][2]]
             spki = der.items(b, f[i + 5][1], f[i + 5][2])
             alg = der.items(b, spki[0][1], spki[0][2])
-            if der.to_oid(b, alg[0][1], alg[0][2]) != EC_PUBKEY:
+            if b[alg[0][3]:alg[0][2]] != _EC_PUBKEY:
                 raise CmsError("not an EC key")
             co = der.to_oid(b, alg[1][1], alg[1][2])
-            self.curve = ecc.BY_OID.get(co)
+            self.curve = ecc.curve(co)
             if self.curve is None:
                 raise CmsError("unsupported curve " + co)
             self.point = b[spki[1][1] + 1:spki[1][2]]
-            self.tbs = b[tbs[3]:tbs[2]]
-            top = der.items(b, s, e)
-            self.sig = b[top[2][1] + 1:top[2][2]]
+            self._tbs = (tbs[3], tbs[2])
+            self._sig = (top[2][1] + 1, top[2][2])
         except (der.DerError, IndexError) as e:
             raise CmsError("bad certificate: %s" % e)
 
-    def issuer_and_serial(self):
-        return der.seq(self.issuer, self.serial)
-
     def signed_by(self, issuer):
         """Check this certificate's ECDSA-SHA256 signature with the issuer's key."""
+        b = self.der
         try:
-            r, s = ecdsa.sig_from_der(self.sig)
+            r, s = ecdsa.sig_from_der(b[self._sig[0]:self._sig[1]])
         except der.DerError:
             return False
-        return ecdsa.verify(issuer.curve, issuer.point, hashlib.sha256(self.tbs).digest(),
-                            r, s)
+        h = hashlib.sha256(memoryview(b)[self._tbs[0]:self._tbs[1]]).digest()
+        return ecdsa.verify(issuer.curve, issuer.point, h, r, s)
 
 
-def _alg(o, params=b""):
-    return der.seq(der.oid(o), params)
-
-
-def _attr(o, value):
-    return der.seq(der.oid(o), der.set_of(value))
-
-
-# ---- SignedData ----------------------------------------------------------------------------
 def _hdr(tag, n):
     return bytes((tag,)) + der._len(n)
 
 
-def signed_parts(content, cert, secmod, t):
-    """SignedData over `content` as (prefix, suffix): the DER is prefix + content + suffix.
+def _pieces(part):
+    """The byte pieces of one part: bytes-like, or a function returning an iterator."""
+    return part() if callable(part) else (part,)
 
-    The content is never copied here (payloads are the largest objects in RAM)."""
+
+# ---- SignedData ----------------------------------------------------------------------------
+def signed_parts(content, cert, secmod, t):
+    """SignedData over `content` as (prefix, suffix, n): the DER is prefix + content +
+    suffix, n its length. The content is never copied here (payloads are the largest
+    objects in RAM); a function is called once, to hash and measure it."""
     if not isinstance(cert, Cert):
         cert = Cert(cert)
-    digest = hashlib.sha256(content).digest()
-    attrs = [_attr(A_CONTENT_TYPE, der.oid(ID_DATA)),
-             _attr(A_DIGEST, der.octets(digest)),
-             _attr(A_SIGNING_TIME, der.utctime(t))]
-    signed_attrs = der.set_of(*attrs)
-    r, s = secmod.sign(hashlib.sha256(signed_attrs).digest())
-    signer = der.seq(der.integer(1), cert.issuer_and_serial(), _alg(SHA256),
-                     b"\xa0" + signed_attrs[1:],  # [0] IMPLICIT: same content, tag A0
-                     _alg(ECDSA_SHA256), der.octets(ecdsa.sig_der(r, s)))
-    head = der.integer(1) + der.set_of(_alg(SHA256))
-    octet_hdr = _hdr(der.OCTET_STRING, len(content))
-    e0_hdr = _hdr(0xA0, len(octet_hdr) + len(content))
-    eoid = der.oid(ID_DATA)
-    eci_len = len(eoid) + len(e0_hdr) + len(octet_hdr) + len(content)
-    eci_hdr = _hdr(der.SEQUENCE, eci_len)
+    h = hashlib.sha256()
+    clen = 0
+    for p in _pieces(content):
+        h.update(p)
+        clen += len(p)
+    attrs = der.set_of(der.seq(_A_CONTENT_TYPE, der.set_of(_ID_DATA)),
+                       der.seq(_A_DIGEST, der.set_of(der.octets(h.digest()))),
+                       der.seq(_A_SIGNING_TIME, der.set_of(der.utctime(t))))
+    r, s = secmod.sign(hashlib.sha256(attrs).digest())
+    signer = der.seq(der.integer(1), der.seq(cert.issuer, cert.serial), der.seq(_SHA256),
+                     b"\xa0" + attrs[1:],  # [0] IMPLICIT: same content, tag A0
+                     der.seq(_ECDSA_SHA256), der.octets(ecdsa.sig_der(r, s)))
+    attrs = None
+    head = b"\x02\x01\x01" + der.set_of(der.seq(_SHA256))  # version 1, digestAlgorithms
+    octet_hdr = _hdr(0x04, clen)
+    e0_hdr = _hdr(0xA0, len(octet_hdr) + clen)
+    eci_len = len(_ID_DATA) + len(e0_hdr) + len(octet_hdr) + clen
+    eci_hdr = _hdr(0x30, eci_len)
     tail = der.ctx(0, cert.der) + der.set_of(signer)
     body = len(head) + len(eci_hdr) + eci_len + len(tail)
-    return _hdr(der.SEQUENCE, body) + head + eci_hdr + eoid + e0_hdr + octet_hdr, tail
+    prefix = _hdr(0x30, body) + head + eci_hdr + _ID_DATA + e0_hdr + octet_hdr
+    return prefix, tail, len(prefix) + clen + len(tail)
 
 
-def signed_data(content, cert, secmod, t):
-    """SignedData value (not wrapped in ContentInfo) over `content` (bytes)."""
-    prefix, suffix = signed_parts(content, cert, secmod, t)
-    return prefix + bytes(content) + suffix
-
-
-# ---- key wrap and CBC ----------------------------------------------------------------------
+# ---- key wrap --------------------------------------------------------------------------
 def _aes(key):
     from crypto.aes import AES
 
@@ -162,19 +163,6 @@ def key_wrap(kek, key):
     return A + b"".join(R)
 
 
-def cbc_encrypt(key, iv, data):
-    pad = 16 - len(data) % 16
-    buf = bytearray(data)
-    buf.extend(bytes((pad,)) * pad)
-    _aes(key).cbc_encrypt(iv, buf, buf)
-    return bytes(buf)
-
-
-def shared_info(bits=128):
-    """ECC-CMS-SharedInfo (RFC 5753 7.2) for id-aes128-wrap."""
-    return der.seq(_alg(AES128_WRAP), der.ctx(2, der.octets(bits.to_bytes(4, "big"))))
-
-
 # ---- EnvelopedData -------------------------------------------------------------------------
 def _kari(recipient, random, cek):
     """KeyAgreeRecipientInfo [1] for one recipient certificate (ephemeral-static ECDH)."""
@@ -185,65 +173,81 @@ def _kari(recipient, random, cek):
             break
     eph_pub = c.public(e)
     z = ecc.ecdh(c, e, recipient.point)
-    kek = x963_kdf(z, 16, shared_info())
+    wrap = der.seq(_AES128_WRAP)
+    # ECC-CMS-SharedInfo (RFC 5753 7.2): keyInfo id-aes128-wrap, suppPubInfo 128 bits
+    kek = x963_kdf(z, 16, der.seq(wrap, der.ctx(2, der.octets(b"\x00\x00\x00\x80"))))
     return der.ctx(1, b"".join((
-        der.integer(3),
-        der.ctx(0, der.ctx(1, _alg(EC_PUBKEY, der.oid(c.oid)) + der.bits(eph_pub))),
-        _alg(KA_SHA256, _alg(AES128_WRAP)),
-        der.seq(der.seq(recipient.issuer_and_serial(), der.octets(key_wrap(kek, cek)))))))
+        b"\x02\x01\x03",  # version 3
+        der.ctx(0, der.ctx(1, der.seq(_EC_PUBKEY, der.oid(c.oid)) + der.bits(eph_pub))),
+        der.seq(_KA_SHA256, wrap),
+        der.seq(der.seq(der.seq(recipient.issuer, recipient.serial),
+                        der.octets(key_wrap(kek, cek)))))))
 
 
-def envelope(parts, inner_type, recipient, random):
-    """ContentInfo(EnvelopedData) DER (a bytearray) whose encrypted content is the
-    concatenation of `parts`; built in one buffer and encrypted in place, so the peak
-    RAM is about the payload size twice (plaintext + this buffer)."""
+def envelope(parts, plain, inner_type, recipient, random, out=None):
+    """ContentInfo(EnvelopedData) DER whose encrypted content is the concatenation of
+    `parts` (bytes-like or functions, see _pieces), `plain` bytes long. Encrypted in
+    _STAGE-byte steps through one small buffer and written to the stream `out` (returns
+    the length written), or without `out` returned as bytes.
+    """
     if not isinstance(recipient, Cert):
         recipient = Cert(recipient)
     cek = random(16)
     iv = random(16)
     kari = _kari(recipient, random, cek)
-    plain = 0
-    for p in parts:
-        plain += len(p)
     pad = 16 - plain % 16
     enc = plain + pad
-    eci_head = der.oid(inner_type) + _alg(AES128_CBC, der.octets(iv)) + _hdr(0x80, enc)
-    eci_hdr = _hdr(der.SEQUENCE, len(eci_head) + enc)
-    ed_head = der.integer(2) + der.set_of(kari)
+    eci_head = inner_type + der.seq(_AES128_CBC, der.octets(iv)) + _hdr(0x80, enc)
+    eci_hdr = _hdr(0x30, len(eci_head) + enc)
+    ed_head = b"\x02\x01\x02" + der.set_of(kari)  # version 2
+    kari = None
     ed_len = len(ed_head) + len(eci_hdr) + len(eci_head) + enc
-    ed_hdr = _hdr(der.SEQUENCE, ed_len)
+    ed_hdr = _hdr(0x30, ed_len)
     c0_hdr = _hdr(0xA0, len(ed_hdr) + ed_len)
-    ci_oid = der.oid(ID_ENVELOPED)
-    head = (_hdr(der.SEQUENCE, len(ci_oid) + len(c0_hdr) + len(ed_hdr) + ed_len) + ci_oid
-            + c0_hdr + ed_hdr + ed_head + eci_hdr + eci_head)
-    h = len(head)
-    buf = bytearray(h + enc)
-    buf[:h] = head
-    p = h
+    n = len(_ID_ENVELOPED) + len(c0_hdr) + len(ed_hdr) + ed_len
+    ci_hdr = _hdr(0x30, n)
+    n += len(ci_hdr)
+    res = out is None
+    if res:  # tests and tools: the whole DER in memory
+        import io
+
+        out = io.BytesIO(n)
+    for part in (ci_hdr, _ID_ENVELOPED, c0_hdr, ed_hdr, ed_head, eci_hdr, eci_head):
+        out.write(part)
+    ed_head = eci_head = None
+    aes = _aes(cek)
+    sv = memoryview(bytearray(_STAGE))
+    k = got = 0
     for part in parts:
-        n = len(part)
-        buf[p:p + n] = part
-        p += n
-    for i in range(p, h + enc):
-        buf[i] = pad
-    mv = memoryview(buf)[h:]
-    _aes(cek).cbc_encrypt(iv, mv, mv)
-    return buf
+        for piece in _pieces(part):
+            pv = memoryview(piece)
+            j = 0
+            while j < len(pv):
+                c = min(_STAGE - k, len(pv) - j)
+                sv[k:k + c] = pv[j:j + c]
+                k += c
+                j += c
+                if k == _STAGE:  # CBC goes on from the last ciphertext block
+                    aes.cbc_encrypt(iv, sv, sv)
+                    out.write(sv)
+                    iv = bytes(sv[_STAGE - 16:])
+                    k = 0
+            got += j
+    if got != plain:
+        raise CmsError("content changed while building")
+    for i in range(k, k + pad):  # PKCS#7 padding (k + pad <= _STAGE: both multiples of 16)
+        sv[i] = pad
+    k += pad
+    aes.cbc_encrypt(iv, sv[:k], sv[:k])
+    out.write(sv[:k])
+    return out.getvalue() if res else n
 
 
-def enveloped_data(inner, inner_type, recipient, random):
-    """EnvelopedData value (without ContentInfo) for one recipient certificate."""
-    ci = envelope((inner,), inner_type, recipient, random)
-    _, s, e = der.read(ci, 0)
-    _, s2, e2 = der.read(ci, der.read(ci, s)[2])  # skip the OID, enter [0]
-    return bytes(ci[s2:e2])
-
-
-def content_info(ctype, value):
-    return der.seq(der.oid(ctype), der.ctx(0, value))
-
-
-def build(content, signer_cert, secmod, recipient_cert, t):
-    """Sign with the gateway key, then encrypt for the recipient: ContentInfo DER."""
-    prefix, suffix = signed_parts(content, signer_cert, secmod, t)
-    return envelope((prefix, content, suffix), ID_SIGNED, recipient_cert, secmod.random)
+def build(content, signer_cert, secmod, recipient_cert, t, out=None):
+    """Sign with the gateway key, then encrypt for the recipient: ContentInfo DER
+    (bytes), or written to the stream `out` (returns its length). content: bytes, or
+    a function returning an iterator of byte pieces that yields the same bytes each time
+    it is called."""
+    prefix, suffix, n = signed_parts(content, signer_cert, secmod, t)
+    return envelope((prefix, content, suffix), n, _ID_SIGNED, recipient_cert, secmod.random,
+                    out)

@@ -7,18 +7,15 @@ expected. Every decoding problem raises DerError(reason, offset) and nothing els
 Tags are the single identifier octet (low tag numbers < 31 are all CMS/X.509 use).
 """
 
-INTEGER = const(0x02)
-BIT_STRING = const(0x03)
-OCTET_STRING = const(0x04)
-NULL = const(0x05)
-OID = const(0x06)
-UTF8 = const(0x0C)
-PRINTABLE = const(0x13)
-IA5 = const(0x16)
-UTCTIME = const(0x17)
-GENTIME = const(0x18)
-SEQUENCE = const(0x30)
-SET = const(0x31)
+# tags (underscore constants: no names at run time; callers use the numbers)
+_INTEGER = const(0x02)
+_BIT_STRING = const(0x03)
+_OCTET_STRING = const(0x04)
+_OID = const(0x06)
+_UTCTIME = const(0x17)
+_GENTIME = const(0x18)
+_SEQUENCE = const(0x30)
+_SET = const(0x31)
 
 
 class DerError(ValueError):
@@ -29,15 +26,10 @@ class DerError(ValueError):
 
 
 # ---- encoder ---------------------------------------------------------------------------
-def bitlen(n):
-    """Number of bits of abs(n) (MicroPython ints have no bit_length)."""
-    return len(bin(n)) - (3 if n < 0 else 2) if n else 0
-
-
 def _len(n):
     if n < 0x80:
         return bytes((n,))
-    b = n.to_bytes((bitlen(n) + 7) // 8, "big")
+    b = n.to_bytes((len(bin(n)) + 5) // 8, "big")  # bin(n) = "0b" + bits
     return bytes((0x80 | len(b),)) + b
 
 
@@ -46,38 +38,30 @@ def tlv(tag, content):
 
 
 def seq(*items):
-    return tlv(SEQUENCE, b"".join(items))
+    return tlv(_SEQUENCE, b"".join(items))
 
 
 def set_of(*items):
     """SET OF: DER orders the encoded elements as octet strings (X.690 11.6)."""
-    return tlv(SET, b"".join(sorted(items)))
+    return tlv(_SET, b"".join(sorted(items)))
 
 
 def integer(n):
     """Two's complement, minimal octets (X.690 8.3)."""
     if n >= 0:
-        b = n.to_bytes(bitlen(n) // 8 + 1, "big")
+        b = n.to_bytes((len(bin(n)) - 2) // 8 + 1, "big")
     else:
         m = -n - 1
-        b = bytes(x ^ 0xFF for x in m.to_bytes(bitlen(m) // 8 + 1, "big"))
-    return tlv(INTEGER, b)
+        b = bytes(x ^ 0xFF for x in m.to_bytes((len(bin(m)) - 2) // 8 + 1, "big"))
+    return tlv(_INTEGER, b)
 
 
 def octets(b):
-    return tlv(OCTET_STRING, bytes(b))
+    return tlv(_OCTET_STRING, bytes(b))
 
 
 def bits(b, unused=0):
-    return tlv(BIT_STRING, bytes((unused,)) + bytes(b))
-
-
-def null():
-    return b"\x05\x00"
-
-
-def utf8(s):
-    return tlv(UTF8, s.encode() if isinstance(s, str) else s)
+    return tlv(_BIT_STRING, bytes((unused,)) + bytes(b))
 
 
 def _arc(v):
@@ -93,7 +77,7 @@ def oid(dotted):
     a = [int(x) for x in dotted.split(".")]
     if len(a) < 2 or a[0] > 2 or (a[0] < 2 and a[1] > 39):
         raise DerError("bad oid " + dotted)
-    return tlv(OID, _arc(a[0] * 40 + a[1]) + b"".join(_arc(x) for x in a[2:]))
+    return tlv(_OID, _arc(a[0] * 40 + a[1]) + b"".join(_arc(x) for x in a[2:]))
 
 
 def ctx(n, content, constructed=True):
@@ -104,15 +88,11 @@ def ctx(n, content, constructed=True):
 
 def utctime(t):
     """UTCTime YYMMDDHHMMSSZ for UTC seconds t (RFC 5280 4.1.2.5.1: years 1950-2049)."""
-    y, mo, d, h, mi, s = _gmtime(t)
-    return tlv(UTCTIME, ("%02d%02d%02d%02d%02d%02dZ" % (y % 100, mo, d, h, mi, s)).encode())
-
-
-def _gmtime(t):
     import time
 
     # MicroPython's epoch is 1970 on the unix port and on 1.2x boards (MICROPY_EPOCH_IS_1970)
-    return time.gmtime(int(t))[:6]
+    y, mo, d, h, mi, s = time.gmtime(int(t))[:6]
+    return tlv(_UTCTIME, ("%02d%02d%02d%02d%02d%02dZ" % (y % 100, mo, d, h, mi, s)).encode())
 
 
 # ---- decoder ---------------------------------------------------------------------------
@@ -142,13 +122,6 @@ def read(buf, off=0, end=None):
     if p + n > end:
         raise DerError("truncated value", off)
     return tag, p, p + n
-
-
-def expect(buf, off, tag, end=None):
-    t, s, e = read(buf, off, end)
-    if t != tag:
-        raise DerError("tag %02x, expected %02x" % (t, tag), off)
-    return s, e
 
 
 def items(buf, start, stop):
@@ -206,11 +179,11 @@ def to_time(buf, s, e, tag):
     """UTCTime/GeneralizedTime 'Z' forms -> UTC seconds."""
     try:
         txt = bytes(buf[s:e]).decode()
-        if tag == UTCTIME and len(txt) == 13 and txt[-1] == "Z":
+        if tag == _UTCTIME and len(txt) == 13 and txt[-1] == "Z":
             y = int(txt[0:2])
             y += 2000 if y < 50 else 1900
             r = txt[2:12]
-        elif tag == GENTIME and len(txt) == 15 and txt[-1] == "Z":
+        elif tag == _GENTIME and len(txt) == 15 and txt[-1] == "Z":
             y = int(txt[0:4])
             r = txt[4:14]
         else:
@@ -218,10 +191,6 @@ def to_time(buf, s, e, tag):
         mo, d, h, mi, sec = (int(r[i:i + 2]) for i in range(0, 10, 2))
     except (ValueError, UnicodeError):
         raise DerError("bad time", s)
-    return _timegm(y, mo, d, h, mi, sec)
-
-
-def _timegm(y, mo, d, h, mi, s):
     # days from civil (H. Hinnant), independent of the port's epoch
     y -= mo <= 2
     era = y // 400
@@ -229,4 +198,4 @@ def _timegm(y, mo, d, h, mi, s):
     doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     days = era * 146097 + doe - 719468
-    return days * 86400 + h * 3600 + mi * 60 + s
+    return days * 86400 + h * 3600 + mi * 60 + sec

@@ -74,8 +74,8 @@ def sig_der(r, s):
 
 def sig_from_der(b):
     """Ecdsa-Sig-Value -> (r, s); raises der.DerError."""
-    _, s0, e0 = der.whole(b, der.SEQUENCE)
+    _, s0, e0 = der.whole(b, 0x30)
     it = der.items(b, s0, e0)
-    if len(it) != 2 or it[0][0] != der.INTEGER or it[1][0] != der.INTEGER:
+    if len(it) != 2 or it[0][0] != 2 or it[1][0] != 2:
         raise der.DerError("bad ECDSA signature", 0)
     return der.to_int(b, it[0][1], it[0][2]), der.to_int(b, it[1][1], it[1][2])

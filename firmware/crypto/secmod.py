@@ -99,7 +99,10 @@ class SoftSecMod:
         if isinstance(c, str):
             from crypto import ecc
 
-            c = self._curve = ecc.CURVES[c]
+            k = ecc.curve(c)
+            if k is None:
+                raise KeyError(c)
+            c = self._curve = k
             if self._d is not None and not self._d < c.n:
                 raise SecModError("key out of range")
         return c

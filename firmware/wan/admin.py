@@ -11,64 +11,16 @@ to the *configured* GWA (pinned certificate "gwa") and, each an HTTP request:
    (each file write-tmp-rename), then /data/config/active.json (the commit point), then
    the running layers are reconfigured. Refusals are logged and the old configuration
    stays. Either way: POST /ack {"version", "result": "applied"|"refused", "reason"}.
-3. GET  /update   firmware update offer (wan.update), if that module is present.
+   (wan.config, loaded only when a configuration arrives.)
+3. GET  /update   firmware update offer (wan.update, loaded only for an offer or when
+   /data/fw/boot.json has a trial, staged or rolled-back slot), if that module is present.
 4. POST /log      recent warnings/errors (ctx.events) the GWA has not seen yet.
 """
 import asyncio
-import binascii
-import hashlib
 import json
 
-from wan import http, ntp, profiles
+from wan import http, ntp
 from wan.tlsconn import WanError, open_session
-
-SCHEMA = {"version": int, "wan": dict, "meters": list, "tenants": list,
-          "taf_profiles": list, "keys": dict, "certs": dict, "consumers": list,
-          "lmn": dict, "wmbus": dict, "han": dict, "link": dict, "core": dict}
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def validate(cfg, current_version):
-    if not isinstance(cfg, dict):
-        raise ConfigError("not an object")
-    for k, v in cfg.items():
-        t = SCHEMA.get(k)
-        if t is None:
-            raise ConfigError("unknown field " + k)
-        if not isinstance(v, t) or isinstance(v, bool):
-            raise ConfigError("wrong type for " + k)
-    v = cfg.get("version")
-    if v is None:
-        raise ConfigError("no version")
-    if current_version is not None and v <= current_version:
-        raise ConfigError("version %d not newer than %d" % (v, current_version))
-    if "wan" in cfg:
-        try:
-            profiles.parse(cfg["wan"])
-        except profiles.ProfileError as e:
-            raise ConfigError(str(e))
-    from crypto.cms import Cert, CmsError
-
-    for name, b64 in cfg.get("certs", {}).items():
-        parts = name.split("/")
-        if len(parts) != 2 or parts[0] not in ("peers", "ca") or not parts[1].endswith(
-                ".der") or parts[1].startswith(".") or not isinstance(b64, str):
-            raise ConfigError("bad certificate name " + name)
-        try:
-            Cert(binascii.a2b_base64(b64))
-        except (CmsError, ValueError) as e:
-            raise ConfigError("certificate %s: %s" % (name, e))
-    for m, k in cfg.get("keys", {}).items():
-        if not isinstance(k, str) or len(k) != 32:
-            raise ConfigError("meter key for " + m)
-        try:
-            bytes.fromhex(k)
-        except ValueError:
-            raise ConfigError("meter key for " + m)
-
 
 class Admin:
     def __init__(self, wan):
@@ -80,7 +32,7 @@ class Admin:
         self.sessions = 0
         self.time_offset_ms = None
         self.time_delay_ms = None
-        self.update = True  # wan.update.Updater, made at the first session (RAM at boot)
+        self.update = True  # wan.update.Updater when needed (see _update), else None
         self._kept = None  # a TLS session kept open between requests (keep=True)
 
     async def _request(self, method, path, body=b"", headers=None, max_body=65536,
@@ -153,10 +105,12 @@ class Admin:
             return None
         if st != 200:
             raise WanError("config: HTTP %d" % st, "gwa")
+        from wan import config  # rare: not kept loaded between configurations (RAM)
+
         try:
-            result = self.apply_signed(body, hdr.get("x-signature", ""))
+            result = config.apply_signed(self.wan, body, hdr.get("x-signature", ""))
             ack = {"version": result, "result": "applied"}
-        except ConfigError as e:
+        except config.ConfigError as e:
             self.ctx.log(3, "wan.config", "configuration refused: %s" % e)
             ack = {"result": "refused", "reason": str(e)}
             try:
@@ -167,48 +121,6 @@ class Admin:
                             {"Content-Type": "application/json"})
         return ack
 
-    def apply_signed(self, body, sig_hex):
-        try:
-            sig = bytes.fromhex(sig_hex)
-        except ValueError:
-            sig = b""
-        if len(sig) != 64:
-            raise ConfigError("missing signature")
-        gwa = self.wan.ident.peer_cert(self.wan.gwa.get("name", "gwa"))
-        r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
-        if not self.wan.secmod.verify(gwa.point, hashlib.sha256(body).digest(), r, s):
-            raise ConfigError("bad signature")
-        try:
-            cfg = json.loads(body)
-        except ValueError:
-            raise ConfigError("not JSON")
-        validate(cfg, self.wan.config_version)
-        return self.apply(cfg)
-
-    def apply(self, cfg):
-        from wan.service import write_atomic
-
-        pki = self.wan.ident.pki
-        for name, b64 in cfg.pop("certs", {}).items():
-            write_atomic(pki + "/" + name, binascii.a2b_base64(b64))
-        keys = cfg.pop("keys", None)
-        if keys is not None:
-            write_atomic(self.wan.keys_path, json.dumps(keys).encode())
-        write_atomic(self.wan.config_path, json.dumps(cfg).encode())  # the commit point
-        v = cfg["version"]
-        if "wan" in cfg:
-            self.wan.configure(cfg["wan"], v)
-        else:
-            self.wan.config_version = v
-        reload_keys = getattr(getattr(self.wan.secmod, "_meters", None), "reload", None)
-        if reload_keys:
-            reload_keys()
-        hook = getattr(getattr(self.ctx, "core", None), "reload_config", None)
-        if hook:
-            hook(cfg)
-        self.ctx.log(1, "wan.config", "configuration version %d applied" % v)
-        return v
-
     # ---- logs --------------------------------------------------------------------------
     async def push_logs(self):
         ev = getattr(self.ctx, "events", None)
@@ -217,11 +129,51 @@ class Admin:
         ev = [e for e in ev if e["t"] > self.last_event]
         if not ev:
             return 0
-        st, _, _ = await self._request("POST", "/log", json.dumps(ev).encode(),
+        # the JSON array in parts (no one big string): the same bytes as json.dumps(ev)
+        parts = [b"["]
+        for e in ev:
+            if len(parts) > 1:
+                parts.append(b", ")
+            parts.append(json.dumps(e).encode())
+        parts.append(b"]")
+        st, _, _ = await self._request("POST", "/log", parts,
                                        {"Content-Type": "application/json"})
         if st == 200:
             self.last_event = ev[-1]["t"]
         return len(ev)
+
+    # ---- firmware update ----------------------------------------------------------------
+    def _updater(self):
+        if not self.update:
+            try:
+                from wan.update import Updater
+            except ImportError:  # a build without firmware update
+                self.update = False
+                return None
+            self.update = Updater(self.wan)
+        return self.update
+
+    async def _update(self):
+        """wan.update stays unloaded (RAM) until there is something to do: a trial boot
+        to confirm, a rollback to report or a staged image (checked at the first session
+        after boot: only the boot loader and the Updater change those), or an offer."""
+        if self.update is True:
+            self.update = None
+            try:
+                with open("/data/fw/boot.json") as f:
+                    st = json.load(f)
+                if st.get("trial") or st.get("staged") or st.get("rolled_back"):
+                    self._updater()
+            except (OSError, ValueError, AttributeError):
+                pass
+        if self.update:
+            return await self.update.poll(self._request)
+        if self.update is False:
+            return None
+        st, _, body = await self._request("GET", "/update")
+        if st == 200 and self._updater():
+            return await self.update.offer(self._request, body)
+        return None
 
     # ---- loop --------------------------------------------------------------------------
     async def session(self):
@@ -231,18 +183,10 @@ class Admin:
     async def _session(self):
         await self.sync_time()
         await self.fetch_config()
-        if self.update is True:
-            try:
-                from wan.update import Updater
-
-                self.update = Updater(self.wan)
-            except ImportError:  # a build without firmware update
-                self.update = None
-        if self.update:
-            try:
-                await self.update.poll(self._request)
-            finally:
-                await self.close_kept()
+        try:
+            await self._update()
+        finally:
+            await self.close_kept()
         await self.push_logs()
         self.sessions += 1
 

@@ -32,22 +32,31 @@ def iso(t):
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, mo, d, h, mi, s)
 
 
-def profile_xml(gateway, taf, created, channels, delivery_id=""):
-    """channels: list of (meter, obis, [value dicts]) -> UTF-8 bytes.
+def pieces(gateway, taf, created, channels, delivery_id=""):
+    """Generator of the document's UTF-8 pieces (one line each): a payload is streamed
+    into the CMS buffer, never held as one document (crypto.cms.build).
 
-    value dict as ctx.core.taf outputs: capture_time, raw, scaler, unit, status.
-    Built from small encoded pieces joined once (no large intermediate str)."""
-    out = [b'<?xml version="1.0" encoding="UTF-8"?>\n',
-           ('<ProfileGeneric gateway="%s" taf="%s" created="%s" id="%s">\n'
-            % (esc(gateway), esc(taf), iso(created), esc(delivery_id))).encode()]
+    channels: list of (meter, obis, values); a value is a tuple (capture_time, raw,
+    scaler, unit, status) or a dict as ctx.core.taf outputs (capture_time, raw, scaler,
+    unit, status)."""
+    yield b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield ('<ProfileGeneric gateway="%s" taf="%s" created="%s" id="%s">\n'
+           % (esc(gateway), esc(taf), iso(created), esc(delivery_id))).encode()
     for meter, obis, values in channels:
-        out.append((' <Channel meter="%s" obis="%s" classId="3" attributeId="2">\n'
-                    % (esc(meter), esc(obis))).encode())
+        yield (' <Channel meter="%s" obis="%s" classId="3" attributeId="2">\n'
+               % (esc(meter), esc(obis))).encode()
         for v in values:
-            st = v.get("status")
-            out.append(('  <Entry captureTime="%s" value="%d" scaler="%d" unit="%d"%s/>\n' % (
-                iso(v["capture_time"]), v["raw"], v.get("scaler", 0), v.get("unit", 255),
-                "" if st is None else ' status="%d"' % st)).encode())
-        out.append(b" </Channel>\n")
-    out.append(b"</ProfileGeneric>\n")
-    return b"".join(out)
+            if isinstance(v, dict):
+                v = (v["capture_time"], v["raw"], v.get("scaler", 0), v.get("unit", 255),
+                     v.get("status"))
+            st = v[4]
+            yield ('  <Entry captureTime="%s" value="%d" scaler="%d" unit="%d"%s/>\n' % (
+                iso(v[0]), v[1], v[2], v[3],
+                "" if st is None else ' status="%d"' % st)).encode()
+        yield b" </Channel>\n"
+    yield b"</ProfileGeneric>\n"
+
+
+def profile_xml(gateway, taf, created, channels, delivery_id=""):
+    """The whole document as bytes (see pieces)."""
+    return b"".join(pieces(gateway, taf, created, channels, delivery_id))

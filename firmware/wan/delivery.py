@@ -56,13 +56,15 @@ class Outbox:
                 q.trim(u)
 
     def header(self, seq):
-        rec = self.outq.read(seq)
-        if rec is None:
+        fs = self.outq.open(seq)  # only the header line is read, not the payload
+        if fs is None:
             return None
         try:
-            return json.loads(rec[:rec.index(b"\n")])
+            return json.loads(fs[0].readline())
         except ValueError:
             return None
+        finally:
+            fs[0].close()
 
     def add(self, taf, meter, obis, value):
         q = self.inqs.get(taf)
@@ -86,12 +88,11 @@ class Outbox:
         built = 0
         for taf in tafs or sorted(self.inqs):
             q = self.inqs[taf]
-            seqs = list(q.iter(q.first_seq))
-            if not seqs:
-                continue
             channels = {}
             n = 0
-            for s in seqs:
+            last = None  # no list of the sequence numbers: up to _IN_CAP of them (RAM)
+            for s in q.iter(q.first_seq):
+                last = s
                 rec = q.read(s)
                 try:
                     v = json.loads(rec)
@@ -99,31 +100,39 @@ class Outbox:
                     self.ctx.log(3, "wan.queue", "%s: bad pending record %d" % (self.emt.id, s))
                     continue
                 channels.setdefault((v["m"], v["o"]), []).append(
-                    {"capture_time": v["t"], "raw": v["r"], "scaler": v["s"], "unit": v["u"],
-                     "status": v["st"]})
+                    (v["t"], v["r"], v["s"], v["u"], v["st"]))
                 n += 1
+            if last is None:
+                continue
             # the delivery id inside the signed content binds it to the payload
-            body = self.build(taf, channels, now, self.delivery_id(self.outq.last_seq + 1))
-            head = {"upto": seqs[-1], "taf": taf, "t": now, "n": n}
-            self.outq.append(json.dumps(head).encode() + b"\n" + body)
-            q.trim(seqs[-1])
+            did = self.delivery_id(self.outq.last_seq + 1)
+            head = {"upto": last, "taf": taf, "t": now, "n": n}
+            # header line, then the payload encrypted straight into the record file: the
+            # payload is never held in RAM as a whole
+            self.outq.append((json.dumps(head).encode() + b"\n",
+                              lambda f: self.build(taf, channels, now, did, f)))
+            channels = None
+            q.trim(last)
             built += 1
         if built:
             self.wake.set()
         return built
 
-    def build(self, taf, channels, now, delivery_id=""):
+    def build(self, taf, channels, now, delivery_id="", out=None):
+        """The CMS payload (bytearray), or written to the stream `out`."""
         from crypto import cms  # imported when the first payload is built (RAM)
         from wan import cosem
 
         e = self.emt
         w = self.wan
         gw = e.gateway_name(w.gateway_id)
-        chans = [(e.meter_name(m), o, sorted(vals, key=lambda x: x["capture_time"]))
-                 for (m, o), vals in sorted(channels.items())]
-        xml = cosem.profile_xml(gw, taf, now, chans, delivery_id)
-        return cms.build(xml, w.ident.cert_der(), w.secmod,
-                         w.ident.peer_cert(e.enc_cert), now)
+        chans = []
+        for (m, o), vals in sorted(channels.items()):
+            vals.sort(key=lambda x: x[0])  # by capture time
+            chans.append((e.meter_name(m), o, vals))
+        # the document is generated twice (hash, then copy) straight into the CMS buffer
+        return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
+                         w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now, out)
 
     # ---- delivery --------------------------------------------------------------------
     def pending(self):
@@ -138,30 +147,33 @@ class Outbox:
         if q.last_seq < q.first_seq:
             return False
         seq = q.first_seq
-        rec = q.read(seq)
-        if rec is None:  # lost record (should not happen): skip it, logged
+        fs = q.open(seq)  # the payload is streamed from its file, never held in RAM
+        if fs is None:  # lost record (should not happen): skip it, logged
             self.ctx.log(3, "wan.queue", "%s: record %d missing" % (self.emt.id, seq))
             q.trim(seq)
             return True
-        i = rec.index(b"\n")
+        f, n = fs
         did = self.delivery_id(seq)
         e = self.emt
-        if e.mqtt:
-            await self._publish(did, memoryview(rec)[i + 1:])
-            q.trim(seq)
-            self.delivered += 1
-            self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
-            return True
-        async with self.wan.ident.lock:
-            s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
-            try:
-                st, hdr, body = await http.request(
-                    s, "POST", e.path, memoryview(rec)[i + 1:],
-                    {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
-                     "X-Gateway": e.gateway_name(self.wan.gateway_id)})
-            finally:
-                await s.close()
-        rec = None
+        try:
+            n -= len(f.readline())  # the header line
+            if e.mqtt:
+                await self._publish(did, f.read())
+                q.trim(seq)
+                self.delivered += 1
+                self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
+                return True
+            async with self.wan.ident.lock:
+                s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+                try:
+                    st, hdr, body = await http.request(
+                        s, "POST", e.path, (f, n),
+                        {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
+                         "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+                finally:
+                    await s.close()
+        finally:
+            f.close()
         if st != 200:
             raise WanError("HTTP %d" % st, e.id)
         try:

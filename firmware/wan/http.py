@@ -6,20 +6,49 @@ import asyncio
 from wan.tlsconn import WanError
 
 _MAX_HEADER = const(4096)
+_PART = const(1024)
 
 
 async def request(session, method, path, body=b"", headers=None, timeout_s=30,
                   max_body=65536, keep_alive=False):
+    """body: bytes-like, a list of them (sent one after the other), or (binary file,
+    length) to stream it from the file."""
     r, w = session.reader, session.writer
+    f = None
+    if isinstance(body, tuple):
+        f, n = body
+    elif isinstance(body, list):
+        n = 0
+        for p in body:
+            n += len(p)
+    else:
+        n = len(body)
     h = ["%s %s HTTP/1.1" % (method, path), "Host: " + session.name,
-         "Content-Length: %d" % len(body),
+         "Content-Length: %d" % n,
          "Connection: " + ("keep-alive" if keep_alive else "close")]
     for k, v in (headers or {}).items():
         h.append("%s: %s" % (k, v))
     try:
         w.write(("\r\n".join(h) + "\r\n\r\n").encode())
-        if body:
-            w.write(body)
+        h = None
+        # the body in parts of at most _PART bytes, each drained: the stream never holds
+        # a copy of a payload (asyncio's writer copies what the socket does not take)
+        if f is not None:
+            mv = memoryview(bytearray(min(n, _PART)))
+            i = 0
+            while i < n:
+                k = f.readinto(mv[:min(_PART, n - i)])
+                if not k:
+                    raise WanError("body file truncated", session.name)
+                w.write(mv[:k])  # copied by the writer if not sent: buffer reusable
+                await asyncio.wait_for(w.drain(), timeout_s)
+                i += k
+        else:
+            for p in body if isinstance(body, list) else (body,):
+                mv = memoryview(p)
+                for i in range(0, len(mv), _PART):
+                    w.write(mv[i:i + _PART])
+                    await asyncio.wait_for(w.drain(), timeout_s)
         await asyncio.wait_for(w.drain(), timeout_s)
         return await asyncio.wait_for(_response(r, max_body), timeout_s)
     except asyncio.TimeoutError:

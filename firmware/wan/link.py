@@ -21,18 +21,19 @@ Every state change is logged (ctx.log -> system log) and set on the RSSI LED at 
 """
 import asyncio
 
-STATES = ("down", "registering", "up", "failed")
 
-DEFAULTS = {
-    "supervision_s": 3600,  # gateway seconds without a successful WAN session -> cycle
-    "backoff_min_s": 10,
-    "backoff_max_s": 600,
-    "reset_after": 3,  # failed attempts in a row before a hard reset of the modem/NIC
-    "poll_s": 30,  # signal/registration poll while up
-    "reg_timeout_s": 180,  # network registration
-    "carrier_timeout_s": 30,  # Ethernet link/DHCP
-    "sync_tries": 10,  # AT probes at modem power-on
-}
+def _defaults():
+    # a new dict per call, none kept at module level (RAM): the numeric settings
+    return {
+        "supervision_s": 3600,  # gateway seconds without a successful WAN session -> cycle
+        "backoff_min_s": 10,
+        "backoff_max_s": 600,
+        "reset_after": 3,  # failed attempts in a row before a hard reset of the modem/NIC
+        "poll_s": 30,  # signal/registration poll while up
+        "reg_timeout_s": 180,  # network registration
+        "carrier_timeout_s": 30,  # Ethernet link/DHCP
+        "sync_tries": 10,  # AT probes at modem power-on
+    }
 
 
 class LinkError(Exception):
@@ -46,8 +47,9 @@ def check(cfg):
     """Validate a "link" settings dict; returns it or raises LinkError."""
     if not isinstance(cfg, dict):
         raise LinkError("link settings must be an object")
+    numeric = _defaults()
     for k, v in cfg.items():
-        if k in DEFAULTS:
+        if k in numeric:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise LinkError("%s must be a positive number" % k)
         elif k in _TEXT:
@@ -74,7 +76,7 @@ class Link:
 
     def __init__(self, ctx, cfg=None):
         self.ctx = ctx
-        self.cfg = dict(DEFAULTS)
+        self.cfg = _defaults()
         if cfg:
             try:
                 self.cfg.update(check(cfg))

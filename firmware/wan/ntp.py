@@ -7,7 +7,7 @@ offset = ((T2 - T1) + (T3 - T4)) / 2, delay = (T4 - T1) - (T3 - T2) (RFC 5905 8)
 A reply whose origin is not our T1 (replay/mix-up), with another mode/version, stratum 0
 (kiss-o'-death) or > 15, or LI = 3 (unsynchronised server) is refused.
 """
-NTP_EPOCH = const(2208988800)  # 1900-01-01 -> 1970-01-01
+_NTP_EPOCH = const(2208988800)  # 1900-01-01 -> 1970-01-01
 
 
 class NtpError(ValueError):
@@ -16,7 +16,7 @@ class NtpError(ValueError):
 
 def to_ts(t_ms):
     """Unix milliseconds -> 64-bit NTP timestamp (bytes)."""
-    s = t_ms // 1000 + NTP_EPOCH
+    s = t_ms // 1000 + _NTP_EPOCH
     frac = ((t_ms % 1000) << 32) // 1000
     return (s & 0xFFFFFFFF).to_bytes(4, "big") + frac.to_bytes(4, "big")
 
@@ -25,7 +25,7 @@ def from_ts(b):
     """64-bit NTP timestamp -> unix milliseconds (era 0)."""
     s = int.from_bytes(b[0:4], "big")
     f = int.from_bytes(b[4:8], "big")
-    return (s - NTP_EPOCH) * 1000 + ((f * 1000 + (1 << 31)) >> 32)
+    return (s - _NTP_EPOCH) * 1000 + ((f * 1000 + (1 << 31)) >> 32)
 
 
 def request(t1_ms):

@@ -20,15 +20,15 @@ not reversible without the key; key = "pseudonym_key" of the profile or the alia
 """
 from crypto.kdf import hmac_sha256
 
-MAX_EMTS = const(24)
-TAFS = ("TAF1", "TAF2", "TAF6", "TAF7")
-_GWA = {"name": str, "host": str, "port": int, "poll_s": int, "wakeup_port": int,
-        "wakeup_window_s": int}
-_EMT = {"id": str, "host": str, "port": int, "path": str, "peer": str, "enc_cert": str,
-        "tafs": list, "schedule_s": int, "alias": (str, type(None)),
-        "pseudonym_key": str, "mqtt": (dict, type(None))}
-_MQTT = {"host": str, "port": int, "topic": str, "peer": str, "qos": int, "keepalive_s": int}
-_WAN = {"gateway_id": str, "gwa": dict, "emts": list}
+_MAX_EMTS = const(24)
+_TAFS = const(("TAF1", "TAF2", "TAF6", "TAF7"))
+# schemas as "field:type" strings (no dicts at import); types: s str, i int, l list,
+# d dict, S str or null, D dict or null
+_GWA = const("name:s host:s port:i poll_s:i wakeup_port:i wakeup_window_s:i")
+_EMT = const("id:s host:s port:i path:s peer:s enc_cert:s tafs:l schedule_s:i alias:S "
+             "pseudonym_key:s mqtt:D")
+_MQTT = const("host:s port:i topic:s peer:s qos:i keepalive_s:i")
+_WAN = const("gateway_id:s gwa:d emts:l")
 
 
 class ProfileError(ValueError):
@@ -38,10 +38,13 @@ class ProfileError(ValueError):
 def _check(d, schema, where):
     if not isinstance(d, dict):
         raise ProfileError(where + ": not an object")
+    schema = dict(f.split(":") for f in schema.split())
     for k, v in d.items():
         t = schema.get(k)
         if t is None:
             raise ProfileError("%s: unknown field %s" % (where, k))
+        t = {"s": str, "i": int, "l": list, "d": dict, "S": (str, type(None)),
+             "D": (dict, type(None))}[t]
         if not isinstance(v, t) or (t is int and isinstance(v, bool)):
             raise ProfileError("%s.%s: wrong type" % (where, k))
 
@@ -78,8 +81,8 @@ def parse(wan):
         if gwa and k not in gwa:
             raise ProfileError("wan.gwa: missing " + k)
     emts = wan.get("emts", [])
-    if len(emts) > MAX_EMTS:
-        raise ProfileError("more than %d EMT profiles" % MAX_EMTS)
+    if len(emts) > _MAX_EMTS:
+        raise ProfileError("more than %d EMT profiles" % _MAX_EMTS)
     out = []
     seen = set()
     for i, e in enumerate(emts):
@@ -92,7 +95,7 @@ def parse(wan):
             raise ProfileError(where + ": bad or duplicate id")
         seen.add(e["id"])
         for t in e.get("tafs", []):
-            if t not in TAFS:
+            if t not in _TAFS:
                 raise ProfileError(where + ": unknown TAF " + str(t))
         if e.get("mqtt") is not None:
             _check(e["mqtt"], _MQTT, where + ".mqtt")

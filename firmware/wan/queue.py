@@ -19,9 +19,15 @@ ROOT = "/data/wan/q"
 
 
 def _write(path, data):
+    """data: bytes-like, or a tuple of parts written one after the other; a part may be
+    a function that writes to the file itself (streamed payloads)."""
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(data)
+        for part in data if isinstance(data, tuple) else (data,):
+            if callable(part):
+                part(f)
+            else:
+                f.write(part)
     try:
         os.rename(tmp, path)
     except OSError:
@@ -83,6 +89,14 @@ class FileQueue:
         try:
             with open("%s/%d" % (self.path, seq), "rb") as f:
                 return f.read()
+        except OSError:
+            return None
+
+    def open(self, seq):
+        """(open binary file, size) of a record, to stream it; None when missing."""
+        p = "%s/%d" % (self.path, seq)
+        try:
+            return open(p, "rb"), os.stat(p)[6]
         except OSError:
             return None
 

@@ -11,27 +11,12 @@ import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
+from store.records import _exists, _mkdirs  # the store's directory helpers (one copy)
 
-DATA = "/data"
-CONFIG = DATA + "/config/active.json"
-KEY = DATA + "/pki/gateway.key"
-METER_KEYS = DATA + "/keys/meters.json"
-
-
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-
-
-def _mkdirs(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        if not _exists(cur):
-            os.mkdir(cur)
+_DATA = const("/data")
+_CONFIG = const("/data/config/active.json")
+_KEY = const("/data/pki/gateway.key")
+_METER_KEYS = const("/data/keys/meters.json")
 
 
 def write_atomic(path, data):
@@ -46,7 +31,7 @@ def write_atomic(path, data):
         os.rename(tmp, path)
 
 
-def provision(src, dst=DATA):
+def provision(src, dst=_DATA):
     """Factory provisioning of the virtual board: copy a host folder's files into /data
     where they are missing (never overwrites). Layout of src mirrors /data."""
     n = 0
@@ -67,12 +52,12 @@ def make_secmod(ctx):
     if se is not None:
         from drivers.atecc608 import Atecc608SecMod
 
-        return Atecc608SecMod(se, meter_keys_path=METER_KEYS)
+        return Atecc608SecMod(se, meter_keys_path=_METER_KEYS)
     # no key yet on a fresh board: provisioning generates or loads one (app.provision)
-    return SoftSecMod(key_path=KEY, meter_keys_path=METER_KEYS)
+    return SoftSecMod(key_path=_KEY, meter_keys_path=_METER_KEYS)
 
 
-def load_config(path=CONFIG):
+def load_config(path=_CONFIG):
     try:
         with open(path) as f:
             return json.load(f)
@@ -81,11 +66,11 @@ def load_config(path=CONFIG):
 
 
 class Wan:
-    def __init__(self, ctx, secmod, pki=DATA + "/pki", qroot=DATA + "/wan/q"):
+    def __init__(self, ctx, secmod, pki="/data/pki", qroot="/data/wan/q"):
         self.ctx = ctx
         self.qroot = qroot
-        self.config_path = CONFIG
-        self.keys_path = METER_KEYS
+        self.config_path = _CONFIG
+        self.keys_path = _METER_KEYS
         self.secmod = secmod
         self.pki = pki
         self.ident = None  # wan.tlsconn.Identity, made by configure() (lazy: RAM)
@@ -97,7 +82,8 @@ class Wan:
         self.retry_max_s = 3600
         self.config_version = None
         self.admin = None
-        self.wakeup = None
+        self.wakeup = None  # wan.wakeup.Wakeup, made at the first packet (RAM)
+        self.wakeup_sock = None
 
     def configure(self, wan_section, version=None):
         """Apply a validated "wan" section (raises profiles.ProfileError)."""
@@ -110,8 +96,7 @@ class Wan:
         self.gwa = gwa
         self.emts = emts
         if self.ident is None:
-            self.ident = Identity(self.secmod, self.pki)
-        self.ident.reset()
+            self.ident = Identity(self.secmod, self.pki)  # caches nothing: no reset
         old = self.outboxes
         self.outboxes = {}
         for e in emts:
@@ -150,6 +135,21 @@ class Wan:
                 "emts": {k: {"pending": o.pending(), "delivered": o.delivered,
                              "failures": o.failures} for k, o in self.outboxes.items()}}
 
+    async def listen(self):
+        """Wake-up listener: each packet is checked by wan.wakeup (loaded at the first)."""
+        while True:
+            try:
+                pkt, src = self.wakeup_sock.recvfrom(256)
+            except OSError:
+                await asyncio.sleep_ms(100)
+                continue
+            if self.wakeup is None:
+                from wan.wakeup import Wakeup
+
+                self.wakeup = Wakeup(self)
+            if self.wakeup.handle(pkt, src) and self.admin:
+                self.admin.poke.set()
+
     async def run(self):
         tasks = {}
         flush_s = 60
@@ -165,11 +165,9 @@ class Wan:
                     tasks.pop(k)[1].cancel()
             if self.admin is not None and (self.admin.task is None or self.admin.task.done()):
                 self.admin.task = asyncio.create_task(self.admin.run())
-            wu = self.wakeup
-            if wu is not None and wu.sock is not None and (
+            if self.wakeup_sock is not None and (
                     tasks.get("<wakeup>") is None or tasks["<wakeup>"][1].done()):
-                poke = self.admin.poke.set if self.admin else (lambda: None)
-                tasks["<wakeup>"] = (wu, asyncio.create_task(wu.run(poke)))
+                tasks["<wakeup>"] = (None, asyncio.create_task(self.listen()))
             # payloads on the grid of the smallest schedule
             sched = [e.schedule_s for e in self.emts] or [900]
             flush_s = max(1, min(sched))
@@ -179,6 +177,27 @@ class Wan:
             up = getattr(self.admin, "update", None)
             if up and up is not True:
                 up.tick()
+
+
+def bind_udp(port, random, host="0.0.0.0"):
+    """Non-blocking UDP socket on `port`; 0 = a free port from 40000-59999 (MicroPython
+    has no getsockname, so the port is chosen here and reported in hal.endpoints).
+    Returns (socket, port)."""
+    import socket
+
+    for i in range(50):
+        p = port or 40000 + int.from_bytes(random(2), "big") % 20000
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(socket.getaddrinfo(host, p)[0][-1])
+        except OSError:
+            s.close()
+            if port:
+                raise
+            continue
+        s.setblocking(False)
+        return s, p
+    raise OSError("no free UDP port")
 
 
 WAN = None
@@ -225,11 +244,8 @@ def setup(ctx):
     except ImportError:
         pass
     if WAN.gwa:
-        from wan.wakeup import Wakeup
-
-        WAN.wakeup = Wakeup(WAN)
         try:
-            port = WAN.wakeup.bind(WAN.gwa.get("wakeup_port", 0))
+            WAN.wakeup_sock, port = bind_udp(WAN.gwa.get("wakeup_port", 0), WAN.secmod.random)
             ctx.hal.endpoints["wakeup"] = "127.0.0.1:%d" % port
         except OSError as e:
             ctx.log(3, "wan.wakeup", "cannot listen: %s" % e)

@@ -17,10 +17,11 @@ TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
 import asyncio
 import os
 
-PKI = "/data/pki"
-MAX_SESSION_S = const(172800)  # 48 h
-SUITES = ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256",
-          "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384", "TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
+_PKI = const("/data/pki")
+_MAX_SESSION_S = const(172800)  # 48 h
+# one string (split when a context is made): four str objects and a tuple less at import
+_SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256 "
+                "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384 TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
 
 
 class WanError(Exception):
@@ -40,11 +41,9 @@ def read_file(path):
 class Identity:
     """The gateway's TLS identity and the trust store under /data/pki (or another dir)."""
 
-    def __init__(self, secmod, pki=PKI):
+    def __init__(self, secmod, pki=_PKI):
         self.secmod = secmod
         self.pki = pki
-        self._ctx = {}
-        self._cas = None
         # One short-lived WAN session at a time (EMT deliveries, GWA sessions): a TLS
         # handshake is the largest RAM user of the layer (on the unix port mbedTLS
         # allocates from the GC heap), and a WAN link is one pipe anyway.
@@ -61,24 +60,20 @@ class Identity:
         except OSError:
             raise WanError("no pinned certificate", name)
 
-    def cas(self):
-        if self._cas is None:
-            self._cas = []
-            try:
-                names = os.listdir(self.pki + "/ca")
-            except OSError:
-                names = []
-            from crypto.cms import Cert
-
-            for n in sorted(names):
-                if n.endswith(".der"):
-                    self._cas.append(Cert(read_file(self.pki + "/ca/" + n)))
-        return self._cas
-
     def issuer_of(self, cert):
-        for ca in self.cas():
-            if ca.subject == cert.issuer and cert.signed_by(ca):
-                return ca
+        """The trusted CA (/data/pki/ca/*.der, in name order) that issued cert, or None.
+        Read per session, not cached: parsed certificates stay out of the heap."""
+        from crypto.cms import Cert
+
+        try:
+            names = sorted(os.listdir(self.pki + "/ca"))
+        except OSError:
+            names = ()
+        for n in names:
+            if n.endswith(".der"):
+                ca = Cert(read_file(self.pki + "/ca/" + n))
+                if ca.subject == cert.issuer and cert.signed_by(ca):
+                    return ca
         return None
 
     def context(self, name):
@@ -99,15 +94,11 @@ class Identity:
         c.load_verify_locations(ca.der)
         c.verify_mode = tls.CERT_REQUIRED
         try:
-            c.set_ciphers(list(SUITES))
+            c.set_ciphers(_SUITES.split())
         except (AttributeError, ValueError, OSError):
             pass
         return c
 
-    def reset(self):
-        """Forget contexts (after a configuration/certificate change)."""
-        self._ctx = {}
-        self._cas = None
 
 
 class Session:
@@ -120,7 +111,7 @@ class Session:
         self.opened = opened
 
     def expired(self, now):
-        return now - self.opened >= MAX_SESSION_S
+        return now - self.opened >= _MAX_SESSION_S
 
     async def close(self):
         try:

@@ -160,6 +160,10 @@ class Updater:
         st, _, body = await request("GET", "/update")
         if st != 200:
             return None
+        return await self.offer(request, body)
+
+    async def offer(self, request, body):
+        """Handle the body of a 200 answer to GET /update."""
         try:
             offer = json.loads(body)
             ver = parse_version(offer["version"])

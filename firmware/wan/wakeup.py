@@ -8,9 +8,9 @@ ours, |now - creation| <= window (default 300 s), creation newer than the last a
 packet (persisted, so a replay after a reboot is refused too). Then the gateway connects
 to the *configured* GWA address; nothing in the packet says where. Every packet is
 logged: "wan.wakeup" valid / invalid with the reason (system log via ctx.log).
+The UDP listener is wan.service's (Wan.listen); this module is loaded at the first packet.
 """
 import hashlib
-import socket
 
 MAGIC = b"SMWU"
 _VERSION = const(1)
@@ -59,8 +59,6 @@ class Wakeup:
                 self.last = int(f.read())
         except (OSError, ValueError):
             pass
-        self.sock = None
-        self.port = None
         self.accepted = 0
         self.refused = 0
 
@@ -97,34 +95,3 @@ class Wakeup:
         self.accepted += 1
         self.ctx.log(1, "wan.wakeup", "valid wake-up (created %d): contacting the GWA" % t)
         return True
-
-    def bind(self, port=0, host="0.0.0.0"):
-        """Listen on `port`; 0 = a free port from 40000-59999 (MicroPython has no
-        getsockname, so the port is chosen here and reported in hal.endpoints)."""
-        for i in range(50):
-            p = port or 40000 + int.from_bytes(self.wan.secmod.random(2), "big") % 20000
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                s.bind(socket.getaddrinfo(host, p)[0][-1])
-            except OSError:
-                s.close()
-                if port:
-                    raise
-                continue
-            s.setblocking(False)
-            self.sock = s
-            self.port = p
-            return p
-        raise OSError("no free UDP port")
-
-    async def run(self, on_valid):
-        import asyncio
-
-        while True:
-            try:
-                pkt, src = self.sock.recvfrom(256)
-            except OSError:
-                await asyncio.sleep_ms(100)
-                continue
-            if self.handle(pkt, src):
-                on_valid()

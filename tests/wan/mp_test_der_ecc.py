@@ -16,7 +16,7 @@ def test_der_integer_encodings():
     eq(der.integer(-129), b"\x02\x02\xff\x7f")
     for n in (0, 1, 127, 128, 255, 256, -1, -128, -129, 2 ** 255 + 17, -(2 ** 70)):
         b = der.integer(n)
-        _, s, e = der.whole(b, der.INTEGER)
+        _, s, e = der.whole(b, 0x02)
         eq(der.to_int(b, s, e), n)
 
 
@@ -28,7 +28,7 @@ def test_der_oid_and_lengths():
     eq(der.to_oid(b, s, e), "1.3.36.3.3.2.8.1.1.7")
     long = der.octets(b"x" * 300)
     eq(long[:4], b"\x04\x82\x01\x2c")
-    _, s, e = der.whole(long, der.OCTET_STRING)
+    _, s, e = der.whole(long, 0x04)
     eq(e - s, 300)
 
 
@@ -38,7 +38,7 @@ def test_der_set_of_sorted_and_time():
     b = der.utctime(t)
     eq(b, b"\x17\x0d260101000000Z")
     _, s, e = der.whole(b)
-    eq(der.to_time(b, s, e, der.UTCTIME), t)
+    eq(der.to_time(b, s, e, 0x17), t)
 
 
 def test_der_rejects_bad_input():
@@ -46,7 +46,7 @@ def test_der_rejects_bad_input():
                 b"\x1f\x01\x00", b"\x04\x85\x01\x00\x00\x00\x00", b"\x02\x02\x00\x05"):
         with raises(der.DerError):
             t, s, e = der.whole(bad)
-            if t == der.INTEGER:
+            if t == 0x02:
                 der.to_int(bad, s, e)
     with raises(der.DerError):
         der.whole(b"\x05\x00\x00")
@@ -59,11 +59,11 @@ def test_der_rejects_bad_input():
         b[r[0] % len(b)] = r[1]
         b = bytes(b[:len(b) - (r[2] % 3)])
         try:
-            _, s, e = der.whole(b, der.SEQUENCE)
+            _, s, e = der.whole(b, 0x30)
             for t, s1, e1, h in der.items(b, s, e):
-                if t == der.INTEGER:
+                if t == 0x02:
                     der.to_int(b, s1, e1)
-                elif t == der.OID:
+                elif t == 0x06:
                     der.to_oid(b, s1, e1)
         except der.DerError:
             pass

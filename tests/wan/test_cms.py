@@ -13,17 +13,21 @@ sm = SoftSecMod(key_path="@D@/gateway.key.der", curve="@CURVE@")
 gw = open("@D@/gateway.der", "rb").read()
 rc = open("@D@/@R@.der", "rb").read()
 content = "@CONTENT@".encode()
+if @STREAM@:  # the content as a function returning its pieces (streamed into the buffer)
+    c = content
+    content = lambda: iter((c[:3], memoryview(c)[3:7], c[7:]))
 out = cms.build(content, gw, sm, rc, 1767225600)
 open("@OUT@", "wb").write(out)
 print(len(out))
 """
 
 
-def _build(mpy, pki, tmp_path, recipient, content="<x>hello Zähler</x>", curve="P-256"):
+def _build(mpy, pki, tmp_path, recipient, content="<x>hello Zähler</x>", curve="P-256",
+           stream=False):
     out = tmp_path / f"{recipient}.p7m"
     code = (BUILD.replace("@D@", str(pki.dir)).replace("@R@", recipient)
             .replace("@OUT@", str(out)).replace("@CONTENT@", content)
-            .replace("@CURVE@", curve))
+            .replace("@CURVE@", curve).replace("@STREAM@", str(stream)))
     mpy.run(code)
     return out.read_bytes()
 
@@ -33,8 +37,9 @@ def _trusted(pki):
             for n in ("sub", "root")]
 
 
-def test_cms_roundtrip_host(mpy, pki, tmp_path):
-    blob = _build(mpy, pki, tmp_path, "emt1")
+@pytest.mark.parametrize("stream", [False, True])
+def test_cms_roundtrip_host(mpy, pki, tmp_path, stream):
+    blob = _build(mpy, pki, tmp_path, "emt1", stream=stream)
     key = cms_verify.load_key(pki.dir / "emt1.key")
     cert = x509.load_pem_x509_certificate((pki.dir / "emt1.crt").read_bytes())
     r = cms_verify.open_payload(blob, key, cert, _trusted(pki))

@@ -97,6 +97,15 @@ def test_wan_end_to_end(sim):
     # booted, provisioned, the GWA contacted once (time sync) at start
     wait(lambda: (sim.workdir / "gwa" / "time.jsonl").exists())
     assert sim.vboard.endpoints.get("wakeup")
+    # rarely used parts stay unloaded (RAM) until needed: configuration handling, firmware
+    # update (no offer, nothing staged), wake-up checking (no packet yet)
+    # after the first complete GWA session (time, configuration, update poll, logs)
+    code = "import sys, wan.service as s; print(s.WAN.admin.sessions, sorted(sys.modules))"
+    out = wait(lambda: [x for x in raw_exec(sim.vboard.endpoints["repl"], code).splitlines()
+                        if x[:1].isdigit() and int(x.split()[0]) >= 1])
+    mods = out[-1]
+    for m in ("wan.config", "wan.update", "wan.wakeup"):
+        assert repr(m) not in mods, (m, mods)
 
     # --- emt2 down for two simulated hours, with a power cut in between ----------------
     emt2.down()
