@@ -93,9 +93,10 @@ def apply(wan, cfg):
         wan.configure(cfg["wan"], v)
     else:
         wan.config_version = v
-    reload_keys = getattr(getattr(wan.secmod, "_meters", None), "reload", None)
-    if reload_keys:
-        reload_keys()
+    for holder in (getattr(wan.secmod, "_meters", None), getattr(ctx, "wmbus", None)):
+        keys = getattr(holder, "keys", holder)  # the receiver's KeyStore, the SE's copy
+        if keys is not None and hasattr(keys, "reload"):
+            keys.reload()  # a meter added here is decrypted at once, not after a reboot
     hook = getattr(getattr(ctx, "core", None), "reload_config", None)
     if hook:
         hook(cfg)

@@ -54,7 +54,8 @@ def make_secmod(ctx):
 
         return Atecc608SecMod(se, meter_keys_path=_METER_KEYS)
     # no key yet on a fresh board: provisioning generates or loads one (app.provision)
-    return SoftSecMod(key_path=_KEY, meter_keys_path=_METER_KEYS)
+    # no meter keys: the wM-Bus receiver's KeyStore reads the same file (one copy in RAM)
+    return SoftSecMod(key_path=_KEY)
 
 
 def load_config(path=_CONFIG):

@@ -57,9 +57,15 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
         new = {"version": 2, "wan": dict(wan, emts=emt_profiles([emt])),
                "keys": {"KAM-12345678": "00" * 16}}
         gwa.publish(new)
-        out = _run(mpy, d, wan, 'res["ack"] = await a.fetch_config()\n'
-                                'res["key"] = sm.meter_key("KAM-12345678") is None')
+        out = _run(mpy, d, wan, 'from wmbus.keys import KeyStore\n'
+                                'ctx.wmbus = type("Rx", (), {})()\n'
+                                'ctx.wmbus.keys = KeyStore(D + "/meters.json")\n'
+                                'res["known_before"] = ctx.wmbus.keys.known("KAM-12345678")\n'
+                                'res["ack"] = await a.fetch_config()\n'
+                                'res["known"] = ctx.wmbus.keys.known("KAM-12345678")')
         assert out["ack"] == {"version": 2, "result": "applied"}
+        # the receiver decrypts the new meter at once (its key store is reloaded)
+        assert out["known_before"] is False and out["known"] is True
         assert out["version"] == 2 and out["emts"] == ["emt1"]
         active = json.loads((d / "active.json").read_text())
         assert active["version"] == 2 and "keys" not in active
