@@ -14,6 +14,7 @@ import asyncio
 import binascii
 import hashlib
 import os
+from array import array
 
 from han import digest, http
 
@@ -76,8 +77,12 @@ class HanServer:
         self.session_idle_s = session_idle_s
         self.conn_idle_ms = int(conn_idle_s * 1000)
         self.max_conns = max_conns
-        self.sessions = {}  # sid -> [user, last_used]
-        self.by_nonce = {}  # Digest nonce -> sid (clients without cookies reuse it)
+        # sessions without an object each: raw 16-byte ids slot by slot, the user of
+        # each slot (None = free) and its last use; at most _SESSIONS slots
+        self.sids = bytearray()
+        self.susers = []
+        self.stimes = array("d")
+        self.by_nonce = {}  # Digest nonce serial -> sid (clients without cookies reuse it)
         self.open = 0
         self.requests = 0
         self.errors = 0
@@ -88,26 +93,42 @@ class HanServer:
 
     # -- sessions ---------------------------------------------------------------------
     def _session(self, sid):
-        s = self.sessions.get(sid)
-        if s is None:
+        i = digest.slot(self.sids, sid)
+        if i < 0 or self.susers[i] is None:
             return None
         now = self.clock()
-        if now - s[1] > self.session_idle_s:
-            del self.sessions[sid]
-            self.log(1, "han.session.expired", s[0])
+        if now - self.stimes[i] > self.session_idle_s:
+            self.log(1, "han.session.expired", self.susers[i])
+            self.susers[i] = None
             return None
-        s[1] = now
-        return s[0]
+        self.stimes[i] = now
+        return self.susers[i]
 
     def _new_session(self, user):
-        if len(self.sessions) >= _SESSIONS:
-            del self.sessions[min(self.sessions, key=lambda k: self.sessions[k][1])]
-        sid = binascii.hexlify(self.random(16)).decode()
-        self.sessions[sid] = [user, self.clock()]
-        return sid
+        us, ts = self.susers, self.stimes
+        i = len(us)  # a new slot while fewer than _SESSIONS
+        if None in us:
+            i = us.index(None)
+        elif i >= _SESSIONS:
+            i = 0
+            for j in range(1, len(us)):  # all in use: replace the idlest
+                if ts[j] < ts[i]:
+                    i = j
+        raw = self.random(16)
+        if i == len(us):
+            self.sids.extend(raw)
+            us.append(user)
+            self.stimes.append(self.clock())
+        else:
+            self.sids[16 * i:16 * i + 16] = raw
+            us[i] = user
+            self.stimes[i] = self.clock()
+        return binascii.hexlify(raw).decode()
 
     def logout(self, sid):
-        self.sessions.pop(sid, None)
+        i = digest.slot(self.sids, sid)
+        if i >= 0:
+            self.susers[i] = None
 
     # -- authentication ---------------------------------------------------------------
     def authenticate(self, req, ip, cert_user=None):
@@ -226,4 +247,4 @@ class HanServer:
 
     def status(self):
         return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,
-                "errors": self.errors, "sessions": len(self.sessions)}
+                "errors": self.errors, "sessions": len(self.susers) - self.susers.count(None)}

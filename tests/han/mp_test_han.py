@@ -84,7 +84,8 @@ def test_nonce_table_is_bounded():
     a = digest.DigestAuth("r", lambda u, al: None, Clock())
     for _ in range(200):
         a.new_nonce()
-    assert len(a.nonces) <= 64
+    assert len(a.nonces) <= 64 * 16 and len(a.meta) <= 64 * 3
+    eq(sum(1 for i in range(0, len(a.meta), 3) if a.meta[i] >= 0), 64)
 
 
 def test_rate_limit_backoff_and_release():
@@ -398,3 +399,35 @@ def test_monotonic_clock_ignores_wall_clock():
     time.sleep_ms(120)
     b = m()
     assert 0.1 <= b - a < 1.0, (a, b)
+
+
+def test_nonce_and_session_ids_only_match_exactly():
+    clk = Clock()
+    acc = Accounts("smgw", {"u": {"role": "consumer", "password": "pw"}})
+    srv = HanServer(None, acc, clk, session_idle_s=600)
+    a = srv.digest
+    nonce = digest.parse(a.challenges()[0])["nonce"]
+    for other in (nonce.upper(), nonce[:-1], nonce + "0", "g" + nonce[1:], "0" * 32):
+        eq(a.check("GET", "/x", _hdr(a, "u", "pw", other, "00000001"))[1], "stale")
+    user, hdrs = srv.authenticate(Req(auth=_hdr(a, "u", "pw", nonce, "00000001")), "1.1.1.1")
+    eq(user, "u")
+    sid = hdrs[0][1].split(";")[0].split("=")[1]
+    for other in (sid.upper(), sid[1:] + sid[0], "0" * 32, "", sid + "0"):
+        eq(srv.authenticate(Req(cookie=other), "1.1.1.1")[0], None)
+    eq(srv.authenticate(Req(cookie=sid), "1.1.1.1")[0], "u")
+    # the same nonce again (higher nc): the same session, no new cookie
+    user, hdrs = srv.authenticate(Req(auth=_hdr(a, "u", "pw", nonce, "00000002")), "1.1.1.1")
+    eq((user, hdrs), ("u", []))
+    eq(srv.status()["sessions"], 1)
+    srv.logout(sid)
+    eq(srv.authenticate(Req(cookie=sid), "1.1.1.1")[0], None)
+    eq(srv.status()["sessions"], 0)
+    # at most 16 sessions: the idlest one goes
+    sids = []
+    for k in range(20):
+        clk.t += 1
+        sids.append(srv._new_session("u%d" % k))
+    eq(srv.status()["sessions"], 16)
+    eq(srv.authenticate(Req(cookie=sids[3]), "1.1.1.1")[0], None)
+    eq(srv.authenticate(Req(cookie=sids[4]), "1.1.1.1")[0], "u4")
+    eq(srv.authenticate(Req(cookie=sids[19]), "1.1.1.1")[0], "u19")
