@@ -159,7 +159,13 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
     if body is None or isinstance(body, (bytes, bytearray)):
         body = body or b""
         h = head(status, headers, len(body), keep_alive)
-        writer.write(h + body if body and not head_only else h)
+        if not body or head_only:
+            writer.write(h)
+        elif len(body) > _SEND:  # a page: no copy of it just to prepend the head
+            writer.write(h)
+            writer.write(body)
+        else:
+            writer.write(h + body)
         await writer.drain()
         return
     buf = bytearray(head(status, headers, None, keep_alive))

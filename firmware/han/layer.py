@@ -114,7 +114,10 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.control = []
     from han.service import setup_outputs
 
-    st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg)
+    # created now only if there is something to restore or run (as in han.service);
+    # otherwise on first use (status(), i.e. diag or the technician page)
+    st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg, True)
+    st.ctx = ctx
     verify = cfg.get("cls_verify", True)
     cas = [tlsutil.read(p) for p in cfg["cls_ca_files"]] if cfg.get("cls_ca_files") else None
 
@@ -179,6 +182,10 @@ def status(st):
     d["certificate_sha256"] = st.fingerprint
     if st.cls is not None:
         d["cls"] = st.cls.status()
+    if st.outputs is None:
+        from han.service import outputs
+
+        st.outputs = outputs(st.ctx)
     if st.outputs is not None:
         d["outputs"] = st.outputs.state
     return d

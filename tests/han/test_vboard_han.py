@@ -39,6 +39,27 @@ def test_endpoints_published_at_boot(board):
     assert eps["han"].startswith("https://127.0.0.1:") and eps["cls"].startswith("127.0.0.1:")
 
 
+def test_boot_leaves_outputs_and_pages_unloaded(board):
+    """Nothing to restore (no state file, no schedule, no EMT control pair): the outputs
+    driver is loaded on first use (diag), the page renderer on the first /ui request."""
+    vb, _users, _fp, _emt = board
+    out, _err = raw_exec(vb.endpoints["repl"], "import sys; print(sorted(sys.modules))",
+                         timeout=10)
+    mods = out.strip().splitlines()[-1]
+    assert "'han.layer'" in mods
+    assert "'drivers.outputs'" not in mods and "'han.pages'" not in mods
+    u = _users["consumer1"]
+    c = HanClient(vb.endpoints["han"], u["user"], u["password"], fingerprint=_fp)
+    try:
+        st, _r, body = c.request("GET", "/ui")
+        assert st == 200 and b"my consumption" in body
+    finally:
+        c.close()
+    out, _err = raw_exec(vb.endpoints["repl"], "import sys, han; print('han.pages' in "
+                         "sys.modules, hasattr(han, 'pages'))", timeout=10)
+    assert out.split() == ["False", "False"]
+
+
 def test_api_and_diag_fingerprint(board):
     vb, users, fp, _emt = board
     u = users["technician"]
@@ -55,6 +76,7 @@ def test_api_and_diag_fingerprint(board):
     d = json.loads(out)
     assert d["han"]["certificate_sha256"] == fp and d["han"]["requests"] >= 3
     assert d["firewall"]["rules"] >= 3
+    assert d["han"]["outputs"] == {"OUT1": 0, "OUT2": 0, "OUT3": 0, "RELAY": 0}
     assert d["tasks"]["han"]["state"] == "running"
 
 
