@@ -77,10 +77,6 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     _install_cert(cfg, pki)
     st.cert = tlsutil.read(pki + "/han.der")  # no certificate: no portal (OSError)
 
-    from han.api import Api
-    from han.portal import Portal
-    from han.server import Accounts, HanServer
-
     st.fw = firewall.of(ctx)
     st.fingerprint = tlsutil.fingerprint(st.cert)
     key = tlsutil.read(pki + "/han.key")
@@ -88,25 +84,17 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
         st.tls = tlsutil.client_cert_factory(st.cert, key)  # client certificate logins
     else:
         st.tls = tlsutil.server_context(st.cert, key)
-    accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
-    for name, u in (cfg.get("users") or {}).items():
-        accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
-                     u.get("cert"))
     try:
         import _build
 
         ver, git = _build.VERSION, _build.GIT
     except ImportError:
         ver, git = "dev", None
-    st.api = Api(ctx, {"smgw_id": cfg.get("smgw_id") or "EOSG%s" % ctx.board.NAME.upper(),
-                       "fingerprint": st.fingerprint, "version": ver, "git": git}, clock)
-    st.portal = Portal(st.api)
-    st.server = HanServer(st.portal.handle, accounts, clock, ctx.log, _REALM,
-                          cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
-                          cfg.get("max_conns", 4),
-                          tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
-    st.portal.server = st.server
-    st.api.selftest_hook = lambda: _selftest(ctx, st)
+    st.info = {"smgw_id": cfg.get("smgw_id") or "EOSG%s" % ctx.board.NAME.upper(),
+               "fingerprint": st.fingerprint, "version": ver, "git": git}
+    st.clock = clock
+    st.ctx = ctx
+    st.server = st.api = st.portal = None  # on the first connection: server(st)
     st.host = cfg.get("host") or ("127.0.0.1" if ctx.board.NAME == "unix" else "0.0.0.0")
     st.sock = None
     st.port = cfg.get("port") or (443 if ctx.board.NAME != "unix" else None)
@@ -117,7 +105,6 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     # created now only if there is something to restore or run (as in han.service);
     # otherwise on first use (status(), i.e. diag or the technician page)
     st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg, True)
-    st.ctx = ctx
     verify = cfg.get("cls_verify", True)
     cas = [tlsutil.read(p) for p in cfg["cls_ca_files"]] if cfg.get("cls_ca_files") else None
 
@@ -137,6 +124,32 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
             st.control.append(OutputControl(st.fw, p, st.outputs, ctx.log, client_tls,
                                             cfg.get("control_retry_s", 30)))
     return st
+
+
+def server(st):
+    """The HTTPS server, JSON API and portal, created on first use (the first connection,
+    diag): han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64)
+    stay out of the heap of a gateway whose portal nobody uses."""
+    srv = st.server
+    if srv is None:
+        from han.api import Api
+        from han.portal import Portal
+        from han.server import Accounts, HanServer
+
+        cfg, ctx = st.cfg, st.ctx
+        accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
+        for name, u in (cfg.get("users") or {}).items():
+            accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
+                         u.get("cert"))
+        st.api = Api(ctx, st.info, st.clock)
+        st.portal = Portal(st.api)
+        srv = HanServer(st.portal.handle, accounts, st.clock, ctx.log, _REALM,
+                        cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
+                        cfg.get("max_conns", 4),
+                        tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
+        st.portal.server = st.server = srv
+        st.api.selftest_hook = lambda: _selftest(ctx, st)
+    return srv
 
 
 def _selftest(ctx, st):
@@ -177,7 +190,7 @@ def listen(ctx, st):
 
 
 def status(st):
-    d = st.server.status()
+    d = server(st).status()
     d["url"] = "https://%s:%s" % (st.host, st.port)
     d["certificate_sha256"] = st.fingerprint
     if st.cls is not None:
@@ -195,7 +208,8 @@ async def serve(ctx, st):
     """Serve the listeners until cancelled (also used by tests with a fake ctx)."""
     listen(ctx, st)
     sock = st.sock
-    tasks = [firewall.serve(sock, st.server.connection, st.tls, busy=st.server.busy,
+    tasks = [firewall.serve(sock, lambda r, w, ip: server(st).connection(r, w, ip), st.tls,
+                            busy=lambda: st.server is not None and st.server.busy(),
                             log=ctx.log)]
     if st.cls is not None:
         tasks.append(st.cls.run())
@@ -210,7 +224,7 @@ async def outputs_task(ctx, st):
     outputs = getattr(ctx, "outputs", None)
     while True:
         if st is not None:
-            st.server.clock()  # keeps the monotonic clock inside the ticks_ms wrap
+            st.clock()  # keeps the monotonic clock inside the ticks_ms wrap
         if outputs is not None and outputs.schedule:
             outputs.schedule_tick(ctx.now())
         await ctx.sleep(30)

@@ -41,13 +41,16 @@ def test_endpoints_published_at_boot(board):
 
 def test_boot_leaves_outputs_and_pages_unloaded(board):
     """Nothing to restore (no state file, no schedule, no EMT control pair): the outputs
-    driver is loaded on first use (diag), the page renderer on the first /ui request."""
+    driver is loaded on first use (diag), the HTTPS server and API on the first
+    connection, the page renderer for each /ui request (and dropped after it)."""
     vb, _users, _fp, _emt = board
     out, _err = raw_exec(vb.endpoints["repl"], "import sys; print(sorted(sys.modules))",
                          timeout=10)
     mods = out.strip().splitlines()[-1]
     assert "'han.layer'" in mods
     assert "'drivers.outputs'" not in mods and "'han.pages'" not in mods
+    for m in ("han.server", "han.digest", "han.http", "han.api", "han.portal"):
+        assert repr(m) not in mods, m  # loaded by the first connection
     u = _users["consumer1"]
     c = HanClient(vb.endpoints["han"], u["user"], u["password"], fingerprint=_fp)
     try:
