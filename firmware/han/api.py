@@ -35,6 +35,7 @@ _MAX_LOG = const(1500)
 _SELFTEST_GAP = const(600)
 _PAGE = const(32)  # rows per core query when the core cannot stream a range
 VERSION = "1.0"
+_METHODS = " smgw-info user-info usage-point-info readings log self-test "
 
 
 class ApiError(Exception):
@@ -109,21 +110,6 @@ def parse_iso(s):
 
 
 # -- helpers ----------------------------------------------------------------------------
-def channel_pair(c):
-    """A tenant channel as (meter, obis): tuple/list, {"meter","obis"} or "meter/obis"."""
-    if isinstance(c, dict):
-        return c.get("meter"), c.get("obis")
-    if isinstance(c, str):
-        m, _, o = c.partition("/")
-        return m, o
-    return c[0], c[1]
-
-
-def taf_number(name):
-    n = str(name or "")
-    return n[3:] if n.upper().startswith("TAF") else n
-
-
 def reading(d):
     st = d.get("status")
     return {"capture-time": iso(d["capture_time"]), "target-time": iso(d.get("target_time")),
@@ -165,9 +151,11 @@ class Api:
                 state = "finished"
             else:
                 state = "running"
+            n = str(c.get("taf") or "")
             ups.append({"usage-point-id": "up-%s-%d" % (t.id, i + 1),
                         "usage-point-name": "%s %s" % (c.get("taf", ""), c.get("emt", "")),
-                        "taf-number": taf_number(c.get("taf")), "taf-state": state,
+                        "taf-number": n[3:] if n.upper().startswith("TAF") else n,
+                        "taf-state": state,
                         "emt": c.get("emt"),
                         "meter": [{"meter-id": m} for m in t.meters],
                         "metering-point-id": c.get("metering_point") or t.id,
@@ -188,7 +176,13 @@ class Api:
             return []
         out = []
         for c in t.channels or self.core().channels():
-            m, o = channel_pair(c)
+            # a tenant channel: tuple/list, {"meter","obis"} or "meter/obis"
+            if isinstance(c, dict):
+                m, o = c.get("meter"), c.get("obis")
+            elif isinstance(c, str):
+                m, _, o = c.partition("/")
+            else:
+                m, o = c[0], c[1]
             if m in t.meters and (m, o) not in out:
                 out.append((m, o))
         return out
@@ -224,34 +218,26 @@ class Api:
         if not isinstance(req, dict):
             raise ApiError(400, "request must be a JSON object")
         method = req.get("method")
-        f = _METHODS.get(method)
-        if f is None:
+        if not isinstance(method, str) or " " in method or " %s " % method not in _METHODS:
             raise ApiError(400, "unknown method %r" % (method,))
-        if role != "consumer" and method in _CONSUMER_ONLY:
-            self._log_denied(user, method)
+        if role != "consumer" and method in ("usage-point-info", "readings"):
+            self.ctx.log(2, "han.denied", "%s: %s" % (user, method))
             raise ApiError(403, "%s: not for role %s" % (method, role))
-        out = f(self, user, role, req)
+        out = getattr(self, method.replace("-", "_"))(user, role, req)
         if not isinstance(out, dict):
             return out  # a generator of JSON text (readings)
         return {"version": VERSION, "method": method, method: out}
 
-    def _log_denied(self, user, what):
-        self.ctx.log(2, "han.denied", "%s: %s" % (user, what))
-
     def smgw_info(self, user, role, req):
         i = self.info
+        f = getattr(getattr(self.ctx, "core", None), "time_status", None)
         return {"smgw-id": i.get("smgw_id"), "smgw-time": iso(self.ctx.now()),
                 "smgw-state": "operational" if self.ctx.operational_ms is not None
                 else "booting",
-                "time-state": self._time_status(),
+                "time-state": f() if f else "unknown",
                 "firmware-info": {"version": i.get("version"), "hash": i.get("git"),
                                   "component": "osmgw-app"},
                 "han-certificate": {"sha256": i.get("fingerprint")}}
-
-    def _time_status(self):
-        c = getattr(self.ctx, "core", None)
-        f = getattr(c, "time_status", None)
-        return f() if f else "unknown"
 
     def user_info(self, user, role, req):
         ups = self.usage_points(user) if role == "consumer" else []
@@ -389,7 +375,7 @@ class Api:
     def export(self, user, role, fmt, t0, t1):
         """Generator of text chunks: CSV or JSON lines of the user's visible readings."""
         if role != "consumer":
-            self._log_denied(user, "export")
+            self.ctx.log(2, "han.denied", "%s: export" % user)
             raise ApiError(403, "export: consumers only")
         if t1 < t0 or t1 - t0 > _MAX_RANGE:
             raise ApiError(400, "time range must be 0..31 days")
@@ -424,7 +410,3 @@ class Api:
             yield "]}"
 
 
-_METHODS = {"smgw-info": Api.smgw_info, "user-info": Api.user_info,
-            "usage-point-info": Api.usage_point_info, "readings": Api.readings,
-            "log": Api.log, "self-test": Api.self_test}
-_CONSUMER_ONLY = ("usage-point-info", "readings")

@@ -194,8 +194,14 @@ class HanServer:
                     break
                 if req is None:
                     break
-                if cert_user is None:
-                    cert_user = self._cert_user(reader) or False
+                if cert_user is None:  # the account pinned to this TLS client certificate
+                    holder = getattr(reader, "e", {}).get("peercert")
+                    der = holder[0] if holder else None
+                    cert_user = der and self.accounts.by_cert(binascii.hexlify(
+                        hashlib.sha256(der).digest()).decode())
+                    if cert_user:
+                        self.log(1, "han.login", "%s by client certificate" % cert_user)
+                    cert_user = cert_user or False
                 self.requests += 1
                 user, extra = self.authenticate(req, ip, cert_user or None)
                 if user is None:
@@ -232,18 +238,6 @@ class HanServer:
                 await writer.wait_closed()
             except OSError:
                 pass
-
-    def _cert_user(self, reader):
-        """The account pinned to the client certificate of this TLS connection, if any."""
-        holder = getattr(reader, "e", {}).get("peercert")
-        der = holder[0] if holder else None
-        if not der:
-            return None
-        fp = binascii.hexlify(hashlib.sha256(der).digest()).decode()
-        user = self.accounts.by_cert(fp)
-        if user:
-            self.log(1, "han.login", "%s by client certificate" % user)
-        return user
 
     def status(self):
         return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,

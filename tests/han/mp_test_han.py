@@ -323,7 +323,11 @@ async def test_firewall_every_forbidden_flow_on_real_sockets():
     logs = []
     fw = Firewall(lambda lvl, ev, msg: logs.append(ev))
     fw.allow("wan", "out", "emt", "127.0.0.1", 23457)  # the one configured flow
-    purposes = set(p for v in fwm._MATRIX.values() for p in v) | {"telnet", "ssh", "debug"}
+    flows = [f.split() for f in fwm._MATRIX.split("|") if f]
+    eq(len(flows), 8)
+    purposes = set(f[2] for f in flows) | {"telnet", "ssh", "debug"}
+    eq(purposes, {"gwa", "emt", "cls-proxy", "ntp", "mqtt", "wake-up", "han-https", "telnet",
+                  "ssh", "debug"})
     tried = refused = 0
     for net in fwm.NETS:
         for direction in ("in", "out"):
@@ -431,3 +435,31 @@ def test_nonce_and_session_ids_only_match_exactly():
     eq(srv.authenticate(Req(cookie=sids[3]), "1.1.1.1")[0], None)
     eq(srv.authenticate(Req(cookie=sids[4]), "1.1.1.1")[0], "u4")
     eq(srv.authenticate(Req(cookie=sids[19]), "1.1.1.1")[0], "u19")
+
+
+def test_reason_phrases_equal_the_former_table():
+    old = {200: "OK", 204: "No Content", 302: "Found", 303: "See Other",
+           307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized",
+           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           411: "Length Required", 413: "Content Too Large", 429: "Too Many Requests",
+           431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+    for st in range(0, 1000):
+        eq(http.phrase(st, "Status"), old.get(st, "Status"))
+        eq(str(http.HttpError(st)), old.get(st, ""))
+    eq(http.head(418, [], 0, False), b"HTTP/1.1 418 Status\r\nContent-Length: 0\r\n"
+                                      b"Connection: close\r\n\r\n")
+
+
+def test_firewall_policy_matrix_equals_the_former_table():
+    from net import firewall as fwm
+
+    old = {("wan", "out"): ("gwa", "emt", "cls-proxy", "ntp", "mqtt"),
+           ("wan", "in"): ("wake-up",), ("han", "in"): ("han-https",),
+           ("cls", "in"): ("cls-proxy",)}
+    words = ["wan", "han", "cls", "lmn", "in", "out", "gwa", "emt", "cls-proxy", "ntp", "mqtt",
+             "wake-up", "han-https", "telnet", "wan out", "out gwa", "gwa|wan", "", None, 5]
+    for n in words:
+        for d in words:
+            for p in words:
+                eq(fwm.permitted(n, d, p), p in old.get((n, d), ()))
