@@ -75,15 +75,15 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.cfg = cfg
     st.pki = pki
     _install_cert(cfg, pki)
-    st.cert = tlsutil.read(pki + "/han.der")  # no certificate: no portal (OSError)
+    cert = tlsutil.read(pki + "/han.der")  # no certificate: no portal (OSError)
 
     st.fw = firewall.of(ctx)
-    st.fingerprint = tlsutil.fingerprint(st.cert)
+    st.fingerprint = tlsutil.fingerprint(cert)
     key = tlsutil.read(pki + "/han.key")
     if any(u.get("cert") for u in (cfg.get("users") or {}).values()):
-        st.tls = tlsutil.client_cert_factory(st.cert, key)  # client certificate logins
+        st.tls = tlsutil.client_cert_factory(cert, key)  # client certificate logins
     else:
-        st.tls = tlsutil.server_context(st.cert, key)
+        st.tls = tlsutil.server_context(cert, key)
     try:
         import _build
 
@@ -154,16 +154,12 @@ def server(st):
 
 def _selftest(ctx, st):
     r = {"firewall": st.fw.self_test()}
-    r["han-certificate"] = {"ok": bool(st.cert), "sha256": st.fingerprint}
+    r["han-certificate"] = {"ok": bool(st.fingerprint), "sha256": st.fingerprint}
     r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}
     core = getattr(ctx, "core", None)
     r["core"] = {"ok": core is not None,
                  "time": core.time_status() if core is not None else None}
     return r
-
-
-def cfg_backlog(st):
-    return st.cfg.get("backlog", 16)  # waiting clients queue here while max_conns are busy
 
 
 def listen(ctx, st):
@@ -175,7 +171,9 @@ def listen(ctx, st):
         for port in ports:
             st.fw.allow("han", "in", "han-https", "*", port)
             try:
-                st.sock = st.fw.listen("han", "han-https", st.host, port, cfg_backlog(st))
+                # waiting clients queue in the backlog while max_conns are busy
+                st.sock = st.fw.listen("han", "han-https", st.host, port,
+                                       st.cfg.get("backlog", 16))
                 st.port = port
                 break
             except OSError as e:

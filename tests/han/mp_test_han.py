@@ -463,3 +463,23 @@ def test_firewall_policy_matrix_equals_the_former_table():
         for d in words:
             for p in words:
                 eq(fwm.permitted(n, d, p), p in old.get((n, d), ()))
+
+
+def test_firewall_self_test_module_is_dropped_after_use():
+    import sys
+
+    import net
+
+    logs = []
+    fw = Firewall(lambda lvl, ev, msg: logs.append((lvl, ev)))
+    fw.allow("wan", "out", "emt", "127.0.0.1", 443)
+    r = fw.self_test()
+    eq((r["ok"], r["rules"], len(r["checks"])), (True, 1, 9))
+    eq(logs, [(1, "fw.selftest")])
+    eq(fw.status()["refused"], 0)
+    assert "net.fwtest" not in sys.modules and not hasattr(net, "fwtest")
+    fw.rules.append(["lmn", "out", "gwa", "*", 1])  # outside the policy
+    r = fw.self_test()
+    eq(r["ok"], False)
+    eq(r["checks"][-1], ["rules inside policy", False])
+    eq(logs[-1], (4, "fw.selftest"))
