@@ -142,19 +142,18 @@ async def read_request(reader):
 
 
 def head(status, headers, length, keep_alive):
-    """Status line and headers as bytes; length None = chunked. Names and values may be
-    str or bytes (constant bytes cost no heap: they stay in the image)."""
-    out = bytearray(b"HTTP/1.1 %d %s\r\n" % (status, phrase(status, "Status")))
+    """Status line and headers; length None = chunked."""
+    out = ["HTTP/1.1 %d %s\r\n" % (status, phrase(status, "Status"))]
     for k, v in headers:
-        out += b"%s: %s\r\n" % (k, v)
+        out.append("%s: %s\r\n" % (k, v))
     if length is None:
-        out += b"Transfer-Encoding: chunked\r\n"
+        out.append("Transfer-Encoding: chunked\r\n")
     else:
-        out += b"Content-Length: %d\r\n" % length
+        out.append("Content-Length: %d\r\n" % length)
     if not keep_alive:
-        out += b"Connection: close\r\n"
-    out += b"\r\n"
-    return out
+        out.append("Connection: close\r\n")
+    out.append("\r\n")
+    return "".join(out).encode()
 
 
 async def write_response(writer, status, headers, body, keep_alive=True, head_only=False):
@@ -176,7 +175,7 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
             writer.write(h + body)
         await writer.drain()
         return
-    buf = head(status, headers, None, keep_alive)
+    buf = bytearray(head(status, headers, None, keep_alive))
     if head_only:  # HEAD: the headers of the chunked answer, no body at all
         writer.write(buf)
         await writer.drain()

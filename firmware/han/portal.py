@@ -13,12 +13,12 @@ import sys
 from han import http
 from han.api import ApiError, parse_iso
 
-_JSON = (b"Content-Type", b"application/json")  # bytes: no heap
-_HTML = (b"Content-Type", b"text/html; charset=utf-8")
-_NOCACHE = (b"Cache-Control", b"no-store")
-_SECURITY = [(b"X-Content-Type-Options", b"nosniff"), (b"X-Frame-Options", b"DENY"),
-             (b"Content-Security-Policy", b"default-src 'none'; style-src 'unsafe-inline'; "
-              b"img-src 'self' data:")]
+_JSON = ("Content-Type", "application/json")
+_HTML = ("Content-Type", "text/html; charset=utf-8")
+_NOCACHE = ("Cache-Control", "no-store")
+_SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+             ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+              "img-src 'self' data:")]
 
 
 class Portal:
@@ -72,8 +72,8 @@ class Portal:
             sid = req.cookie("smgw_sid")
             if self.server and sid:
                 self.server.logout(sid)
-            return 401, [(b"Set-Cookie", b"smgw_sid=; Path=/; Max-Age=0"), _HTML], \
-                b"<p>Signed out. <a href='/ui'>Sign in again</a></p>"
+            return 401, [("Set-Cookie", "smgw_sid=; Path=/; Max-Age=0"), _HTML], \
+                "<p>Signed out. <a href='/ui'>Sign in again</a></p>"
         return self.error(404, "no such resource")
 
     def error(self, status, msg, extra=()):
@@ -87,7 +87,7 @@ class Portal:
         try:
             out = self.api.call(user, role, body)
         except ApiError as e:
-            extra = [(b"Retry-After", str(int(e.retry_after)))] if e.retry_after else []
+            extra = [("Retry-After", str(int(e.retry_after)))] if e.retry_after else []
             return self.error(e.status, str(e), extra)
         if isinstance(out, dict):
             out = json.dumps(out)
@@ -104,6 +104,6 @@ class Portal:
             gen = self.api.export(user, role, fmt, t0, t1)
         except ApiError as e:
             return self.error(e.status, str(e))
-        ctype = b"text/csv" if fmt == "csv" else b"application/json"
-        return 200, [(b"Content-Type", ctype), _NOCACHE, (
-            b"Content-Disposition", b"attachment; filename=readings.%s" % fmt)], gen
+        ctype = "text/csv" if fmt == "csv" else "application/json"
+        return 200, [("Content-Type", ctype), _NOCACHE, (
+            "Content-Disposition", "attachment; filename=readings.%s" % fmt)], gen

@@ -142,7 +142,7 @@ class HanServer:
                 return user, []
         wait = self.limit.retry_after(ip)
         if wait:
-            return None, (429, [(b"Retry-After", str(wait))], b"too many failed logins\n")
+            return None, (429, [("Retry-After", str(wait))], "too many failed logins\n")
         user, why = self.digest.check(req.method, req.target,
                                       req.headers.get("authorization"))
         if why == "ok":
@@ -163,9 +163,9 @@ class HanServer:
             self.log(2, "han.login.fail", "%s from %s (%s, %d)" % (user, ip, why, n))
             wait = self.limit.retry_after(ip)
             if wait:
-                return None, (429, [(b"Retry-After", str(wait))], b"too many failed logins\n")
-        hdrs = [(b"WWW-Authenticate", c) for c in self.digest.challenges(why == "stale")]
-        return None, (401, hdrs, b"authentication required\n")
+                return None, (429, [("Retry-After", str(wait))], "too many failed logins\n")
+        hdrs = [("WWW-Authenticate", c) for c in self.digest.challenges(why == "stale")]
+        return None, (401, hdrs, "authentication required\n")
 
     # -- connections ------------------------------------------------------------------
     def connection(self, reader, writer, ip):
@@ -216,7 +216,7 @@ class HanServer:
                         self.errors += 1
                         self.log(3, "han.error", "%s %s: %s: %s" % (
                             req.method, req.path, type(e).__name__, e))
-                        status, hdrs, body = 500, [], b"internal error\n"
+                        status, hdrs, body = 500, [], "internal error\n"
                     hdrs = list(hdrs) + extra
                 try:
                     await http.write_response(writer, status, hdrs, body, req.keep_alive,
