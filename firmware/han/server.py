@@ -82,7 +82,10 @@ class HanServer:
         self.sids = bytearray()
         self.susers = []
         self.stimes = array("d")
-        self.by_nonce = {}  # Digest nonce serial -> sid (clients without cookies reuse it)
+        self.sser = []  # serial number of the session in each slot (small ints)
+        self.nsess = 0
+        # Digest nonce serial -> session serial (clients without cookies reuse the nonce)
+        self.by_nonce = {}
         self.open = 0
         self.requests = 0
         self.errors = 0
@@ -93,7 +96,10 @@ class HanServer:
 
     # -- sessions ---------------------------------------------------------------------
     def _session(self, sid):
-        i = digest.slot(self.sids, sid)
+        return self._alive(digest.slot(self.sids, sid))
+
+    def _alive(self, i):
+        """User of session slot i (its last use now), None if free, expired or i < 0."""
         if i < 0 or self.susers[i] is None:
             return None
         now = self.clock()
@@ -115,14 +121,17 @@ class HanServer:
                 if ts[j] < ts[i]:
                     i = j
         raw = self.random(16)
+        self.nsess += 1
         if i == len(us):
             self.sids.extend(raw)
             us.append(user)
             self.stimes.append(self.clock())
+            self.sser.append(self.nsess)
         else:
             self.sids[16 * i:16 * i + 16] = raw
             us[i] = user
             self.stimes[i] = self.clock()
+            self.sser[i] = self.nsess
         return binascii.hexlify(raw).decode()
 
     def logout(self, sid):
@@ -148,13 +157,13 @@ class HanServer:
         if why == "ok":
             self.limit.succeeded(ip)
             nonce = self.digest.last_nonce
-            sid = self.by_nonce.get(nonce)
-            if sid and self._session(sid) == user:
+            s = self.by_nonce.get(nonce)
+            if s in self.sser and self._alive(self.sser.index(s)) == user:
                 return user, []  # same Digest nonce, same session: no new login
             sid = self._new_session(user)
             if len(self.by_nonce) >= _SESSIONS:
                 self.by_nonce.pop(next(iter(self.by_nonce)))
-            self.by_nonce[nonce] = sid
+            self.by_nonce[nonce] = self.nsess
             self.log(1, "han.login", "%s from %s" % (user, ip))
             return user, [("Set-Cookie", "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict"
                            % (SESSION_COOKIE, sid))]

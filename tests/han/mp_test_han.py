@@ -426,6 +426,13 @@ def test_nonce_and_session_ids_only_match_exactly():
     srv.logout(sid)
     eq(srv.authenticate(Req(cookie=sid), "1.1.1.1")[0], None)
     eq(srv.status()["sessions"], 0)
+    # that nonce once more: its session is gone, so a new one (and a cookie)
+    user, hdrs = srv.authenticate(Req(auth=_hdr(a, "u", "pw", nonce, "00000003")), "1.1.1.1")
+    eq(user, "u")
+    sid2 = hdrs[0][1].split(";")[0].split("=")[1]
+    assert sid2 != sid
+    eq(srv.authenticate(Req(cookie=sid2), "1.1.1.1")[0], "u")
+    srv.logout(sid2)
     # at most 16 sessions: the idlest one goes
     sids = []
     for k in range(20):
