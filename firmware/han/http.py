@@ -181,16 +181,15 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
         await writer.drain()
         return
     for chunk in body:
-        if isinstance(chunk, str):
-            chunk = chunk.encode()
         if chunk:
-            buf += b"%x\r\n" % len(chunk)
-            buf += chunk
+            n = len(buf)
+            buf += chunk  # str or bytes: no encoded copy of a str chunk
+            buf[n:n] = b"%x\r\n" % (len(buf) - n)  # its size in bytes goes before it
             buf += b"\r\n"
         if len(buf) >= _SEND:
-            writer.write(buf)
+            writer.write(buf)  # written or copied by the stream: buf can be reused
             await writer.drain()
-            buf = bytearray()
+            buf[:] = b""  # empty, keeps its capacity: one buffer for the whole body
     buf += b"0\r\n\r\n"
     writer.write(buf)
     await writer.drain()

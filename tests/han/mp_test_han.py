@@ -490,3 +490,39 @@ def test_firewall_self_test_module_is_dropped_after_use():
     eq(r["ok"], False)
     eq(r["checks"][-1], ["rules inside policy", False])
     eq(logs[-1], (4, "fw.selftest"))
+
+
+class _Writer:
+    def __init__(self):
+        self.out = bytearray()
+        self.writes = 0
+
+    def write(self, b):
+        self.out += b
+        self.writes += 1
+
+    async def drain(self):
+        pass
+
+
+async def test_chunked_response_bytes_and_one_buffer():
+    def body():
+        yield "zähler,"  # non-ASCII: chunk sizes count bytes
+        yield b"raw"
+        yield ""
+        for i in range(300):
+            yield "row %03d\r\n" % i
+
+    w = _Writer()
+    await http.write_response(w, 200, [("Content-Type", "text/csv")], body(), True)
+    want = bytearray(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+    for c in [b"z\xc3\xa4hler,", b"raw"] + [b"row %03d\r\n" % i for i in range(300)]:
+        want += b"%x\r\n" % len(c) + c + b"\r\n"
+    want += b"0\r\n\r\n"
+    eq(bytes(w.out), bytes(want))
+    assert 2 < w.writes < 10  # gathered into writes of about 1400 bytes
+    w = _Writer()
+    await http.write_response(w, 404, [], "not here\n", False)
+    eq(bytes(w.out), b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n"
+                     b"\r\nnot here\n")
