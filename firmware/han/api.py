@@ -46,17 +46,12 @@ class ApiError(Exception):
 
 
 # -- time -----------------------------------------------------------------------------
-def _days_from_civil(y, m, d):
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def _civil(days):
-    z = days + 719468
+def iso(t):
+    """UTC seconds -> 'YYYY-MM-DDThh:mm:ssZ'."""
+    if t is None:
+        return None
+    t = int(t)
+    z = t // 86400 + 719468  # days -> civil date (H. Hinnant's algorithm)
     era = (z if z >= 0 else z - 146096) // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
@@ -64,15 +59,7 @@ def _civil(days):
     mp = (5 * doy + 2) // 153
     d = doy - (153 * mp + 2) // 5 + 1
     m = mp + (3 if mp < 10 else -9)
-    return yoe + era * 400 + (m <= 2), m, d
-
-
-def iso(t):
-    """UTC seconds -> 'YYYY-MM-DDThh:mm:ssZ'."""
-    if t is None:
-        return None
-    t = int(t)
-    y, m, d = _civil(t // 86400)
+    y = yoe + era * 400 + (m <= 2)
     s = t % 86400
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
 
@@ -86,7 +73,11 @@ def parse_iso(s):
         y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
         if s[4] != "-" or s[7] != "-" or not (1 <= mo <= 12 and 1 <= d <= 31):
             raise ValueError
-        t = _days_from_civil(y, mo, d) * 86400
+        y -= mo <= 2  # civil date -> days (H. Hinnant's algorithm)
+        era = (y if y >= 0 else y - 399) // 400
+        yoe = y - era * 400
+        doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+        t = (era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468) * 86400
         rest = s[10:]
         if rest[:1] in ("T", " "):
             hh, mm, ss = int(rest[1:3]), int(rest[4:6]), int(rest[7:9])
@@ -134,11 +125,8 @@ class Api:
             raise ApiError(503, "core not available")
         return c
 
-    def tenant(self, user):
-        return self.core().tenants.get(user)
-
     def usage_points(self, user):
-        t = self.tenant(user)
+        t = self.core().tenants.get(user)
         if t is None or getattr(t, "archived", False):
             return []
         now = self.ctx.now()
@@ -171,7 +159,7 @@ class Api:
 
     def channels(self, user):
         """The tenant's channels; an empty list means every channel of its meters."""
-        t = self.tenant(user)
+        t = self.core().tenants.get(user)
         if t is None:
             return []
         out = []
@@ -323,7 +311,7 @@ class Api:
     def log_name(self, user, role):
         if role == "technician":
             return "system"
-        t = self.tenant(user)
+        t = self.core().tenants.get(user)
         return "consumer-%s" % t.id if t else None
 
     def log(self, user, role, req):

@@ -40,10 +40,6 @@ class Accounts:
     def add(self, user, role, password=None, ha1=None, cert=None):
         self.a[user] = {"role": role, "password": password, "ha1": ha1 or {}, "cert": cert}
 
-    def role(self, user):
-        e = self.entry(user)
-        return e.get("role", "consumer") if e else None
-
     def secret(self, user, alg):
         e = self.entry(user)
         if not e:
@@ -217,8 +213,9 @@ class HanServer:
                     status, hdrs, body = extra
                 else:
                     try:
-                        status, hdrs, body = self.handler(req, user,
-                                                          self.accounts.role(user))
+                        e = self.accounts.entry(user)
+                        status, hdrs, body = self.handler(
+                            req, user, e.get("role", "consumer") if e else None)
                     except http.HttpError as e:
                         status, hdrs, body = e.status, [], str(e) + "\n"
                     except Exception as e:  # noqa: BLE001 - one bad request, not the server
