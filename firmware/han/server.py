@@ -236,6 +236,9 @@ class HanServer:
                     break  # headers are out: closing is the only honest end
                 if not req.keep_alive:
                     break
+                # idle until the next request: hold nothing of this one (an answer can
+                # be KBs, a session may idle for conn_idle_s)
+                req = user = extra = status = hdrs = body = None
         except (OSError, EOFError):
             pass
         finally:
