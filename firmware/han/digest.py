@@ -103,14 +103,19 @@ class DigestAuth:
     def new_nonce(self):
         m = self.meta
         n = len(m) // 3
-        best = -1
-        for i in range(n):  # a free slot, else the oldest nonce
-            if m[3 * i] < 0:
-                best = i
+        old = self.clock() - self.ttl
+        free = -1
+        best = 0
+        for i in range(n):  # a free slot or an expired nonce, else the oldest nonce
+            c = m[3 * i]
+            if c < 0 or c < old:
+                free = i
                 break
-            if best < 0 or m[3 * i] < m[3 * best]:
+            if c < m[3 * best]:
                 best = i
-        if (best < 0 or m[3 * best] >= 0) and n < _NONCES:
+        if free >= 0:
+            best = free
+        elif n < _NONCES:
             self.nonces.extend(bytes(16 * _STEP))
             m.extend(array("d", [-1.0, 0.0, 0.0] * _STEP))
             best = n

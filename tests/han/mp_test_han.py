@@ -526,3 +526,22 @@ async def test_chunked_response_bytes_and_one_buffer():
     await http.write_response(w, 404, [], "not here\n", False)
     eq(bytes(w.out), b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n"
                      b"\r\nnot here\n")
+
+
+def test_nonce_table_reuses_expired_slots_and_keeps_live_ones():
+    clk = Clock()
+    a = digest.DigestAuth("r", lambda u, al: None, clk, nonce_ttl=300)
+    first = [digest.parse(a.challenges()[0])["nonce"] for _ in range(10)]
+    eq(len(a.meta), 16 * 3)  # two steps of 8 slots
+    clk.t += 301  # all ten expired: their slots are reused, the table does not grow
+    for _ in range(16):
+        a.new_nonce()
+    eq(len(a.meta), 16 * 3)
+    clk.t += 1
+    live = [a.new_nonce() for _ in range(64)]  # 64 live: grows to the bound
+    eq(len(a.meta), 64 * 3)
+    for n in live[-48:]:  # the newest 48 survive at least
+        assert digest.slot(a.nonces, n) >= 0
+    for n in first:
+        i = digest.slot(a.nonces, n)
+        assert i < 0 or a.meta[3 * i] < 0 or clk.t - a.meta[3 * i] > 300
