@@ -127,8 +127,8 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
 
 
 def server(st):
-    """The HTTPS server, JSON API and portal, created on first use (the first connection,
-    diag): han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64)
+    """The HTTPS server, JSON API and portal, created on first use (the first connection):
+    han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64)
     stay out of the heap of a gateway whose portal nobody uses."""
     srv = st.server
     if srv is None:
@@ -188,7 +188,9 @@ def listen(ctx, st):
 
 
 def status(st):
-    d = server(st).status()
+    # before the first connection: the server's figures without loading it
+    d = st.server.status() if st.server else {"open": 0, "peak_open": 0, "requests": 0,
+                                               "errors": 0, "sessions": 0}
     d["url"] = "https://%s:%s" % (st.host, st.port)
     d["certificate_sha256"] = st.fingerprint
     if st.cls is not None:

@@ -51,6 +51,13 @@ def test_boot_leaves_outputs_and_pages_unloaded(board):
     assert "'drivers.outputs'" not in mods and "'han.pages'" not in mods
     for m in ("han.server", "han.digest", "han.http", "han.api", "han.portal"):
         assert repr(m) not in mods, m  # loaded by the first connection
+    out, _err = raw_exec(vb.endpoints["repl"], "import diag; diag.status()", timeout=10)
+    han = json.loads(out)["han"]
+    assert [han[k] for k in ("open", "peak_open", "requests", "errors", "sessions")] == [0] * 5
+    assert han["outputs"] == {"OUT1": 0, "OUT2": 0, "OUT3": 0, "RELAY": 0}
+    out, _err = raw_exec(vb.endpoints["repl"], "import sys; print('han.server' in sys.modules)",
+                         timeout=10)
+    assert out.split() == ["False"]
     u = _users["consumer1"]
     c = HanClient(vb.endpoints["han"], u["user"], u["password"], fingerprint=_fp)
     try:
