@@ -180,7 +180,8 @@ async def serve(sock, cb, ssl=None, accept=None, busy=None, log=None):
     """Accept loop on a socket from Firewall.listen (as asyncio.start_server does).
 
     ssl: an SSLContext, or a factory returning (SSLContext, dict) per connection (the dict
-    is added to the stream's extra info, e.g. a client certificate holder).
+    is the stream's extra info, e.g. a client certificate holder; otherwise the stream has
+    none: no dict per connection, the peer's address is the cb's third argument).
     accept(peer_ip) -> bool may refuse a peer before TLS starts. cb(reader, writer, peer)
     runs as its own task. While busy() is true no connection is accepted: clients wait
     in the listen backlog instead of being refused. Cancel the task to stop serving
@@ -203,13 +204,12 @@ async def serve(sock, cb, ssl=None, accept=None, busy=None, log=None):
                 s2.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: no Nagle + delayed-ACK
             except (OSError, AttributeError):
                 pass
-            extra = {"peername": addr}
+            extra = None  # no per-connection dict unless the factory gives one
             if ssl:
                 try:
                     tctx = ssl
                     if not hasattr(ssl, "wrap_socket"):  # a factory: (context, extra info)
-                        tctx, more = ssl()
-                        extra.update(more)
+                        tctx, extra = ssl()
                     s2 = tctx.wrap_socket(s2, server_side=True, do_handshake_on_connect=False)
                 except (OSError, MemoryError) as e:  # e.g. no heap for another TLS session
                     if log:
@@ -217,7 +217,7 @@ async def serve(sock, cb, ssl=None, accept=None, busy=None, log=None):
                     s2.close()
                     continue
             s2.setblocking(False)
-            st = asyncio.StreamReader(s2, extra)
+            st = asyncio.StreamReader(s2, extra) if extra else asyncio.StreamReader(s2)
             core.create_task(cb(st, st, ip))
     finally:
         sock.close()
