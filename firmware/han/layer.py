@@ -11,9 +11,6 @@ from han import tlsutil
 from net import firewall
 from store.records import _mkdirs
 
-_REALM = "smgw"
-
-
 class State:
     pass
 
@@ -31,25 +28,6 @@ def _install_cert(cfg, pki):
         with open(dst + ".tmp", "wb") as f:
             f.write(data)
         os.rename(dst + ".tmp", dst)
-
-
-def _tenant_account(ctx):
-    def fallback(user):
-        core = getattr(ctx, "core", None)
-        if core is None:
-            return None
-        try:
-            t = core.tenants.get(user)
-        except Exception:  # noqa: BLE001 - a core without tenants = no consumer accounts
-            return None
-        if t is None or getattr(t, "archived", False):
-            return None
-        pw = getattr(t, "password", None)
-        ha1 = getattr(t, "ha1", None)
-        if pw is None and not ha1:
-            return None
-        return {"role": "consumer", "password": pw, "ha1": ha1 or {}}
-    return fallback
 
 
 class Monotonic:
@@ -128,38 +106,13 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
 
 def server(st):
     """The HTTPS server, JSON API and portal, created on first use (the first connection):
-    han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64)
-    stay out of the heap of a gateway whose portal nobody uses."""
-    srv = st.server
-    if srv is None:
-        from han.api import Api
-        from han.portal import Portal
-        from han.server import Accounts, HanServer
+    han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64) stay out
+    of the heap of a gateway whose portal nobody uses."""
+    if st.server is None:
+        from han.server import for_layer
 
-        cfg, ctx = st.cfg, st.ctx
-        accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
-        for name, u in (cfg.get("users") or {}).items():
-            accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
-                         u.get("cert"))
-        st.api = Api(ctx, st.info, st.clock)
-        st.portal = Portal(st.api)
-        srv = HanServer(st.portal.handle, accounts, st.clock, ctx.log, _REALM,
-                        cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
-                        cfg.get("max_conns", 4),
-                        tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
-        st.portal.server = st.server = srv
-        st.api.selftest_hook = lambda: _selftest(ctx, st)
-    return srv
-
-
-def _selftest(ctx, st):
-    r = {"firewall": st.fw.self_test()}
-    r["han-certificate"] = {"ok": bool(st.fingerprint), "sha256": st.fingerprint}
-    r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}
-    core = getattr(ctx, "core", None)
-    r["core"] = {"ok": core is not None,
-                 "time": core.time_status() if core is not None else None}
-    return r
+        for_layer(st)
+    return st.server
 
 
 def listen(ctx, st):

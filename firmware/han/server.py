@@ -19,6 +19,7 @@ from array import array
 from han import digest, http
 
 _SESSIONS = const(16)
+_REALM = "smgw"
 SESSION_COOKIE = "smgw_sid"
 
 
@@ -251,3 +252,54 @@ class HanServer:
     def status(self):
         return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,
                 "errors": self.errors, "sessions": len(self.susers) - self.susers.count(None)}
+
+
+# -- the layer's server (han.layer.server: built on the first connection) --------------
+def for_layer(st):
+    """Accounts, server, API and portal for the layer state st (han.layer)."""
+    from han.api import Api
+    from han.portal import Portal
+
+    cfg, ctx = st.cfg, st.ctx
+    accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
+    for name, u in (cfg.get("users") or {}).items():
+        accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
+                     u.get("cert"))
+    st.api = Api(ctx, st.info, st.clock)
+    st.portal = Portal(st.api)
+    srv = HanServer(st.portal.handle, accounts, st.clock, ctx.log, _REALM,
+                    cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
+                    cfg.get("max_conns", 4),
+                    tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
+    st.portal.server = st.server = srv
+    st.api.selftest_hook = lambda: _selftest(ctx, st)
+
+
+def _tenant_account(ctx):
+    def fallback(user):
+        core = getattr(ctx, "core", None)
+        if core is None:
+            return None
+        try:
+            t = core.tenants.get(user)
+        except Exception:  # noqa: BLE001 - a core without tenants = no consumer accounts
+            return None
+        if t is None or getattr(t, "archived", False):
+            return None
+        pw = getattr(t, "password", None)
+        ha1 = getattr(t, "ha1", None)
+        if pw is None and not ha1:
+            return None
+        return {"role": "consumer", "password": pw, "ha1": ha1 or {}}
+    return fallback
+
+
+
+def _selftest(ctx, st):
+    r = {"firewall": st.fw.self_test()}
+    r["han-certificate"] = {"ok": bool(st.fingerprint), "sha256": st.fingerprint}
+    r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}
+    core = getattr(ctx, "core", None)
+    r["core"] = {"ok": core is not None,
+                 "time": core.time_status() if core is not None else None}
+    return r
