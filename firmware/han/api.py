@@ -35,6 +35,7 @@ _MAX_LOG = const(1500)
 _SELFTEST_GAP = const(600)
 _PAGE = const(32)  # rows per core query when the core cannot stream a range
 VERSION = "1.0"
+_METHODS = " smgw-info user-info usage-point-info readings log self-test "
 
 
 class ApiError(Exception):
@@ -45,17 +46,12 @@ class ApiError(Exception):
 
 
 # -- time -----------------------------------------------------------------------------
-def _days_from_civil(y, m, d):
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def _civil(days):
-    z = days + 719468
+def iso(t):
+    """UTC seconds -> 'YYYY-MM-DDThh:mm:ssZ'."""
+    if t is None:
+        return None
+    t = int(t)
+    z = t // 86400 + 719468  # days -> civil date (H. Hinnant's algorithm)
     era = (z if z >= 0 else z - 146096) // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
@@ -63,15 +59,7 @@ def _civil(days):
     mp = (5 * doy + 2) // 153
     d = doy - (153 * mp + 2) // 5 + 1
     m = mp + (3 if mp < 10 else -9)
-    return yoe + era * 400 + (m <= 2), m, d
-
-
-def iso(t):
-    """UTC seconds -> 'YYYY-MM-DDThh:mm:ssZ'."""
-    if t is None:
-        return None
-    t = int(t)
-    y, m, d = _civil(t // 86400)
+    y = yoe + era * 400 + (m <= 2)
     s = t % 86400
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, s // 3600, s // 60 % 60, s % 60)
 
@@ -85,7 +73,11 @@ def parse_iso(s):
         y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
         if s[4] != "-" or s[7] != "-" or not (1 <= mo <= 12 and 1 <= d <= 31):
             raise ValueError
-        t = _days_from_civil(y, mo, d) * 86400
+        y -= mo <= 2  # civil date -> days (H. Hinnant's algorithm)
+        era = (y if y >= 0 else y - 399) // 400
+        yoe = y - era * 400
+        doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+        t = (era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468) * 86400
         rest = s[10:]
         if rest[:1] in ("T", " "):
             hh, mm, ss = int(rest[1:3]), int(rest[4:6]), int(rest[7:9])
@@ -109,21 +101,6 @@ def parse_iso(s):
 
 
 # -- helpers ----------------------------------------------------------------------------
-def channel_pair(c):
-    """A tenant channel as (meter, obis): tuple/list, {"meter","obis"} or "meter/obis"."""
-    if isinstance(c, dict):
-        return c.get("meter"), c.get("obis")
-    if isinstance(c, str):
-        m, _, o = c.partition("/")
-        return m, o
-    return c[0], c[1]
-
-
-def taf_number(name):
-    n = str(name or "")
-    return n[3:] if n.upper().startswith("TAF") else n
-
-
 def reading(d):
     st = d.get("status")
     return {"capture-time": iso(d["capture_time"]), "target-time": iso(d.get("target_time")),
@@ -148,11 +125,8 @@ class Api:
             raise ApiError(503, "core not available")
         return c
 
-    def tenant(self, user):
-        return self.core().tenants.get(user)
-
     def usage_points(self, user):
-        t = self.tenant(user)
+        t = self.core().tenants.get(user)
         if t is None or getattr(t, "archived", False):
             return []
         now = self.ctx.now()
@@ -165,9 +139,11 @@ class Api:
                 state = "finished"
             else:
                 state = "running"
+            n = str(c.get("taf") or "")
             ups.append({"usage-point-id": "up-%s-%d" % (t.id, i + 1),
                         "usage-point-name": "%s %s" % (c.get("taf", ""), c.get("emt", "")),
-                        "taf-number": taf_number(c.get("taf")), "taf-state": state,
+                        "taf-number": n[3:] if n.upper().startswith("TAF") else n,
+                        "taf-state": state,
                         "emt": c.get("emt"),
                         "meter": [{"meter-id": m} for m in t.meters],
                         "metering-point-id": c.get("metering_point") or t.id,
@@ -183,12 +159,18 @@ class Api:
 
     def channels(self, user):
         """The tenant's channels; an empty list means every channel of its meters."""
-        t = self.tenant(user)
+        t = self.core().tenants.get(user)
         if t is None:
             return []
         out = []
         for c in t.channels or self.core().channels():
-            m, o = channel_pair(c)
+            # a tenant channel: tuple/list, {"meter","obis"} or "meter/obis"
+            if isinstance(c, dict):
+                m, o = c.get("meter"), c.get("obis")
+            elif isinstance(c, str):
+                m, _, o = c.partition("/")
+            else:
+                m, o = c[0], c[1]
             if m in t.meters and (m, o) not in out:
                 out.append((m, o))
         return out
@@ -224,34 +206,26 @@ class Api:
         if not isinstance(req, dict):
             raise ApiError(400, "request must be a JSON object")
         method = req.get("method")
-        f = _METHODS.get(method)
-        if f is None:
+        if not isinstance(method, str) or " " in method or " %s " % method not in _METHODS:
             raise ApiError(400, "unknown method %r" % (method,))
-        if role != "consumer" and method in _CONSUMER_ONLY:
-            self._log_denied(user, method)
+        if role != "consumer" and method in ("usage-point-info", "readings"):
+            self.ctx.log(2, "han.denied", "%s: %s" % (user, method))
             raise ApiError(403, "%s: not for role %s" % (method, role))
-        out = f(self, user, role, req)
+        out = getattr(self, method.replace("-", "_"))(user, role, req)
         if not isinstance(out, dict):
             return out  # a generator of JSON text (readings)
         return {"version": VERSION, "method": method, method: out}
 
-    def _log_denied(self, user, what):
-        self.ctx.log(2, "han.denied", "%s: %s" % (user, what))
-
     def smgw_info(self, user, role, req):
         i = self.info
+        f = getattr(getattr(self.ctx, "core", None), "time_status", None)
         return {"smgw-id": i.get("smgw_id"), "smgw-time": iso(self.ctx.now()),
                 "smgw-state": "operational" if self.ctx.operational_ms is not None
                 else "booting",
-                "time-state": self._time_status(),
+                "time-state": f() if f else "unknown",
                 "firmware-info": {"version": i.get("version"), "hash": i.get("git"),
                                   "component": "osmgw-app"},
                 "han-certificate": {"sha256": i.get("fingerprint")}}
-
-    def _time_status(self):
-        c = getattr(self.ctx, "core", None)
-        f = getattr(c, "time_status", None)
-        return f() if f else "unknown"
 
     def user_info(self, user, role, req):
         ups = self.usage_points(user) if role == "consumer" else []
@@ -337,7 +311,7 @@ class Api:
     def log_name(self, user, role):
         if role == "technician":
             return "system"
-        t = self.tenant(user)
+        t = self.core().tenants.get(user)
         return "consumer-%s" % t.id if t else None
 
     def log(self, user, role, req):
@@ -389,7 +363,7 @@ class Api:
     def export(self, user, role, fmt, t0, t1):
         """Generator of text chunks: CSV or JSON lines of the user's visible readings."""
         if role != "consumer":
-            self._log_denied(user, "export")
+            self.ctx.log(2, "han.denied", "%s: export" % user)
             raise ApiError(403, "export: consumers only")
         if t1 < t0 or t1 - t0 > _MAX_RANGE:
             raise ApiError(400, "time range must be 0..31 days")
@@ -424,7 +398,3 @@ class Api:
             yield "]}"
 
 
-_METHODS = {"smgw-info": Api.smgw_info, "user-info": Api.user_info,
-            "usage-point-info": Api.usage_point_info, "readings": Api.readings,
-            "log": Api.log, "self-test": Api.self_test}
-_CONSUMER_ONLY = ("usage-point-info", "readings")

@@ -57,7 +57,8 @@ class ClsProxy:
                                lambda r, w, ip, p=p: self.session(p, r, w, ip),
                                accept=lambda ip, p=p: self._accept(p, ip)))
         try:
-            await asyncio.gather(*tasks)
+            # one pair (the usual case): no gather task in between
+            await (tasks[0] if len(tasks) == 1 else asyncio.gather(*tasks))
         finally:
             self.socks = {}
 

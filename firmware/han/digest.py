@@ -17,11 +17,13 @@ or permanent lock-out.
 import binascii
 import hashlib
 import os
+from array import array
 
 _NONCES = const(64)
 _FREE = const(5)
 _CAP = const(300)
 _KEYS = const(32)
+_STEP = const(8)  # nonce slots added at a time
 
 
 def H(alg, s):
@@ -77,7 +79,12 @@ def parse(header):
 
 
 class DigestAuth:
-    """Verifies Authorization headers. secret(user, alg) -> HA1 hex or None."""
+    """Verifies Authorization headers. secret(user, alg) -> HA1 hex or None.
+
+    Nonce table without an object per nonce (a str key and a list each cost ~170 B on
+    x64): `nonces` holds the raw 16-byte nonces slot by slot, `meta` three doubles per
+    slot (created, highest nc, serial number; created < 0 = free slot). Both grow in
+    steps of _STEP slots up to _NONCES, on first use (a portal nobody uses pays nothing)."""
 
     def __init__(self, realm, secret, clock, algorithms=("SHA-256", "MD5"), nonce_ttl=300,
                  random=os.urandom):
@@ -87,17 +94,38 @@ class DigestAuth:
         self.algorithms = algorithms
         self.ttl = nonce_ttl
         self.random = random
-        self.nonces = {}  # nonce -> [created, highest nc]
-        self.last_nonce = None  # nonce of the last successful check
+        self.nonces = bytearray()
+        self.meta = array("d")
+        self.serial = 0
+        self.last_nonce = None  # serial number of the nonce of the last successful check
         self.opaque = binascii.hexlify(random(8)).decode()
 
     def new_nonce(self):
-        if len(self.nonces) >= _NONCES:
-            oldest = min(self.nonces, key=lambda k: self.nonces[k][0])
-            del self.nonces[oldest]
-        n = binascii.hexlify(self.random(16)).decode()
-        self.nonces[n] = [self.clock(), 0]
-        return n
+        m = self.meta
+        n = len(m) // 3
+        old = self.clock() - self.ttl
+        free = -1
+        best = 0
+        for i in range(n):  # a free slot or an expired nonce, else the oldest nonce
+            c = m[3 * i]
+            if c < 0 or c < old:
+                free = i
+                break
+            if c < m[3 * best]:
+                best = i
+        if free >= 0:
+            best = free
+        elif n < _NONCES:
+            self.nonces.extend(bytes(16 * _STEP))
+            m.extend(array("d", [-1.0, 0.0, 0.0] * _STEP))
+            best = n
+        raw = self.random(16)
+        self.nonces[16 * best:16 * best + 16] = raw
+        self.serial += 1
+        m[3 * best] = self.clock()
+        m[3 * best + 1] = 0
+        m[3 * best + 2] = self.serial
+        return binascii.hexlify(raw).decode()
 
     def challenges(self, stale=False):
         """WWW-Authenticate header values (one per algorithm, same nonce)."""
@@ -140,15 +168,34 @@ class DigestAuth:
         expect = response(alg, secret, method, uri, p["nonce"], p["nc"], p["cnonce"])
         if not _eq(expect, p["response"].lower()):
             return user, "bad"
-        st = self.nonces.get(p["nonce"])
-        if st is None or self.clock() - st[0] > self.ttl:
-            self.nonces.pop(p["nonce"], None)
+        i = slot(self.nonces, p["nonce"])
+        m = self.meta
+        if i >= 0 and m[3 * i] < 0:
+            i = -1
+        if i < 0 or self.clock() - m[3 * i] > self.ttl:
+            if i >= 0:
+                m[3 * i] = -1.0  # expired: free the slot
             return user, "stale"  # right password, old nonce: retry with a fresh one
-        if nc <= st[1]:
+        if nc <= m[3 * i + 1]:
             return user, "replay"
-        st[1] = nc
-        self.last_nonce = p["nonce"]
+        m[3 * i + 1] = nc
+        self.last_nonce = int(m[3 * i + 2])
         return user, "ok"
+
+
+def slot(table, hexid):
+    """Index of the 16-byte slot of `table` holding the id written as 32 lower-case hex
+    digits, or -1 (the caller checks that the slot is in use)."""
+    if len(hexid) != 32 or hexid != hexid.lower():
+        return -1
+    try:
+        raw = binascii.unhexlify(hexid)
+    except ValueError:
+        return -1
+    i = table.find(raw)
+    while i >= 0 and i & 15:
+        i = table.find(raw, i + 1)
+    return i >> 4 if i >= 0 else -1
 
 
 def _eq(a, b):

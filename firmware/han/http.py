@@ -12,19 +12,26 @@ _MAX_HEADERS = const(40)
 _MAX_BODY = const(16384)
 _SEND = const(1400)
 
-REASONS = {200: "OK", 204: "No Content", 302: "Found", 303: "See Other",
-           307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized",
-           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           411: "Length Required", 413: "Content Too Large", 429: "Too Many Requests",
-           431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+# reason phrases, one string (a dict of 16 strings costs ~1 KB of heap on x64)
+_REASONS = ("|200 OK|204 No Content|302 Found|303 See Other|307 Temporary Redirect"
+            "|400 Bad Request|401 Unauthorized|403 Forbidden|404 Not Found"
+            "|405 Method Not Allowed|411 Length Required|413 Content Too Large"
+            "|429 Too Many Requests|431 Request Header Fields Too Large"
+            "|500 Internal Server Error|503 Service Unavailable|")
+
+
+def phrase(status, default=""):
+    i = _REASONS.find("|%d " % status)
+    if i < 0:
+        return default
+    return _REASONS[i + 5:_REASONS.index("|", i + 1)]
 
 
 class HttpError(Exception):
     """A request that cannot be served; .status is the HTTP status to answer."""
 
     def __init__(self, status, reason=""):
-        super().__init__(reason or REASONS.get(status, ""))
+        super().__init__(reason or phrase(status))
         self.status = status
 
 
@@ -136,7 +143,7 @@ async def read_request(reader):
 
 def head(status, headers, length, keep_alive):
     """Status line and headers; length None = chunked."""
-    out = ["HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, "Status"))]
+    out = ["HTTP/1.1 %d %s\r\n" % (status, phrase(status, "Status"))]
     for k, v in headers:
         out.append("%s: %s\r\n" % (k, v))
     if length is None:
@@ -159,7 +166,13 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
     if body is None or isinstance(body, (bytes, bytearray)):
         body = body or b""
         h = head(status, headers, len(body), keep_alive)
-        writer.write(h + body if body and not head_only else h)
+        if not body or head_only:
+            writer.write(h)
+        elif len(body) > _SEND:  # a page: no copy of it just to prepend the head
+            writer.write(h)
+            writer.write(body)
+        else:
+            writer.write(h + body)
         await writer.drain()
         return
     buf = bytearray(head(status, headers, None, keep_alive))
@@ -168,16 +181,15 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
         await writer.drain()
         return
     for chunk in body:
-        if isinstance(chunk, str):
-            chunk = chunk.encode()
         if chunk:
-            buf += b"%x\r\n" % len(chunk)
-            buf += chunk
+            n = len(buf)
+            buf += chunk  # str or bytes: no encoded copy of a str chunk
+            buf[n:n] = b"%x\r\n" % (len(buf) - n)  # its size in bytes goes before it
             buf += b"\r\n"
         if len(buf) >= _SEND:
-            writer.write(buf)
+            writer.write(buf)  # written or copied by the stream: buf can be reused
             await writer.drain()
-            buf = bytearray()
+            buf[:] = b""  # empty, keeps its capacity: one buffer for the whole body
     buf += b"0\r\n\r\n"
     writer.write(buf)
     await writer.drain()

@@ -11,9 +11,6 @@ from han import tlsutil
 from net import firewall
 from store.records import _mkdirs
 
-_REALM = "smgw"
-
-
 class State:
     pass
 
@@ -31,25 +28,6 @@ def _install_cert(cfg, pki):
         with open(dst + ".tmp", "wb") as f:
             f.write(data)
         os.rename(dst + ".tmp", dst)
-
-
-def _tenant_account(ctx):
-    def fallback(user):
-        core = getattr(ctx, "core", None)
-        if core is None:
-            return None
-        try:
-            t = core.tenants.get(user)
-        except Exception:  # noqa: BLE001 - a core without tenants = no consumer accounts
-            return None
-        if t is None or getattr(t, "archived", False):
-            return None
-        pw = getattr(t, "password", None)
-        ha1 = getattr(t, "ha1", None)
-        if pw is None and not ha1:
-            return None
-        return {"role": "consumer", "password": pw, "ha1": ha1 or {}}
-    return fallback
 
 
 class Monotonic:
@@ -75,38 +53,26 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.cfg = cfg
     st.pki = pki
     _install_cert(cfg, pki)
-    st.cert = tlsutil.read(pki + "/han.der")  # no certificate: no portal (OSError)
-
-    from han.api import Api
-    from han.portal import Portal
-    from han.server import Accounts, HanServer
+    cert = tlsutil.read(pki + "/han.der")  # no certificate: no portal (OSError)
 
     st.fw = firewall.of(ctx)
-    st.fingerprint = tlsutil.fingerprint(st.cert)
+    st.fingerprint = tlsutil.fingerprint(cert)
     key = tlsutil.read(pki + "/han.key")
     if any(u.get("cert") for u in (cfg.get("users") or {}).values()):
-        st.tls = tlsutil.client_cert_factory(st.cert, key)  # client certificate logins
+        st.tls = tlsutil.client_cert_factory(cert, key)  # client certificate logins
     else:
-        st.tls = tlsutil.server_context(st.cert, key)
-    accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
-    for name, u in (cfg.get("users") or {}).items():
-        accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
-                     u.get("cert"))
+        st.tls = tlsutil.server_context(cert, key)
     try:
         import _build
 
         ver, git = _build.VERSION, _build.GIT
     except ImportError:
         ver, git = "dev", None
-    st.api = Api(ctx, {"smgw_id": cfg.get("smgw_id") or "EOSG%s" % ctx.board.NAME.upper(),
-                       "fingerprint": st.fingerprint, "version": ver, "git": git}, clock)
-    st.portal = Portal(st.api)
-    st.server = HanServer(st.portal.handle, accounts, clock, ctx.log, _REALM,
-                          cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
-                          cfg.get("max_conns", 4),
-                          tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
-    st.portal.server = st.server
-    st.api.selftest_hook = lambda: _selftest(ctx, st)
+    st.info = {"smgw_id": cfg.get("smgw_id") or "EOSG%s" % ctx.board.NAME.upper(),
+               "fingerprint": st.fingerprint, "version": ver, "git": git}
+    st.clock = clock
+    st.ctx = ctx
+    st.server = st.api = st.portal = None  # on the first connection: server(st)
     st.host = cfg.get("host") or ("127.0.0.1" if ctx.board.NAME == "unix" else "0.0.0.0")
     st.sock = None
     st.port = cfg.get("port") or (443 if ctx.board.NAME != "unix" else None)
@@ -114,7 +80,9 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.control = []
     from han.service import setup_outputs
 
-    st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg)
+    # created now only if there is something to restore or run (as in han.service);
+    # otherwise on first use (status(), i.e. diag or the technician page)
+    st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg, True)
     verify = cfg.get("cls_verify", True)
     cas = [tlsutil.read(p) for p in cfg["cls_ca_files"]] if cfg.get("cls_ca_files") else None
 
@@ -136,18 +104,15 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     return st
 
 
-def _selftest(ctx, st):
-    r = {"firewall": st.fw.self_test()}
-    r["han-certificate"] = {"ok": bool(st.cert), "sha256": st.fingerprint}
-    r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}
-    core = getattr(ctx, "core", None)
-    r["core"] = {"ok": core is not None,
-                 "time": core.time_status() if core is not None else None}
-    return r
+def server(st):
+    """The HTTPS server, JSON API and portal, created on first use (the first connection):
+    han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64) stay out
+    of the heap of a gateway whose portal nobody uses."""
+    if st.server is None:
+        from han.server import for_layer
 
-
-def cfg_backlog(st):
-    return st.cfg.get("backlog", 16)  # waiting clients queue here while max_conns are busy
+        for_layer(st)
+    return st.server
 
 
 def listen(ctx, st):
@@ -159,7 +124,9 @@ def listen(ctx, st):
         for port in ports:
             st.fw.allow("han", "in", "han-https", "*", port)
             try:
-                st.sock = st.fw.listen("han", "han-https", st.host, port, cfg_backlog(st))
+                # waiting clients queue in the backlog while max_conns are busy
+                st.sock = st.fw.listen("han", "han-https", st.host, port,
+                                       st.cfg.get("backlog", 16))
                 st.port = port
                 break
             except OSError as e:
@@ -174,11 +141,17 @@ def listen(ctx, st):
 
 
 def status(st):
-    d = st.server.status()
+    # before the first connection: the server's figures without loading it
+    d = st.server.status() if st.server else {"open": 0, "peak_open": 0, "requests": 0,
+                                               "errors": 0, "sessions": 0}
     d["url"] = "https://%s:%s" % (st.host, st.port)
     d["certificate_sha256"] = st.fingerprint
     if st.cls is not None:
         d["cls"] = st.cls.status()
+    if st.outputs is None:
+        from han.service import outputs
+
+        st.outputs = outputs(st.ctx)
     if st.outputs is not None:
         d["outputs"] = st.outputs.state
     return d
@@ -188,7 +161,8 @@ async def serve(ctx, st):
     """Serve the listeners until cancelled (also used by tests with a fake ctx)."""
     listen(ctx, st)
     sock = st.sock
-    tasks = [firewall.serve(sock, st.server.connection, st.tls, busy=st.server.busy,
+    tasks = [firewall.serve(sock, lambda r, w, ip: server(st).connection(r, w, ip), st.tls,
+                            busy=lambda: st.server is not None and st.server.busy(),
                             log=ctx.log)]
     if st.cls is not None:
         tasks.append(st.cls.run())
@@ -203,7 +177,7 @@ async def outputs_task(ctx, st):
     outputs = getattr(ctx, "outputs", None)
     while True:
         if st is not None:
-            st.server.clock()  # keeps the monotonic clock inside the ticks_ms wrap
+            st.clock()  # keeps the monotonic clock inside the ticks_ms wrap
         if outputs is not None and outputs.schedule:
             outputs.schedule_tick(ctx.now())
         await ctx.sleep(30)

@@ -14,10 +14,12 @@ import asyncio
 import binascii
 import hashlib
 import os
+from array import array
 
 from han import digest, http
 
 _SESSIONS = const(16)
+_REALM = "smgw"
 SESSION_COOKIE = "smgw_sid"
 
 
@@ -38,10 +40,6 @@ class Accounts:
 
     def add(self, user, role, password=None, ha1=None, cert=None):
         self.a[user] = {"role": role, "password": password, "ha1": ha1 or {}, "cert": cert}
-
-    def role(self, user):
-        e = self.entry(user)
-        return e.get("role", "consumer") if e else None
 
     def secret(self, user, alg):
         e = self.entry(user)
@@ -76,8 +74,15 @@ class HanServer:
         self.session_idle_s = session_idle_s
         self.conn_idle_ms = int(conn_idle_s * 1000)
         self.max_conns = max_conns
-        self.sessions = {}  # sid -> [user, last_used]
-        self.by_nonce = {}  # Digest nonce -> sid (clients without cookies reuse it)
+        # sessions without an object each: raw 16-byte ids slot by slot, the user of
+        # each slot (None = free) and its last use; at most _SESSIONS slots
+        self.sids = bytearray()
+        self.susers = []
+        self.stimes = array("d")
+        self.sser = []  # serial number of the session in each slot (small ints)
+        self.nsess = 0
+        # Digest nonce serial -> session serial (clients without cookies reuse the nonce)
+        self.by_nonce = {}
         self.open = 0
         self.requests = 0
         self.errors = 0
@@ -88,26 +93,48 @@ class HanServer:
 
     # -- sessions ---------------------------------------------------------------------
     def _session(self, sid):
-        s = self.sessions.get(sid)
-        if s is None:
+        return self._alive(digest.slot(self.sids, sid))
+
+    def _alive(self, i):
+        """User of session slot i (its last use now), None if free, expired or i < 0."""
+        if i < 0 or self.susers[i] is None:
             return None
         now = self.clock()
-        if now - s[1] > self.session_idle_s:
-            del self.sessions[sid]
-            self.log(1, "han.session.expired", s[0])
+        if now - self.stimes[i] > self.session_idle_s:
+            self.log(1, "han.session.expired", self.susers[i])
+            self.susers[i] = None
             return None
-        s[1] = now
-        return s[0]
+        self.stimes[i] = now
+        return self.susers[i]
 
     def _new_session(self, user):
-        if len(self.sessions) >= _SESSIONS:
-            del self.sessions[min(self.sessions, key=lambda k: self.sessions[k][1])]
-        sid = binascii.hexlify(self.random(16)).decode()
-        self.sessions[sid] = [user, self.clock()]
-        return sid
+        us, ts = self.susers, self.stimes
+        i = len(us)  # a new slot while fewer than _SESSIONS
+        if None in us:
+            i = us.index(None)
+        elif i >= _SESSIONS:
+            i = 0
+            for j in range(1, len(us)):  # all in use: replace the idlest
+                if ts[j] < ts[i]:
+                    i = j
+        raw = self.random(16)
+        self.nsess += 1
+        if i == len(us):
+            self.sids.extend(raw)
+            us.append(user)
+            self.stimes.append(self.clock())
+            self.sser.append(self.nsess)
+        else:
+            self.sids[16 * i:16 * i + 16] = raw
+            us[i] = user
+            self.stimes[i] = self.clock()
+            self.sser[i] = self.nsess
+        return binascii.hexlify(raw).decode()
 
     def logout(self, sid):
-        self.sessions.pop(sid, None)
+        i = digest.slot(self.sids, sid)
+        if i >= 0:
+            self.susers[i] = None
 
     # -- authentication ---------------------------------------------------------------
     def authenticate(self, req, ip, cert_user=None):
@@ -127,13 +154,13 @@ class HanServer:
         if why == "ok":
             self.limit.succeeded(ip)
             nonce = self.digest.last_nonce
-            sid = self.by_nonce.get(nonce)
-            if sid and self._session(sid) == user:
+            s = self.by_nonce.get(nonce)
+            if s in self.sser and self._alive(self.sser.index(s)) == user:
                 return user, []  # same Digest nonce, same session: no new login
             sid = self._new_session(user)
             if len(self.by_nonce) >= _SESSIONS:
                 self.by_nonce.pop(next(iter(self.by_nonce)))
-            self.by_nonce[nonce] = sid
+            self.by_nonce[nonce] = self.nsess
             self.log(1, "han.login", "%s from %s" % (user, ip))
             return user, [("Set-Cookie", "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict"
                            % (SESSION_COOKIE, sid))]
@@ -173,16 +200,23 @@ class HanServer:
                     break
                 if req is None:
                     break
-                if cert_user is None:
-                    cert_user = self._cert_user(reader) or False
+                if cert_user is None:  # the account pinned to this TLS client certificate
+                    holder = getattr(reader, "e", {}).get("peercert")
+                    der = holder[0] if holder else None
+                    cert_user = der and self.accounts.by_cert(binascii.hexlify(
+                        hashlib.sha256(der).digest()).decode())
+                    if cert_user:
+                        self.log(1, "han.login", "%s by client certificate" % cert_user)
+                    cert_user = cert_user or False
                 self.requests += 1
                 user, extra = self.authenticate(req, ip, cert_user or None)
                 if user is None:
                     status, hdrs, body = extra
                 else:
                     try:
-                        status, hdrs, body = self.handler(req, user,
-                                                          self.accounts.role(user))
+                        e = self.accounts.entry(user)
+                        status, hdrs, body = self.handler(
+                            req, user, e.get("role", "consumer") if e else None)
                     except http.HttpError as e:
                         status, hdrs, body = e.status, [], str(e) + "\n"
                     except Exception as e:  # noqa: BLE001 - one bad request, not the server
@@ -203,6 +237,9 @@ class HanServer:
                     break  # headers are out: closing is the only honest end
                 if not req.keep_alive:
                     break
+                # idle until the next request: hold nothing of this one (an answer can
+                # be KBs, a session may idle for conn_idle_s)
+                req = user = extra = status = hdrs = body = None
         except (OSError, EOFError):
             pass
         finally:
@@ -212,18 +249,57 @@ class HanServer:
             except OSError:
                 pass
 
-    def _cert_user(self, reader):
-        """The account pinned to the client certificate of this TLS connection, if any."""
-        holder = getattr(reader, "e", {}).get("peercert")
-        der = holder[0] if holder else None
-        if not der:
-            return None
-        fp = binascii.hexlify(hashlib.sha256(der).digest()).decode()
-        user = self.accounts.by_cert(fp)
-        if user:
-            self.log(1, "han.login", "%s by client certificate" % user)
-        return user
-
     def status(self):
         return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,
-                "errors": self.errors, "sessions": len(self.sessions)}
+                "errors": self.errors, "sessions": len(self.susers) - self.susers.count(None)}
+
+
+# -- the layer's server (han.layer.server: built on the first connection) --------------
+def for_layer(st):
+    """Accounts, server, API and portal for the layer state st (han.layer)."""
+    from han.api import Api
+    from han.portal import Portal
+
+    cfg, ctx = st.cfg, st.ctx
+    accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
+    for name, u in (cfg.get("users") or {}).items():
+        accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
+                     u.get("cert"))
+    st.api = Api(ctx, st.info, st.clock)
+    st.portal = Portal(st.api)
+    srv = HanServer(st.portal.handle, accounts, st.clock, ctx.log, _REALM,
+                    cfg.get("session_idle_s", 600), cfg.get("conn_idle_s", 60),
+                    cfg.get("max_conns", 4),
+                    tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
+    st.portal.server = st.server = srv
+    st.api.selftest_hook = lambda: _selftest(ctx, st)
+
+
+def _tenant_account(ctx):
+    def fallback(user):
+        core = getattr(ctx, "core", None)
+        if core is None:
+            return None
+        try:
+            t = core.tenants.get(user)
+        except Exception:  # noqa: BLE001 - a core without tenants = no consumer accounts
+            return None
+        if t is None or getattr(t, "archived", False):
+            return None
+        pw = getattr(t, "password", None)
+        ha1 = getattr(t, "ha1", None)
+        if pw is None and not ha1:
+            return None
+        return {"role": "consumer", "password": pw, "ha1": ha1 or {}}
+    return fallback
+
+
+
+def _selftest(ctx, st):
+    r = {"firewall": st.fw.self_test()}
+    r["han-certificate"] = {"ok": bool(st.fingerprint), "sha256": st.fingerprint}
+    r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}
+    core = getattr(ctx, "core", None)
+    r["core"] = {"ok": core is not None,
+                 "time": core.time_status() if core is not None else None}
+    return r

@@ -44,14 +44,19 @@ def _exists(path):
         return False
 
 
-def setup_outputs(ctx, cfg):
+def setup_outputs(ctx, cfg, at_boot=False):
     """The switching outputs, restored from /data/outputs.json (independent of the
-    portal: they come back after a reboot even without a HAN certificate)."""
+    portal: they come back after a reboot even without a HAN certificate). at_boot: only
+    when there is something to restore or run (a state file, a schedule, an EMT control
+    pair); the outputs are off by default, so nothing needs restoring otherwise."""
     if not getattr(ctx.hal, "outputs", None):
+        return None
+    path = cfg.get("outputs_file") or "/data/outputs.json"
+    if at_boot and not (_exists(path) or cfg.get("outputs") or any(
+            p.get("device") == "outputs" for p in cfg.get("cls") or ())):
         return None
     from drivers.outputs import Outputs
 
-    path = cfg.get("outputs_file") or "/data/outputs.json"
     ctx.outputs = Outputs(ctx.hal.outputs, path, ctx.log, cfg.get("outputs") or ())
     return ctx.outputs
 
@@ -68,9 +73,8 @@ def setup(ctx):
     global ST
     cfg = _config(ctx)
     pki = "/data/pki"
-    if _exists("/data/outputs.json") or cfg.get("outputs") or any(
-            p.get("device") == "outputs" for p in cfg.get("cls") or ()):
-        outputs(ctx)
+    if getattr(ctx, "outputs", None) is None:
+        setup_outputs(ctx, cfg, True)
     if not (_exists(pki + "/han.der") or cfg.get("cert_file")):
         ctx.log(3, "han.setup", "HAN portal disabled: no %s/han.der" % pki)
         return

@@ -84,7 +84,8 @@ def test_nonce_table_is_bounded():
     a = digest.DigestAuth("r", lambda u, al: None, Clock())
     for _ in range(200):
         a.new_nonce()
-    assert len(a.nonces) <= 64
+    assert len(a.nonces) <= 64 * 16 and len(a.meta) <= 64 * 3
+    eq(sum(1 for i in range(0, len(a.meta), 3) if a.meta[i] >= 0), 64)
 
 
 def test_rate_limit_backoff_and_release():
@@ -322,7 +323,11 @@ async def test_firewall_every_forbidden_flow_on_real_sockets():
     logs = []
     fw = Firewall(lambda lvl, ev, msg: logs.append(ev))
     fw.allow("wan", "out", "emt", "127.0.0.1", 23457)  # the one configured flow
-    purposes = set(p for v in fwm._MATRIX.values() for p in v) | {"telnet", "ssh", "debug"}
+    flows = [f.split() for f in fwm._MATRIX.split("|") if f]
+    eq(len(flows), 8)
+    purposes = set(f[2] for f in flows) | {"telnet", "ssh", "debug"}
+    eq(purposes, {"gwa", "emt", "cls-proxy", "ntp", "mqtt", "wake-up", "han-https", "telnet",
+                  "ssh", "debug"})
     tried = refused = 0
     for net in fwm.NETS:
         for direction in ("in", "out"):
@@ -398,3 +403,145 @@ def test_monotonic_clock_ignores_wall_clock():
     time.sleep_ms(120)
     b = m()
     assert 0.1 <= b - a < 1.0, (a, b)
+
+
+def test_nonce_and_session_ids_only_match_exactly():
+    clk = Clock()
+    acc = Accounts("smgw", {"u": {"role": "consumer", "password": "pw"}})
+    srv = HanServer(None, acc, clk, session_idle_s=600)
+    a = srv.digest
+    nonce = digest.parse(a.challenges()[0])["nonce"]
+    for other in (nonce.upper(), nonce[:-1], nonce + "0", "g" + nonce[1:], "0" * 32):
+        eq(a.check("GET", "/x", _hdr(a, "u", "pw", other, "00000001"))[1], "stale")
+    user, hdrs = srv.authenticate(Req(auth=_hdr(a, "u", "pw", nonce, "00000001")), "1.1.1.1")
+    eq(user, "u")
+    sid = hdrs[0][1].split(";")[0].split("=")[1]
+    for other in (sid.upper(), sid[1:] + sid[0], "0" * 32, "", sid + "0"):
+        eq(srv.authenticate(Req(cookie=other), "1.1.1.1")[0], None)
+    eq(srv.authenticate(Req(cookie=sid), "1.1.1.1")[0], "u")
+    # the same nonce again (higher nc): the same session, no new cookie
+    user, hdrs = srv.authenticate(Req(auth=_hdr(a, "u", "pw", nonce, "00000002")), "1.1.1.1")
+    eq((user, hdrs), ("u", []))
+    eq(srv.status()["sessions"], 1)
+    srv.logout(sid)
+    eq(srv.authenticate(Req(cookie=sid), "1.1.1.1")[0], None)
+    eq(srv.status()["sessions"], 0)
+    # that nonce once more: its session is gone, so a new one (and a cookie)
+    user, hdrs = srv.authenticate(Req(auth=_hdr(a, "u", "pw", nonce, "00000003")), "1.1.1.1")
+    eq(user, "u")
+    sid2 = hdrs[0][1].split(";")[0].split("=")[1]
+    assert sid2 != sid
+    eq(srv.authenticate(Req(cookie=sid2), "1.1.1.1")[0], "u")
+    srv.logout(sid2)
+    # at most 16 sessions: the idlest one goes
+    sids = []
+    for k in range(20):
+        clk.t += 1
+        sids.append(srv._new_session("u%d" % k))
+    eq(srv.status()["sessions"], 16)
+    eq(srv.authenticate(Req(cookie=sids[3]), "1.1.1.1")[0], None)
+    eq(srv.authenticate(Req(cookie=sids[4]), "1.1.1.1")[0], "u4")
+    eq(srv.authenticate(Req(cookie=sids[19]), "1.1.1.1")[0], "u19")
+
+
+def test_reason_phrases_equal_the_former_table():
+    old = {200: "OK", 204: "No Content", 302: "Found", 303: "See Other",
+           307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized",
+           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           411: "Length Required", 413: "Content Too Large", 429: "Too Many Requests",
+           431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+    for st in range(0, 1000):
+        eq(http.phrase(st, "Status"), old.get(st, "Status"))
+        eq(str(http.HttpError(st)), old.get(st, ""))
+    eq(http.head(418, [], 0, False), b"HTTP/1.1 418 Status\r\nContent-Length: 0\r\n"
+                                      b"Connection: close\r\n\r\n")
+
+
+def test_firewall_policy_matrix_equals_the_former_table():
+    from net import firewall as fwm
+
+    old = {("wan", "out"): ("gwa", "emt", "cls-proxy", "ntp", "mqtt"),
+           ("wan", "in"): ("wake-up",), ("han", "in"): ("han-https",),
+           ("cls", "in"): ("cls-proxy",)}
+    words = ["wan", "han", "cls", "lmn", "in", "out", "gwa", "emt", "cls-proxy", "ntp", "mqtt",
+             "wake-up", "han-https", "telnet", "wan out", "out gwa", "gwa|wan", "", None, 5]
+    for n in words:
+        for d in words:
+            for p in words:
+                eq(fwm.permitted(n, d, p), p in old.get((n, d), ()))
+
+
+def test_firewall_self_test_module_is_dropped_after_use():
+    import sys
+
+    import net
+
+    logs = []
+    fw = Firewall(lambda lvl, ev, msg: logs.append((lvl, ev)))
+    fw.allow("wan", "out", "emt", "127.0.0.1", 443)
+    r = fw.self_test()
+    eq((r["ok"], r["rules"], len(r["checks"])), (True, 1, 9))
+    eq(logs, [(1, "fw.selftest")])
+    eq(fw.status()["refused"], 0)
+    assert "net.fwtest" not in sys.modules and not hasattr(net, "fwtest")
+    fw.rules.append(["lmn", "out", "gwa", "*", 1])  # outside the policy
+    r = fw.self_test()
+    eq(r["ok"], False)
+    eq(r["checks"][-1], ["rules inside policy", False])
+    eq(logs[-1], (4, "fw.selftest"))
+
+
+class _Writer:
+    def __init__(self):
+        self.out = bytearray()
+        self.writes = 0
+
+    def write(self, b):
+        self.out += b
+        self.writes += 1
+
+    async def drain(self):
+        pass
+
+
+async def test_chunked_response_bytes_and_one_buffer():
+    def body():
+        yield "zähler,"  # non-ASCII: chunk sizes count bytes
+        yield b"raw"
+        yield ""
+        for i in range(300):
+            yield "row %03d\r\n" % i
+
+    w = _Writer()
+    await http.write_response(w, 200, [("Content-Type", "text/csv")], body(), True)
+    want = bytearray(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+    for c in [b"z\xc3\xa4hler,", b"raw"] + [b"row %03d\r\n" % i for i in range(300)]:
+        want += b"%x\r\n" % len(c) + c + b"\r\n"
+    want += b"0\r\n\r\n"
+    eq(bytes(w.out), bytes(want))
+    assert 2 < w.writes < 10  # gathered into writes of about 1400 bytes
+    w = _Writer()
+    await http.write_response(w, 404, [], "not here\n", False)
+    eq(bytes(w.out), b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n"
+                     b"\r\nnot here\n")
+
+
+def test_nonce_table_reuses_expired_slots_and_keeps_live_ones():
+    clk = Clock()
+    a = digest.DigestAuth("r", lambda u, al: None, clk, nonce_ttl=300)
+    first = [digest.parse(a.challenges()[0])["nonce"] for _ in range(10)]
+    eq(len(a.meta), 16 * 3)  # two steps of 8 slots
+    clk.t += 301  # all ten expired: their slots are reused, the table does not grow
+    for _ in range(16):
+        a.new_nonce()
+    eq(len(a.meta), 16 * 3)
+    clk.t += 1
+    live = [a.new_nonce() for _ in range(64)]  # 64 live: grows to the bound
+    eq(len(a.meta), 64 * 3)
+    for n in live[-48:]:  # the newest 48 survive at least
+        assert digest.slot(a.nonces, n) >= 0
+    for n in first:
+        i = digest.slot(a.nonces, n)
+        assert i < 0 or a.meta[3 * i] < 0 or clk.t - a.meta[3 * i] > 300

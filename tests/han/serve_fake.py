@@ -21,7 +21,7 @@ if cfg.get("link"):
 from han import layer as service
 
 st = service.build(ctx, cfg["han"], pki=cfg["pki"])
-handle = st.portal.handle
+handle = service.server(st).handler
 stats = {"ingested": 0}
 
 

@@ -39,6 +39,37 @@ def test_endpoints_published_at_boot(board):
     assert eps["han"].startswith("https://127.0.0.1:") and eps["cls"].startswith("127.0.0.1:")
 
 
+def test_boot_leaves_outputs_and_pages_unloaded(board):
+    """Nothing to restore (no state file, no schedule, no EMT control pair): the outputs
+    driver is loaded on first use (diag), the HTTPS server and API on the first
+    connection, the page renderer for each /ui request (and dropped after it)."""
+    vb, _users, _fp, _emt = board
+    out, _err = raw_exec(vb.endpoints["repl"], "import sys; print(sorted(sys.modules))",
+                         timeout=10)
+    mods = out.strip().splitlines()[-1]
+    assert "'han.layer'" in mods
+    assert "'drivers.outputs'" not in mods and "'han.pages'" not in mods
+    for m in ("han.server", "han.digest", "han.http", "han.api", "han.portal"):
+        assert repr(m) not in mods, m  # loaded by the first connection
+    out, _err = raw_exec(vb.endpoints["repl"], "import diag; diag.status()", timeout=10)
+    han = json.loads(out)["han"]
+    assert [han[k] for k in ("open", "peak_open", "requests", "errors", "sessions")] == [0] * 5
+    assert han["outputs"] == {"OUT1": 0, "OUT2": 0, "OUT3": 0, "RELAY": 0}
+    out, _err = raw_exec(vb.endpoints["repl"], "import sys; print('han.server' in sys.modules)",
+                         timeout=10)
+    assert out.split() == ["False"]
+    u = _users["consumer1"]
+    c = HanClient(vb.endpoints["han"], u["user"], u["password"], fingerprint=_fp)
+    try:
+        st, _r, body = c.request("GET", "/ui")
+        assert st == 200 and b"my consumption" in body
+    finally:
+        c.close()
+    out, _err = raw_exec(vb.endpoints["repl"], "import sys, han; print('han.pages' in "
+                         "sys.modules, hasattr(han, 'pages'))", timeout=10)
+    assert out.split() == ["False", "False"]
+
+
 def test_api_and_diag_fingerprint(board):
     vb, users, fp, _emt = board
     u = users["technician"]
@@ -55,6 +86,7 @@ def test_api_and_diag_fingerprint(board):
     d = json.loads(out)
     assert d["han"]["certificate_sha256"] == fp and d["han"]["requests"] >= 3
     assert d["firewall"]["rules"] >= 3
+    assert d["han"]["outputs"] == {"OUT1": 0, "OUT2": 0, "OUT3": 0, "RELAY": 0}
     assert d["tasks"]["han"]["state"] == "running"
 
 
