@@ -67,7 +67,7 @@ class Meter:
             self.session = tlslink.Session(self.link, context, hostname or "meter-" + meter_id,
                                            clock, renew_s, renew_bytes)
         else:
-            self.session = tlslink.Plain(self.link)
+            self.session = tlslink.Session(self.link)
         self.tid = 0
         self.polls = 0
         self.failures = 0  # consecutive
