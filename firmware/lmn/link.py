@@ -78,13 +78,22 @@ class Bus:
 class Link:
     """One logical link to a meter address on the bus."""
 
+    # defaults as class attributes: an instance stores only what differs (each attribute
+    # is a slot in the instance's table, which grows in steps: 12 -> 17 -> 23 slots)
+    max_info = 256
+    retries = 3
+    timeout_ms = 300
+
     def __init__(self, bus, server, max_info=256, retries=3, timeout_ms=300):
         self.bus = bus
         self.server_raw = hdlc.addr(server)
-        self.max_info = max_info
+        if max_info != 256:
+            self.max_info = max_info
+        if retries != 3:
+            self.retries = retries
+        if timeout_ms != 300:
+            self.timeout_ms = timeout_ms
         self.max_tx = self.max_rx = 128  # IEC 62056-46 defaults until negotiated
-        self.retries = retries
-        self.timeout_ms = timeout_ms
         self.connected = False
         self.vs = self.vr = 0
         # counters as attributes (a dict per link cost ~180 B); `stats` builds the dict

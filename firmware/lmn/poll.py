@@ -14,21 +14,6 @@ def _read(path):
         return f.read()
 
 
-def _tls_context(cfg):
-    from lmn import tlslink
-
-    t = cfg.get("lmn_tls")
-    if t:
-        cert, key, ca = (bytes.fromhex(t[k]) for k in ("cert", "key", "ca"))
-    else:
-        import os
-
-        cert = _read("/data/pki/gateway.der")
-        key = _read("/data/pki/gateway.key")
-        ca = _read("/data/pki/ca/" + sorted(os.listdir("/data/pki/ca"))[0])
-    return tlslink.client_context(cert, key, ca)
-
-
 def setup(ctx, st, cfg, meters):
     from lmn import link as _link
     from lmn import meter as _meter
@@ -37,7 +22,19 @@ def setup(ctx, st, cfg, meters):
     context = None
     if any(m.get("tls", True) for m in meters):
         try:
-            context = _tls_context(cfg)
+            from lmn import tlslink
+
+            t = cfg.get("lmn_tls")
+            if t:
+                cert, key, ca = (bytes.fromhex(t[k]) for k in ("cert", "key", "ca"))
+            else:
+                import os
+
+                cert = _read("/data/pki/gateway.der")
+                key = _read("/data/pki/gateway.key")
+                ca = _read("/data/pki/ca/" + sorted(os.listdir("/data/pki/ca"))[0])
+            context = tlslink.client_context(cert, key, ca)
+            cert = key = ca = None
         except Exception as e:  # noqa: BLE001 - missing credentials: log, plain meters run
             ctx.log(3, "lmn.tls", "no TLS credentials: %s" % e)
         gc.collect()
@@ -54,19 +51,13 @@ def setup(ctx, st, cfg, meters):
         mt.period = int(m.get("period", st.period)) or st.period
         mt.due = -1
         st.meters.append(mt)
-    _unload("lmn.smlx")  # the SML encoder made the meters' request frames: not needed now
-
-
-def _unload(name):
+    # the SML encoder (lmn.smlx) made the meters' request frames: unload it
     import sys
 
-    if sys.modules.pop(name, None) is not None:
+    if sys.modules.pop("lmn.smlx", None) is not None:
         import lmn
 
-        try:
-            delattr(lmn, name[4:])
-        except AttributeError:
-            pass
+        delattr(lmn, "smlx")
 
 
 def next_poll(now, period):
@@ -98,16 +89,12 @@ def _ingest(ctx, st, mid, vals, capture):
     return n
 
 
-def _leds(ctx, st):
-    ok = any(m.polls for m in st.meters) and not any(m.lost for m in st.meters)
-    ctx.led("LMC", 1 if ok else 0)
-
-
 async def poll_meter(ctx, st, m):
     from lmn.hdlc import HdlcError
     from lmn.sml import SmlError
     from lmn.tlslink import TlsError
 
+    n = 0
     try:
         vals = await m.poll()
     except (HdlcError, TlsError, SmlError) as e:
@@ -117,17 +104,18 @@ async def poll_meter(ctx, st, m):
         if m.failures >= LOST_AFTER and not m.lost:
             m.lost = True
             ctx.log(3, "lmn.lost", "meter lost: %s" % m.id)
-        _leds(ctx, st)
-        return 0
-    if m.lost:
-        ctx.log(2, "lmn.back", "meter back: %s" % m.id)
-    m.lost = False
-    m.failures = 0
-    m.last_error = None
-    n = _ingest(ctx, st, m.id, vals, ctx.now())
-    m.readings += n
-    ctx.meter_seen(m.id, "lmn", address=m.address, polls=m.polls)
-    _leds(ctx, st)
+        vals = None
+    if vals is not None:
+        if m.lost:
+            ctx.log(2, "lmn.back", "meter back: %s" % m.id)
+        m.lost = False
+        m.failures = 0
+        m.last_error = None
+        n = _ingest(ctx, st, m.id, vals, ctx.now())
+        m.readings += n
+        ctx.meter_seen(m.id, "lmn", address=m.address, polls=m.polls)
+    ms = st.meters  # the LMC LED: polled and none lost
+    ctx.led("LMC", 1 if any(x.polls for x in ms) and not any(x.lost for x in ms) else 0)
     return n
 
 

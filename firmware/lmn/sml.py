@@ -33,6 +33,15 @@ _MAX_DEPTH = const(12)
 _MAX_FRAME = const(8192)
 
 
+# the reasons of SmlError, one string (each literal of 10+ chars costs ~42 B at import);
+# _error(i, offset) raises the i-th (0-based)
+_REASONS = ("frame too long|bad padding %d|bad escape sequence|truncated TL|"
+            "bad TL continuation|TL too long|nesting too deep|list longer than data|"
+            "unexpected end of message|bad length|value beyond end|bad boolean|"
+            "bad integer width|unknown type %d|message is not a list of 6|"
+            "missing end of message|bad message body|no complete frame|")
+
+
 class SmlError(Exception):
     """Bad SML input: `reason` (str) and `offset` (byte offset in the buffer, -1 unknown)."""
 
@@ -40,6 +49,15 @@ class SmlError(Exception):
         super().__init__(reason, offset)
         self.reason = reason
         self.offset = offset
+
+
+def _error(i, offset, arg=None):
+    s = 0
+    while i:
+        s = _REASONS.find("|", s) + 1
+        i -= 1
+    r = _REASONS[s:_REASONS.find("|", s)]
+    raise SmlError(r if arg is None else r % arg, offset)
 
 
 # body tag -> "Name field field ...", clause 6; one string constant "|<tag hex> Name fields|..."
@@ -119,7 +137,7 @@ def frame(buf, pos=0):
                 break
             if k < 0 or k + 8 > n:
                 if n - s > _MAX_FRAME:
-                    raise SmlError("frame too long", s)
+                    _error(0, s)  # frame too long
                 return None
             parts.append(buf[j:k])
             t = buf[k + 4]
@@ -131,7 +149,7 @@ def frame(buf, pos=0):
                 end = k + 8
                 data = b"".join(parts)
                 if pad > 3 or pad > len(data):
-                    raise SmlError("bad padding %d" % pad, k + 5)
+                    _error(1, k + 5, pad)  # bad padding
                 got = buf[k + 6] << 8 | buf[k + 7]
                 kind = _crc_kind(buf, s, k + 6, got)
                 return s, end, data[:len(data) - pad], kind
@@ -139,7 +157,7 @@ def frame(buf, pos=0):
                 pos = k  # a new start inside a frame: the old one was cut off
                 break
             else:
-                raise SmlError("bad escape sequence", k)
+                _error(2, k)  # bad escape sequence
 
 
 # ---------------------------------------------------------------- TL parser
@@ -153,14 +171,14 @@ def _tl(buf, pos, end):
     n = 1
     while b & 0x80:
         if pos + n >= end:
-            raise SmlError("truncated TL", pos)
+            _error(3, pos)  # truncated TL
         b = buf[pos + n]
         if b & 0x70:
-            raise SmlError("bad TL continuation", pos + n)
+            _error(4, pos + n)  # bad TL continuation
         ln = (ln << 4) | (b & 0x0F)
         n += 1
         if n > 4:
-            raise SmlError("TL too long", pos)
+            _error(5, pos)  # TL too long
     return typ, ln, n
 
 
@@ -168,9 +186,9 @@ def _value(buf, pos, end, depth):
     typ, ln, n = _tl(buf, pos, end)
     if typ == 7:
         if depth >= _MAX_DEPTH:
-            raise SmlError("nesting too deep", pos)
+            _error(6, pos)  # nesting too deep
         if ln > end - pos:
-            raise SmlError("list longer than data", pos)
+            _error(7, pos)  # list longer than data
         pos += n
         out = []
         for _ in range(ln):
@@ -179,30 +197,30 @@ def _value(buf, pos, end, depth):
         return out, pos
     if ln < n:
         if ln == 0 and n == 1:
-            raise SmlError("unexpected end of message", pos)
-        raise SmlError("bad length", pos)
+            _error(8, pos)  # unexpected end of message
+        _error(9, pos)  # bad length
     dlen = ln - n
     p = pos + n
     if p + dlen > end:
-        raise SmlError("value beyond end", pos)
+        _error(10, pos)  # value beyond end
     if typ == 0:
         if ln == 1:
             return None, p
         return bytes(buf[p:p + dlen]), p + dlen
     if typ == 4:
         if dlen != 1:
-            raise SmlError("bad boolean", pos)
+            _error(11, pos)  # bad boolean
         return buf[p] != 0, p + 1
     if typ == 5 or typ == 6:
         if dlen < 1 or dlen > 8:
-            raise SmlError("bad integer width", pos)
+            _error(12, pos)  # bad integer width
         v = 0
         for i in range(dlen):
             v = (v << 8) | buf[p + i]
         if typ == 5 and buf[p] & 0x80:
             v -= 1 << (8 * dlen)
         return v, p + dlen
-    raise SmlError("unknown type %d" % typ, pos)
+    _error(13, pos, typ)  # unknown type
 
 
 def messages(payload, kermit=False):
@@ -222,7 +240,7 @@ def messages(payload, kermit=False):
         start = pos
         typ, ln, n = _tl(buf, pos, end)
         if typ != 7 or ln != 6:
-            raise SmlError("message is not a list of 6", pos)
+            _error(14, pos)  # message is not a list of 6
         pos += n
         tid, pos = _value(buf, pos, end, 1)
         group, pos = _value(buf, pos, end, 1)
@@ -231,10 +249,10 @@ def messages(payload, kermit=False):
         crc_end = pos
         crc16, pos = _value(buf, pos, end, 1)
         if pos >= end or buf[pos] != 0:
-            raise SmlError("missing end of message", pos)
+            _error(15, pos)  # missing end of message
         pos += 1
         if not isinstance(body, list) or len(body) != 2 or not isinstance(body[0], int):
-            raise SmlError("bad message body", start)
+            _error(16, start)  # bad message body
         mv = memoryview(buf)[start:crc_end]
         c = _crc.kermit(mv) if kermit else _crc.x25(mv)
         ok = crc16 is not None and (crc16 == c or (not kermit and crc16 == (
@@ -258,7 +276,7 @@ def decode(buf, pos=0):
     """Convenience: first frame in buf -> (crc_kind, messages). Raises SmlError."""
     r = frame(buf, pos)
     if r is None:
-        raise SmlError("no complete frame", pos)
+        _error(17, pos)  # no complete frame
     s, end, payload, kind = r
     return kind, messages(payload, kind is not None and kind.startswith("kermit"))
 

@@ -43,14 +43,19 @@ class Session(io.IOBase):
     WANT_READ), write() collects records for the next exchange.
     """
 
+    renew_s = RENEW_SECONDS  # class defaults: an instance stores them only when they differ
+    renew_bytes = RENEW_BYTES
+
     def __init__(self, link, context=None, hostname=None, clock=None, renew_s=RENEW_SECONDS,
                  renew_bytes=RENEW_BYTES):
         self.link = link
         self.context = context
         self.hostname = hostname
         self.clock = clock
-        self.renew_s = renew_s
-        self.renew_bytes = renew_bytes
+        if renew_s != RENEW_SECONDS:
+            self.renew_s = renew_s
+        if renew_bytes != RENEW_BYTES:
+            self.renew_bytes = renew_bytes
         self.sock = None
         self.rx = self.tx = None  # link -> mbedTLS (read from rpos), mbedTLS -> link
         self.rpos = 0

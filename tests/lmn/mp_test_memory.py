@@ -73,3 +73,30 @@ def test_smlx_is_loaded_on_demand():
     assert "lmn.smlx" not in sys.modules
     eq(sml.obis_bytes("1-0:1.8.0*255"), bytes((1, 0, 1, 8, 0, 255)))
     assert "lmn.smlx" in sys.modules
+
+
+def test_error_reason_tables():
+    # HdlcError/SmlError reasons come from one string per module (heap): the texts are
+    # the ones the decode CLIs print, index by index
+    from lmn import hdlc
+
+    want = {hdlc: ["not a frame format type 3", "length too short", "bad destination address",
+                   "bad source address", "length shorter than header", "no room for HCS",
+                   "frame too long", "truncated parameter", "unknown S frame 0x%02x",
+                   "unknown U frame 0x%02x"],
+            sml: ["frame too long", "bad padding %d", "bad escape sequence", "truncated TL",
+                  "bad TL continuation", "TL too long", "nesting too deep",
+                  "list longer than data", "unexpected end of message", "bad length",
+                  "value beyond end", "bad boolean", "bad integer width", "unknown type %d",
+                  "message is not a list of 6", "missing end of message", "bad message body",
+                  "no complete frame"]}
+    for mod, reasons in want.items():
+        err = hdlc.HdlcError if mod is hdlc else sml.SmlError
+        for i, r in enumerate(reasons):
+            arg = 0x42 if "%" in r else None
+            try:
+                mod._error(i, 7, arg)
+            except err as e:
+                eq((e.reason, e.offset), (r % arg if arg else r, 7))
+            else:
+                assert False, "no exception"
