@@ -18,7 +18,7 @@ IEC 62056-46 normal response mode, as a DLMS/COSEM client does it:
 `Bus` owns the port and the frame scanner; `Bus.lock` keeps one transaction (frame out,
 answer in) on the wire at a time, so links to several meter addresses share the bus.
 The port is a stream: write(buf) or async send(buf) (drivers.rs485.Rs485 drives DE),
-read(n) returning at once (b""/None when nothing is there), as machine.UART does.
+readinto(buf) returning at once (0/None when nothing is there), as machine.UART does.
 """
 import asyncio
 import time
@@ -37,6 +37,9 @@ class Bus:
         self.lock = asyncio.Lock()
         self.pending = []
         self.stats = {"tx_frames": 0, "rx_frames": 0, "timeouts": 0, "stray": 0}
+        # one receive buffer for the bus: read(256) allocated 256 B on every 2 ms poll
+        self.rbuf = bytearray(256)
+        self.rmv = memoryview(self.rbuf)
 
     async def send(self, buf):
         s = getattr(self.port, "send", None)
@@ -48,10 +51,8 @@ class Bus:
 
     def drain(self):
         """Drop whatever is buffered (before a new transaction)."""
-        while True:
-            d = self.port.read(256)
-            if not d:
-                break
+        while self.port.readinto(self.rbuf):
+            pass
         self.scanner.reset()
         self.pending = []
 
@@ -65,9 +66,9 @@ class Bus:
                     self.stats["rx_frames"] += 1
                     return f
                 self.stats["stray"] += 1
-            d = self.port.read(256)
-            if d:
-                self.pending = self.scanner.feed(d)
+            n = self.port.readinto(self.rbuf)
+            if n:
+                self.pending = self.scanner.feed(self.rmv[:n])
                 continue
             if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
                 self.stats["timeouts"] += 1

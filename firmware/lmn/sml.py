@@ -126,7 +126,7 @@ def frame(buf, pos=0):
         if s < 0:
             return None
         j = s + 8
-        parts = []
+        parts = None  # only a frame with doubled escape sequences is copied in parts
         while True:
             k = buf.find(_ESC, j)
             while k >= 0 and (k - s) & 3:
@@ -139,21 +139,29 @@ def frame(buf, pos=0):
                 if n - s > _MAX_FRAME:
                     _error(0, s)  # frame too long
                 return None
-            parts.append(buf[j:k])
             t = buf[k + 4]
-            if buf[k + 4:k + 8] == _ESC:
-                parts.append(_ESC)
+            if buf.find(_ESC, k + 4, k + 8) == k + 4:  # an escaped escape: keep one
+                if parts is None:
+                    parts = []
+                parts.append(buf[j:k + 4])
                 j = k + 8
             elif t == 0x1A:
                 pad = buf[k + 5]
                 end = k + 8
-                data = b"".join(parts)
-                if pad > 3 or pad > len(data):
+                if parts is None:
+                    dl = k - j
+                else:
+                    parts.append(buf[j:k])
+                    data = b"".join(parts)
+                    dl = len(data)
+                if pad > 3 or pad > dl:
                     _error(1, k + 5, pad)  # bad padding
                 got = buf[k + 6] << 8 | buf[k + 7]
                 kind = _crc_kind(buf, s, k + 6, got)
-                return s, end, data[:len(data) - pad], kind
-            elif buf[k + 4:k + 8] == b"\x01\x01\x01\x01":
+                if parts is None:  # one copy of the data, straight from buf
+                    return s, end, bytes(memoryview(buf)[j:k - pad]), kind
+                return s, end, data[:dl - pad], kind
+            elif buf.find(b"\x01\x01\x01\x01", k + 4, k + 8) == k + 4:
                 pos = k  # a new start inside a frame: the old one was cut off
                 break
             else:
@@ -182,19 +190,39 @@ def _tl(buf, pos, end):
     return typ, ln, n
 
 
-def _value(buf, pos, end, depth):
-    typ, ln, n = _tl(buf, pos, end)
+_P = 0  # parse position: _value reads at _P and advances it (no (value, pos) tuple per
+# value; the parser is synchronous, so one parse runs at a time)
+
+
+def _value(buf, end, depth):
+    global _P
+    pos = _P
+    if pos >= end:
+        raise SmlError("truncated", pos)
+    b = buf[pos]
+    typ = (b >> 4) & 7
+    ln = b & 0x0F
+    n = 1
+    while b & 0x80:  # the TL field as in _tl, inline
+        if pos + n >= end:
+            _error(3, pos)  # truncated TL
+        b = buf[pos + n]
+        if b & 0x70:
+            _error(4, pos + n)  # bad TL continuation
+        ln = (ln << 4) | (b & 0x0F)
+        n += 1
+        if n > 4:
+            _error(5, pos)  # TL too long
     if typ == 7:
         if depth >= _MAX_DEPTH:
             _error(6, pos)  # nesting too deep
         if ln > end - pos:
             _error(7, pos)  # list longer than data
-        pos += n
-        out = []
-        for _ in range(ln):
-            v, pos = _value(buf, pos, end, depth + 1)
-            out.append(v)
-        return out, pos
+        _P = pos + n
+        out = [None] * ln
+        for i in range(ln):
+            out[i] = _value(buf, end, depth + 1)
+        return out
     if ln < n:
         if ln == 0 and n == 1:
             _error(8, pos)  # unexpected end of message
@@ -203,14 +231,13 @@ def _value(buf, pos, end, depth):
     p = pos + n
     if p + dlen > end:
         _error(10, pos)  # value beyond end
+    _P = p + dlen
     if typ == 0:
-        if ln == 1:
-            return None, p
-        return bytes(buf[p:p + dlen]), p + dlen
+        return None if ln == 1 else bytes(buf[p:p + dlen])
     if typ == 4:
         if dlen != 1:
             _error(11, pos)  # bad boolean
-        return buf[p] != 0, p + 1
+        return buf[p] != 0
     if typ == 5 or typ == 6:
         if dlen < 1 or dlen > 8:
             _error(12, pos)  # bad integer width
@@ -219,7 +246,7 @@ def _value(buf, pos, end, depth):
             v = (v << 8) | buf[p + i]
         if typ == 5 and buf[p] & 0x80:
             v -= 1 << (8 * dlen)
-        return v, p + dlen
+        return v
     _error(13, pos, typ)  # unknown type
 
 
@@ -229,6 +256,7 @@ def messages(payload, kermit=False):
     Returns a list of dicts {"transaction_id", "group", "abort_on_error", "tag", "body",
     "fields", "crc_ok", "offset"}; unknown body tags keep the raw body list in "fields".
     """
+    global _P
     buf = payload
     end = len(buf)
     pos = 0
@@ -241,13 +269,14 @@ def messages(payload, kermit=False):
         typ, ln, n = _tl(buf, pos, end)
         if typ != 7 or ln != 6:
             _error(14, pos)  # message is not a list of 6
-        pos += n
-        tid, pos = _value(buf, pos, end, 1)
-        group, pos = _value(buf, pos, end, 1)
-        abort, pos = _value(buf, pos, end, 1)
-        body, pos = _value(buf, pos, end, 1)
-        crc_end = pos
-        crc16, pos = _value(buf, pos, end, 1)
+        _P = pos + n
+        tid = _value(buf, end, 1)
+        group = _value(buf, end, 1)
+        abort = _value(buf, end, 1)
+        body = _value(buf, end, 1)
+        crc_end = _P
+        crc16 = _value(buf, end, 1)
+        pos = _P
         if pos >= end or buf[pos] != 0:
             _error(15, pos)  # missing end of message
         pos += 1
@@ -261,9 +290,12 @@ def messages(payload, kermit=False):
         spec = body_spec(tag)
         if spec and isinstance(body[1], list):
             names = spec.split()
-            name = names.pop(0)
+            name = names[0]
             vals = body[1]
-            fields = {names[i]: (vals[i] if i < len(vals) else None) for i in range(len(names))}
+            nv = len(vals)
+            fields = {}
+            for i in range(1, len(names)):
+                fields[names[i]] = vals[i - 1] if i <= nv else None
         else:
             name = "0x%04X" % tag
             fields = {"raw": body[1]}

@@ -6,6 +6,7 @@ streaming Transport (push meters), value() and obis_bytes(). Reached as `lmn.sml
 from micropython import const
 
 from lmn import crc as _crc
+from lmn import sml as _sml
 from lmn.sml import _ESC, _START, SmlError, _value, frame
 
 _MAX_FRAME = const(8192)  # as lmn.sml
@@ -84,7 +85,9 @@ class Transport:
 
 def value(buf, pos=0, end=-1):
     """Parse one TL-encoded value at pos: (value, next_pos)."""
-    return _value(buf, pos, len(buf) if end < 0 else end, 0)
+    _sml._P = pos
+    v = _value(buf, len(buf) if end < 0 else end, 0)
+    return v, _sml._P
 
 
 def obis_bytes(s):
