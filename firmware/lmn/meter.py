@@ -28,21 +28,25 @@ def sml_complete(buf):
 
 
 def _patch(r, offs, tid):
-    """Write the 24-bit transaction number tid into the request frame r (messages at
-    offs[0..2], end offs[3]) and recompute the message and frame CRCs; False if the
-    result would need an escape sequence."""
+    """Write the 24-bit transaction number tid into the request frame r and recompute the
+    message and frame CRCs; False if the result would need an escape sequence. offs: the
+    offsets of the GetList and Close messages and the end of the Close, 10 bits each (the
+    Open starts at 8)."""
     a, b, c = tid >> 16, (tid >> 8) & 0xFF, tid & 0xFF
-    o = offs[0]
-    for p in (o + 4, o + 28, offs[1] + 4, offs[2] + 4):  # tids, the Open's reqFileId
+    o2 = offs & 0x3FF
+    o3 = (offs >> 10) & 0x3FF
+    for p in (12, 36, o2 + 4, o3 + 4):  # the tids, the Open's reqFileId
         r[p] = a
         r[p + 1] = b
         r[p + 2] = c
     mv = memoryview(r)
+    o = 8
     for i in range(3):  # each message ends 63 <crc hi> <crc lo> 00
-        e = offs[i + 1]
-        k = _crc.x25(mv[offs[i]:e - 4])
+        e = (offs >> (10 * i)) & 0x3FF
+        k = _crc.x25(mv[o:e - 4])
         r[e - 3] = k >> 8
         r[e - 2] = k & 0xFF
+        o = e
     n = len(r)
     k = _crc.x25(mv[:n - 2])
     r[n - 2] = k & 0xFF
@@ -56,6 +60,13 @@ def _patch(r, offs, tid):
 
 
 class Meter:
+    # class defaults: the instance table gets an entry only once a value differs (the
+    # service sets readings, period, due; a healthy meter never sets failures, lost,
+    # last_error), so a meter's attributes fit 12 slots
+    tid = polls = failures = 0
+    lost = False
+    last_error = None
+
     def __init__(self, bus, meter_id, address, context=None, clock=None, hostname=None,
                  timeout_ms=300, retries=3, renew_s=tlslink.RENEW_SECONDS,
                  renew_bytes=tlslink.RENEW_BYTES):
@@ -68,20 +79,18 @@ class Meter:
                                            clock, renew_s, renew_bytes)
         else:
             self.session = tlslink.Session(self.link)
-        self.tid = 0
-        self.polls = 0
-        self.failures = 0  # consecutive
-        self.lost = False
-        self.last_error = None
+        # failures: consecutive failed polls
         # the request frame for tid 0 and its message offsets (None: encode each time)
         r = bytearray(sml.get_list_request(b"gw\x00\x00\x00", _CLIENT_ID, self.server_id))
         offs = None
         try:
             s, end, payload, kind = sml.frame(r)
-            offs = [8 + m["offset"] for m in sml.messages(payload)] + [8 + len(payload)]
+            o = [8 + m["offset"] for m in sml.messages(payload)] + [8 + len(payload)]
+            offs = o[1] | o[2] << 10 | o[3] << 20 if len(o) == 4 and o[0] == 8 else None
             t = bytearray(r)
-            if len(offs) != 4 or end != len(r) or not _patch(t, offs, 0x1B2C3D) or t != \
-                    sml.get_list_request(b"gw\x1b\x2c\x3d", _CLIENT_ID, self.server_id):
+            if not offs or end != len(r) or end > 0x3FF or not _patch(t, offs, 0x1B2C3D) \
+                    or t != sml.get_list_request(b"gw\x1b\x2c\x3d", _CLIENT_ID,
+                                                 self.server_id):
                 offs = None
         except (sml.SmlError, IndexError):
             offs = None

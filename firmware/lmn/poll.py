@@ -108,9 +108,11 @@ async def poll_meter(ctx, st, m):
     if vals is not None:
         if m.lost:
             ctx.log(2, "lmn.back", "meter back: %s" % m.id)
-        m.lost = False
-        m.failures = 0
-        m.last_error = None
+            m.lost = False
+        if m.failures:  # (assigned only when they change: see lmn.meter.Meter)
+            m.failures = 0
+        if m.last_error is not None:
+            m.last_error = None
         n = _ingest(ctx, st, m.id, vals, ctx.now())
         m.readings += n
         ctx.meter_seen(m.id, "lmn", address=m.address, polls=m.polls)
