@@ -43,7 +43,10 @@ def setup(ctx, st, cfg, meters):
         tls_on = m.get("tls", True)
         if tls_on and context is None:
             continue
-        mt = _meter.Meter(st.bus, m["id"].lower(), int(m["address"]),
+        mid = m["id"]
+        if mid != mid.lower():  # else keep the config's string (no copy per meter)
+            mid = mid.lower()
+        mt = _meter.Meter(st.bus, mid, int(m["address"]),
                           context if tls_on else None, ctx.now, timeout_ms=timeout,
                           renew_s=m.get("renew_s", 31 * 86400),
                           renew_bytes=m.get("renew_bytes", 5000000))
