@@ -262,7 +262,7 @@ class Scanner:
     """Frames out of a byte stream: resynchronises on garbage and bad checksums, keeps an
     incomplete frame across split reads, never loses a good frame after garbage.
 
-    feed(data) -> list of Frame. Counters: `.garbage` bytes skipped, `.errors` bad
+    feed(data) -> list of Frame (an empty tuple when none). Counters: `.garbage` bytes skipped, `.errors` bad
     candidates; `.last_errors` holds up to 16 (offset, reason) for diagnostics.
     """
 
@@ -283,7 +283,7 @@ class Scanner:
         b = self.buf
         b.extend(data)
         end = len(b)
-        out = []
+        out = None  # a list only when a frame came (feed runs on every read)
         p = 0
         while True:
             i = b.find(b"\x7e", p)
@@ -302,6 +302,8 @@ class Scanner:
             if r is None:
                 p = i
                 break
+            if out is None:
+                out = []
             out.append(r[0])
             r[0].offset += self.consumed
             p = r[1]  # the closing flag may open the next frame
@@ -310,8 +312,11 @@ class Scanner:
             p = end
         if p:
             self.consumed += p
-            self.buf = b[p:]
-        return out
+            if p < end:
+                b[0:p] = b""  # in place: no copy of the candidate per read
+            else:
+                self.buf = bytearray()
+        return out or ()
 
     def reset(self):
         self.consumed += len(self.buf)
