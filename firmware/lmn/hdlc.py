@@ -292,6 +292,9 @@ class Scanner:
                 p = end
                 break
             self.garbage += i - p
+            if i + 1 < end and b[i + 1] == 0x7E:  # closing flag + opening flag: no
+                p = i + 1  # HdlcError("not a frame format type 3") for the gap each time
+                continue
             try:
                 r = decode_at(b, i, end)
             except HdlcError as e:
