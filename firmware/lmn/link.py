@@ -37,9 +37,9 @@ class Bus:
         self.lock = asyncio.Lock()
         self.pending = []
         self.stats = {"tx_frames": 0, "rx_frames": 0, "timeouts": 0, "stray": 0}
-        # one receive buffer for the bus: read(256) allocated 256 B on every 2 ms poll
-        self.rbuf = bytearray(256)
-        self.rmv = memoryview(self.rbuf)
+        # the receive buffer of a transaction (read(256) allocated 256 B on every 2 ms
+        # poll); allocated by receive(), dropped by Link.exchange() when it is done
+        self.rbuf = None
 
     async def send(self, buf):
         s = getattr(self.port, "send", None)
@@ -51,7 +51,8 @@ class Bus:
 
     def drain(self):
         """Drop whatever is buffered (before a new transaction)."""
-        while self.port.readinto(self.rbuf):
+        b = bytearray(64)
+        while self.port.readinto(b):
             pass
         self.scanner.reset()
         self.pending = []
@@ -59,6 +60,9 @@ class Bus:
     async def receive(self, src_raw, timeout_ms):
         """Next frame from src_raw to us, or None after timeout_ms."""
         t0 = time.ticks_ms()
+        rb = self.rbuf
+        if rb is None:
+            rb = self.rbuf = bytearray(256)
         while True:
             while self.pending:
                 f = self.pending.pop(0)
@@ -66,9 +70,9 @@ class Bus:
                     self.stats["rx_frames"] += 1
                     return f
                 self.stats["stray"] += 1
-            n = self.port.readinto(self.rbuf)
+            n = self.port.readinto(rb)
             if n:
-                self.pending = self.scanner.feed(self.rmv[:n])
+                self.pending = self.scanner.feed(memoryview(rb)[:n])
                 continue
             if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
                 self.stats["timeouts"] += 1
@@ -160,7 +164,10 @@ class Link:
         if not self.connected:
             await self.connect()
         async with self.bus.lock:
-            return await self._exchange(data)
+            try:
+                return await self._exchange(data)
+            finally:
+                self.bus.rbuf = None  # no receive buffer between transactions
 
     async def _exchange(self, data):
         mv = memoryview(data)
