@@ -315,10 +315,10 @@ class Scanner:
             p = end
         if p:
             self.consumed += p
-            if p < end:
-                b[0:p] = b""  # in place: no copy of the candidate per read
-            else:
-                self.buf = bytearray()
+            if end - p > 16:
+                b[0:p] = b""  # in place: no copy of a long candidate per read
+            else:  # a closing flag or a short rest: a small new buffer, the big one goes
+                self.buf = b[p:]
         return out or ()
 
     def reset(self):
