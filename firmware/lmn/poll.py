@@ -5,8 +5,8 @@ import gc
 
 from micropython import const
 
-GRID = const(900)
-LOST_AFTER = const(3)
+_GRID = const(900)
+_LOST_AFTER = const(3)
 
 
 def _read(path):
@@ -65,7 +65,7 @@ def setup(ctx, st, cfg, meters):
 
 def next_poll(now, period):
     a = (now // period + 1) * period
-    g = (now // GRID + 1) * GRID
+    g = (now // _GRID + 1) * _GRID
     return a if a < g else g
 
 
@@ -104,7 +104,7 @@ async def poll_meter(ctx, st, m):
         m.failures += 1
         m.last_error = "%s: %s" % (type(e).__name__, e.args[0] if e.args else "")
         ctx.log(2, "lmn.poll", "meter %s: %s" % (m.id, m.last_error))
-        if m.failures >= LOST_AFTER and not m.lost:
+        if m.failures >= _LOST_AFTER and not m.lost:
             m.lost = True
             ctx.log(3, "lmn.lost", "meter lost: %s" % m.id)
         vals = None

@@ -98,7 +98,7 @@ async def run(ctx):
         await asyncio.sleep(3600)
 
 
-def __getattr__(name):  # schedule, poll_meter, push_reader, next_poll, GRID, LOST_AFTER
+def __getattr__(name):  # schedule, poll_meter, push_reader, next_poll
     from lmn import poll
 
     return getattr(poll, name)
