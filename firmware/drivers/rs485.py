@@ -5,8 +5,6 @@ so the meter can answer. The UART is injected (hal stream); the DE pin too.
 """
 import asyncio
 
-_BITS_PER_BYTE = const(10)  # 8N1
-
 
 class Rs485:
     def __init__(self, uart, de, baudrate=921600):
@@ -27,9 +25,6 @@ class Rs485:
                     await asyncio.sleep_ms(0)
         finally:
             self.de.value(0)
-
-    def airtime_us(self, n):
-        return n * _BITS_PER_BYTE * 1000000 // self.baudrate
 
     # stream protocol so asyncio.StreamReader works on the receive side
     def read(self, n=-1):

@@ -27,10 +27,15 @@ FLAG = const(0x7E)
 _MIN_LEN = const(7)  # format 2 + dest 1 + src 1 + control 1 + FCS 2
 MAX_LEN = const(2047)
 
-I, RR, RNR, SNRM, UA, DISC, DM, FRMR, UI = ("I", "RR", "RNR", "SNRM", "UA", "DISC", "DM",
-                                             "FRMR", "UI")
-_U = {0x83: SNRM, 0x43: DISC, 0x63: UA, 0x0F: DM, 0x87: FRMR, 0x03: UI}
-_U_CODE = {v: k for k, v in _U.items()}
+# frame kinds are the strings "I", "RR", "RNR" and these U frames (control without P/F);
+# a tuple and a bytes literal instead of two dicts (~0.6 KB of heap on x64)
+_U_NAMES = ("SNRM", "DISC", "UA", "DM", "FRMR", "UI")
+_U_CODES = b"\x83\x43\x63\x0f\x87\x03"
+# the reasons of HdlcError, one string (each literal of 10+ chars costs ~42 B at import);
+# _error(i, offset) raises the i-th (0-based)
+_REASONS = ("not a frame format type 3|length too short|bad destination address|"
+            "bad source address|length shorter than header|no room for HCS|frame too long|"
+            "truncated parameter|unknown S frame 0x%02x|unknown U frame 0x%02x|")
 
 
 class HdlcError(Exception):
@@ -40,6 +45,15 @@ class HdlcError(Exception):
         super().__init__(reason, offset)
         self.reason = reason
         self.offset = offset
+
+
+def _error(i, offset, arg=None):
+    s = 0
+    while i:
+        s = _REASONS.find("|", s) + 1
+        i -= 1
+    r = _REASONS[s:_REASONS.find("|", s)]
+    raise HdlcError(r if arg is None else r % arg, offset)
 
 
 class Frame:
@@ -72,21 +86,16 @@ class Frame:
     def control(self):
         pf = 0x10 if self.pf else 0
         k = self.kind
-        if k == I:
+        if k == "I":
             return (self.nr & 7) << 5 | pf | (self.ns & 7) << 1
-        if k == RR:
+        if k == "RR":
             return (self.nr & 7) << 5 | pf | 0x01
-        if k == RNR:
+        if k == "RNR":
             return (self.nr & 7) << 5 | pf | 0x05
-        return _U_CODE[k] | pf
+        return _U_CODES[_U_NAMES.index(k)] | pf
 
     def encode(self):
         return encode(self.dest_raw, self.src_raw, self.control(), self.info, self.segmented)
-
-    def __repr__(self):
-        return "<%s %r->%r ns=%r nr=%r pf=%r seg=%r info=%d>" % (
-            self.kind, self.src, self.dest, self.ns, self.nr, self.pf, self.segmented,
-            len(self.info))
 
 
 def addr(values):
@@ -115,7 +124,7 @@ def encode(dest_raw, src_raw, control, info=b"", segmented=False):
     hl = 2 + len(dest_raw) + len(src_raw) + 1
     n = hl + 2 + (len(info) + 2 if info else 0)
     if n > MAX_LEN:
-        raise HdlcError("frame too long", n)
+        _error(6, n)  # frame too long
     out = bytearray(n + 2)
     out[0] = FLAG
     f = 0xA000 | (0x0800 if segmented else 0) | n
@@ -167,26 +176,26 @@ def header(buf, i, end):
         return 0
     f = buf[i + 1] << 8 | buf[i + 2]
     if f & 0xF000 != 0xA000:
-        raise HdlcError("not a frame format type 3", i + 1)
+        _error(0, i + 1)  # not a frame format type 3
     ln = f & 0x7FF
     if ln < _MIN_LEN:
-        raise HdlcError("length too short", i + 1)
+        _error(1, i + 1)  # length too short
     da = _addr_len(buf, i + 3, end)
     if da < 0:
-        raise HdlcError("bad destination address", i + 3)
+        _error(2, i + 3)  # bad destination address
     if da == 0:
         return 0
     sa = _addr_len(buf, i + 3 + da, end)
     if sa < 0:
-        raise HdlcError("bad source address", i + 3 + da)
+        _error(3, i + 3 + da)  # bad source address
     if sa == 0:
         return 0
     hl = 2 + da + sa + 1  # format .. control
     if ln < hl + 2:
-        raise HdlcError("length shorter than header", i + 1)
+        _error(4, i + 1)  # length shorter than header
     if ln > hl + 2:  # information field present: HCS follows the control field
         if ln < hl + 2 + 2:
-            raise HdlcError("no room for HCS", i + 1)
+            _error(5, i + 1)  # no room for HCS
         if i + 1 + hl + 2 > end:
             return 0
         c = _crc.x25(memoryview(buf)[i + 1:i + 1 + hl])
@@ -221,22 +230,25 @@ def decode_at(buf, i, end, check_fcs=True):
     pf = bool(ctl & 0x10)
     ns = nr = None
     if not ctl & 1:
-        kind = I
+        kind = "I"
         ns = (ctl >> 1) & 7
         nr = ctl >> 5
     elif ctl & 3 == 1:
         s = ctl & 0x0F
         if s == 0x01:
-            kind = RR
+            kind = "RR"
         elif s == 0x05:
-            kind = RNR
+            kind = "RNR"
         else:
-            raise HdlcError("unknown S frame 0x%02x" % ctl, p + da + sa)
+            _error(8, p + da + sa, ctl)  # unknown S frame
         nr = ctl >> 5
     else:
-        kind = _U.get(ctl & 0xEF)
-        if kind is None:
-            raise HdlcError("unknown U frame 0x%02x" % ctl, p + da + sa)
+        u = 0
+        while u < 6 and _U_CODES[u] != ctl & 0xEF:
+            u += 1
+        if u == 6:
+            _error(9, p + da + sa, ctl)  # unknown U frame
+        kind = _U_NAMES[u]
     fr = Frame(kind, dest_raw, src_raw, ns, nr, pf, info, bool(buf[i + 1] & 0x08))
     fr.format = buf[i + 1] << 8 | buf[i + 2]
     fr.length = ln
@@ -250,7 +262,7 @@ class Scanner:
     """Frames out of a byte stream: resynchronises on garbage and bad checksums, keeps an
     incomplete frame across split reads, never loses a good frame after garbage.
 
-    feed(data) -> list of Frame. Counters: `.garbage` bytes skipped, `.errors` bad
+    feed(data) -> list of Frame (an empty tuple when none). Counters: `.garbage` bytes skipped, `.errors` bad
     candidates; `.last_errors` holds up to 16 (offset, reason) for diagnostics.
     """
 
@@ -271,7 +283,7 @@ class Scanner:
         b = self.buf
         b.extend(data)
         end = len(b)
-        out = []
+        out = None  # a list only when a frame came (feed runs on every read)
         p = 0
         while True:
             i = b.find(b"\x7e", p)
@@ -280,16 +292,21 @@ class Scanner:
                 p = end
                 break
             self.garbage += i - p
+            if i + 1 < end and b[i + 1] == 0x7E:  # closing flag + opening flag: no
+                p = i + 1  # HdlcError("not a frame format type 3") for the gap each time
+                continue
             try:
                 r = decode_at(b, i, end)
             except HdlcError as e:
-                if e.reason != "not a frame format type 3":  # flag-to-flag gap is normal
+                if not e.reason.startswith("not a"):  # format type: flag-to-flag gap
                     self._err(e)
                 p = i + 1
                 continue
             if r is None:
                 p = i
                 break
+            if out is None:
+                out = []
             out.append(r[0])
             r[0].offset += self.consumed
             p = r[1]  # the closing flag may open the next frame
@@ -298,8 +315,11 @@ class Scanner:
             p = end
         if p:
             self.consumed += p
-            self.buf = b[p:]
-        return out
+            if end - p > 16:
+                b[0:p] = b""  # in place: no copy of a long candidate per read
+            else:  # a closing flag or a short rest: a small new buffer, the big one goes
+                self.buf = b[p:]
+        return out or ()
 
     def reset(self):
         self.consumed += len(self.buf)
@@ -318,7 +338,7 @@ def parameters(info):
         t = info[p]
         n = info[p + 1]
         if p + 2 + n > end:
-            raise HdlcError("truncated parameter", p)
+            _error(7, p)  # truncated parameter
         v = 0
         for k in range(n):
             v = v << 8 | info[p + 2 + k]

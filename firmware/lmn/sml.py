@@ -33,6 +33,15 @@ _MAX_DEPTH = const(12)
 _MAX_FRAME = const(8192)
 
 
+# the reasons of SmlError, one string (each literal of 10+ chars costs ~42 B at import);
+# _error(i, offset) raises the i-th (0-based)
+_REASONS = ("frame too long|bad padding %d|bad escape sequence|truncated TL|"
+            "bad TL continuation|TL too long|nesting too deep|list longer than data|"
+            "unexpected end of message|bad length|value beyond end|bad boolean|"
+            "bad integer width|unknown type %d|message is not a list of 6|"
+            "missing end of message|bad message body|no complete frame|")
+
+
 class SmlError(Exception):
     """Bad SML input: `reason` (str) and `offset` (byte offset in the buffer, -1 unknown)."""
 
@@ -40,6 +49,15 @@ class SmlError(Exception):
         super().__init__(reason, offset)
         self.reason = reason
         self.offset = offset
+
+
+def _error(i, offset, arg=None):
+    s = 0
+    while i:
+        s = _REASONS.find("|", s) + 1
+        i -= 1
+    r = _REASONS[s:_REASONS.find("|", s)]
+    raise SmlError(r if arg is None else r % arg, offset)
 
 
 # body tag -> "Name field field ...", clause 6; one string constant "|<tag hex> Name fields|..."
@@ -108,7 +126,7 @@ def frame(buf, pos=0):
         if s < 0:
             return None
         j = s + 8
-        parts = []
+        parts = None  # only a frame with doubled escape sequences is copied in parts
         while True:
             k = buf.find(_ESC, j)
             while k >= 0 and (k - s) & 3:
@@ -119,98 +137,35 @@ def frame(buf, pos=0):
                 break
             if k < 0 or k + 8 > n:
                 if n - s > _MAX_FRAME:
-                    raise SmlError("frame too long", s)
+                    _error(0, s)  # frame too long
                 return None
-            parts.append(buf[j:k])
             t = buf[k + 4]
-            if buf[k + 4:k + 8] == _ESC:
-                parts.append(_ESC)
+            if buf.find(_ESC, k + 4, k + 8) == k + 4:  # an escaped escape: keep one
+                if parts is None:
+                    parts = []
+                parts.append(buf[j:k + 4])
                 j = k + 8
             elif t == 0x1A:
                 pad = buf[k + 5]
                 end = k + 8
-                data = b"".join(parts)
-                if pad > 3 or pad > len(data):
-                    raise SmlError("bad padding %d" % pad, k + 5)
+                if parts is None:
+                    dl = k - j
+                else:
+                    parts.append(buf[j:k])
+                    data = b"".join(parts)
+                    dl = len(data)
+                if pad > 3 or pad > dl:
+                    _error(1, k + 5, pad)  # bad padding
                 got = buf[k + 6] << 8 | buf[k + 7]
                 kind = _crc_kind(buf, s, k + 6, got)
-                return s, end, data[:len(data) - pad], kind
-            elif buf[k + 4:k + 8] == b"\x01\x01\x01\x01":
+                if parts is None:  # one copy of the data, straight from buf
+                    return s, end, bytes(memoryview(buf)[j:k - pad]), kind
+                return s, end, data[:dl - pad], kind
+            elif buf.find(b"\x01\x01\x01\x01", k + 4, k + 8) == k + 4:
                 pos = k  # a new start inside a frame: the old one was cut off
                 break
             else:
-                raise SmlError("bad escape sequence", k)
-
-
-def escape(payload):
-    """Wrap SML messages in a transport v1 frame (CRC-16/X.25, LSB first)."""
-    payload = bytes(payload)
-    pad = (-len(payload)) & 3
-    body = payload + b"\x00" * pad
-    out = bytearray(_START)
-    i = 0
-    while True:
-        k = body.find(_ESC, i)
-        while k >= 0 and k & 3:
-            k = body.find(_ESC, k + 1)
-        if k < 0:
-            out += body[i:]
-            break
-        out += body[i:k + 4]
-        out += _ESC
-        i = k + 4
-    out += _ESC + bytes((0x1A, pad))
-    c = _crc.x25(out)
-    out.append(c & 0xFF)
-    out.append(c >> 8)
-    return bytes(out)
-
-
-class Transport:
-    """Streaming frame finder for a byte stream (push meter UART, HDLC payloads).
-
-    feed(data) -> list of (payload, crc_kind, offset) for complete frames; garbage
-    between frames is dropped and counted in `.skipped`; broken frames in `.errors`.
-    """
-
-    def __init__(self, limit=_MAX_FRAME):
-        self.buf = bytearray()
-        self.limit = limit
-        self.skipped = 0
-        self.errors = 0
-        self.consumed = 0
-
-    def feed(self, data):
-        self.buf.extend(data)
-        out = []
-        pos = 0
-        b = self.buf
-        while True:
-            try:
-                r = frame(b, pos)
-            except SmlError as e:
-                self.errors += 1
-                pos = e.offset + 1 if e.offset >= pos else pos + 1
-                continue
-            if r is None:
-                break
-            s, end, payload, kind = r
-            self.skipped += s - pos
-            out.append((payload, kind, self.consumed + s))
-            pos = end
-        # keep from the last possible start; bound the buffer
-        s = b.find(_START, pos)
-        if s < 0:
-            keep = max(pos, len(b) - 7)
-        else:
-            keep = s
-        if len(b) - keep > self.limit:
-            keep = len(b) - 7
-            self.errors += 1
-        self.skipped += keep - pos if keep > pos and s < 0 else 0
-        self.consumed += keep
-        self.buf = b[keep:]
-        return out
+                _error(2, k)  # bad escape sequence
 
 
 # ---------------------------------------------------------------- TL parser
@@ -224,61 +179,75 @@ def _tl(buf, pos, end):
     n = 1
     while b & 0x80:
         if pos + n >= end:
-            raise SmlError("truncated TL", pos)
+            _error(3, pos)  # truncated TL
         b = buf[pos + n]
         if b & 0x70:
-            raise SmlError("bad TL continuation", pos + n)
+            _error(4, pos + n)  # bad TL continuation
         ln = (ln << 4) | (b & 0x0F)
         n += 1
         if n > 4:
-            raise SmlError("TL too long", pos)
+            _error(5, pos)  # TL too long
     return typ, ln, n
 
 
-def _value(buf, pos, end, depth):
-    typ, ln, n = _tl(buf, pos, end)
+_P = 0  # parse position: _value reads at _P and advances it (no (value, pos) tuple per
+# value; the parser is synchronous, so one parse runs at a time)
+
+
+def _value(buf, end, depth):
+    global _P
+    pos = _P
+    if pos >= end:
+        raise SmlError("truncated", pos)
+    b = buf[pos]
+    typ = (b >> 4) & 7
+    ln = b & 0x0F
+    n = 1
+    while b & 0x80:  # the TL field as in _tl, inline
+        if pos + n >= end:
+            _error(3, pos)  # truncated TL
+        b = buf[pos + n]
+        if b & 0x70:
+            _error(4, pos + n)  # bad TL continuation
+        ln = (ln << 4) | (b & 0x0F)
+        n += 1
+        if n > 4:
+            _error(5, pos)  # TL too long
     if typ == 7:
         if depth >= _MAX_DEPTH:
-            raise SmlError("nesting too deep", pos)
+            _error(6, pos)  # nesting too deep
         if ln > end - pos:
-            raise SmlError("list longer than data", pos)
-        pos += n
-        out = []
-        for _ in range(ln):
-            v, pos = _value(buf, pos, end, depth + 1)
-            out.append(v)
-        return out, pos
+            _error(7, pos)  # list longer than data
+        _P = pos + n
+        out = [None] * ln
+        for i in range(ln):
+            out[i] = _value(buf, end, depth + 1)
+        return out
     if ln < n:
         if ln == 0 and n == 1:
-            raise SmlError("unexpected end of message", pos)
-        raise SmlError("bad length", pos)
+            _error(8, pos)  # unexpected end of message
+        _error(9, pos)  # bad length
     dlen = ln - n
     p = pos + n
     if p + dlen > end:
-        raise SmlError("value beyond end", pos)
+        _error(10, pos)  # value beyond end
+    _P = p + dlen
     if typ == 0:
-        if ln == 1:
-            return None, p
-        return bytes(buf[p:p + dlen]), p + dlen
+        return None if ln == 1 else bytes(buf[p:p + dlen])
     if typ == 4:
         if dlen != 1:
-            raise SmlError("bad boolean", pos)
-        return buf[p] != 0, p + 1
+            _error(11, pos)  # bad boolean
+        return buf[p] != 0
     if typ == 5 or typ == 6:
         if dlen < 1 or dlen > 8:
-            raise SmlError("bad integer width", pos)
+            _error(12, pos)  # bad integer width
         v = 0
         for i in range(dlen):
             v = (v << 8) | buf[p + i]
         if typ == 5 and buf[p] & 0x80:
             v -= 1 << (8 * dlen)
-        return v, p + dlen
-    raise SmlError("unknown type %d" % typ, pos)
-
-
-def value(buf, pos=0, end=-1):
-    """Parse one TL-encoded value at pos: (value, next_pos)."""
-    return _value(buf, pos, len(buf) if end < 0 else end, 0)
+        return v
+    _error(13, pos, typ)  # unknown type
 
 
 def messages(payload, kermit=False):
@@ -287,6 +256,7 @@ def messages(payload, kermit=False):
     Returns a list of dicts {"transaction_id", "group", "abort_on_error", "tag", "body",
     "fields", "crc_ok", "offset"}; unknown body tags keep the raw body list in "fields".
     """
+    global _P
     buf = payload
     end = len(buf)
     pos = 0
@@ -298,19 +268,20 @@ def messages(payload, kermit=False):
         start = pos
         typ, ln, n = _tl(buf, pos, end)
         if typ != 7 or ln != 6:
-            raise SmlError("message is not a list of 6", pos)
-        pos += n
-        tid, pos = _value(buf, pos, end, 1)
-        group, pos = _value(buf, pos, end, 1)
-        abort, pos = _value(buf, pos, end, 1)
-        body, pos = _value(buf, pos, end, 1)
-        crc_end = pos
-        crc16, pos = _value(buf, pos, end, 1)
+            _error(14, pos)  # message is not a list of 6
+        _P = pos + n
+        tid = _value(buf, end, 1)
+        group = _value(buf, end, 1)
+        abort = _value(buf, end, 1)
+        body = _value(buf, end, 1)
+        crc_end = _P
+        crc16 = _value(buf, end, 1)
+        pos = _P
         if pos >= end or buf[pos] != 0:
-            raise SmlError("missing end of message", pos)
+            _error(15, pos)  # missing end of message
         pos += 1
         if not isinstance(body, list) or len(body) != 2 or not isinstance(body[0], int):
-            raise SmlError("bad message body", start)
+            _error(16, start)  # bad message body
         mv = memoryview(buf)[start:crc_end]
         c = _crc.kermit(mv) if kermit else _crc.x25(mv)
         ok = crc16 is not None and (crc16 == c or (not kermit and crc16 == (
@@ -319,9 +290,12 @@ def messages(payload, kermit=False):
         spec = body_spec(tag)
         if spec and isinstance(body[1], list):
             names = spec.split()
-            name = names.pop(0)
+            name = names[0]
             vals = body[1]
-            fields = {names[i]: (vals[i] if i < len(vals) else None) for i in range(len(names))}
+            nv = len(vals)
+            fields = {}
+            for i in range(1, len(names)):
+                fields[names[i]] = vals[i - 1] if i <= nv else None
         else:
             name = "0x%04X" % tag
             fields = {"raw": body[1]}
@@ -334,7 +308,7 @@ def decode(buf, pos=0):
     """Convenience: first frame in buf -> (crc_kind, messages). Raises SmlError."""
     r = frame(buf, pos)
     if r is None:
-        raise SmlError("no complete frame", pos)
+        _error(17, pos)  # no complete frame
     s, end, payload, kind = r
     return kind, messages(payload, kind is not None and kind.startswith("kermit"))
 
@@ -348,15 +322,6 @@ def obis(name):
     if isinstance(name, (bytes, bytearray)):
         return "".join("%02x" % b for b in name)
     return str(name)
-
-
-def obis_bytes(s):
-    """"A-B:C.D.E*F" -> 6 bytes."""
-    a, rest = s.split("-", 1)
-    b, rest = rest.split(":", 1)
-    c, d, rest = rest.split(".", 2)
-    e, f = rest.split("*", 1)
-    return bytes(int(x) for x in (a, b, c, d, e, f))
 
 
 def _time(t):
@@ -425,95 +390,7 @@ def readings(msgs, only_crc_ok=True):
     return out
 
 
-# ---------------------------------------------------------------- encoder
+def __getattr__(name):  # the encoder, Transport, value, obis_bytes: lmn.smlx, on first use
+    from lmn import smlx
 
-class Int:
-    """A typed integer for the encoder: Int(v, 4) Unsigned32, Int(v, 2, signed=True)."""
-
-    def __init__(self, v, size, signed=False):
-        self.v = v
-        self.size = size
-        self.signed = signed
-
-
-def _tl_bytes(typ, ln, out):
-    if ln < 16:
-        out.append(typ << 4 | ln)
-        return
-    nib = []
-    while ln:
-        nib.append(ln & 0xF)
-        ln >>= 4
-    # a scalar's length counts its TL bytes: recompute for len(nib) bytes
-    for i in range(len(nib) - 1, -1, -1):
-        out.append((0x80 if i else 0) | (typ << 4 if i == len(nib) - 1 else 0) | nib[i])
-
-
-def encode_value(v, out):
-    """Append the TL encoding of v (None, bool, bytes, Int, int (as Int32), list)."""
-    if v is None:
-        out.append(0x01)
-    elif isinstance(v, bool):
-        out.append(0x42)
-        out.append(1 if v else 0)
-    elif isinstance(v, (bytes, bytearray)):
-        n = len(v) + 1
-        if n >= 16:
-            n += 1
-            if n >= 256:
-                n += 1
-        _tl_bytes(0, n, out)
-        out.extend(v)
-    elif isinstance(v, (Int, int)):
-        if not isinstance(v, Int):
-            v = Int(v, 4, True)
-        out.append((0x50 if v.signed else 0x60) | (v.size + 1))
-        x = v.v & ((1 << (8 * v.size)) - 1)
-        out.extend(x.to_bytes(v.size, "big"))
-    elif isinstance(v, (list, tuple)):
-        _tl_bytes(7, len(v), out)
-        for e in v:
-            encode_value(e, out)
-    else:
-        raise SmlError("cannot encode %s" % type(v).__name__)
-
-
-def encode_message(tid, tag, fields, group=0, abort=0):
-    """One SML message (with its CRC-16/X.25 and end-of-message) as bytes."""
-    out = bytearray(b"\x76")
-    encode_value(tid, out)
-    encode_value(Int(group, 1), out)
-    encode_value(Int(abort, 1), out)
-    encode_value([Int(tag, 2), list(fields)], out)
-    c = _crc.x25(out)
-    out.append(0x63)
-    out.append(c >> 8)
-    out.append(c & 0xFF)
-    out.append(0)
-    return bytes(out)
-
-
-def request_file(tid, client_id, server_id, tag, fields, req_file_id=None):
-    """Open + one request + Close, wrapped in a transport frame. tid: bytes prefix."""
-    rf = req_file_id or tid
-    msgs = encode_message(tid + b"\x01", 0x0100, [None, client_id, rf, server_id, None, None,
-                                                  None])
-    msgs += encode_message(tid + b"\x02", tag, fields)
-    msgs += encode_message(tid + b"\x03", 0x0200, [None])
-    return escape(msgs)
-
-
-def get_list_request(tid, client_id, server_id, list_name=None):
-    return request_file(tid, client_id, server_id, 0x0700,
-                        [client_id, server_id, None, None, list_name])
-
-
-def get_proc_parameter_request(tid, client_id, server_id, path):
-    return request_file(tid, client_id, server_id, 0x0600,
-                        [server_id, None, None, list(path), None])
-
-
-def get_profile_list_request(tid, client_id, server_id, t0, t1, path):
-    return request_file(tid, client_id, server_id, 0x0500,
-                        [server_id, None, None, None, [Int(1, 1), Int(t0, 4)],
-                         [Int(1, 1), Int(t1, 4)], list(path), None, None])
+    return getattr(smlx, name)

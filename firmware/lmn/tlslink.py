@@ -5,7 +5,7 @@ meter, each with its own certificate; a TLS session is renewed after 31 days or
 5,000,000 bytes of payload, whichever comes first (the gateway closes it with
 close_notify and handshakes anew).
 
-MicroPython's `tls` works on any stream. `Channel` is an io.IOBase whose readinto()
+MicroPython's `tls` works on any stream. `Session` is an io.IOBase whose readinto()
 returns what the link brought in or None (EAGAIN: mbedTLS sees WANT_READ) and whose
 write() collects records; `Session.request()` drives the non-blocking TLS object and
 pumps the collected bytes through `Link.exchange()` (an HDLC poll with or without data)
@@ -14,11 +14,13 @@ trusted CA and name `meter-<id>` (checked by mbedTLS against server_hostname).
 """
 import io
 
+from micropython import const
+
 from lmn.hdlc import HdlcError
 
 RENEW_SECONDS = 31 * 86400
 RENEW_BYTES = 5000000
-_IDLE_POLLS = 20
+_IDLE_POLLS = const(20)
 
 
 class TlsError(Exception):
@@ -30,70 +32,74 @@ class TlsError(Exception):
         self.offset = offset
 
 
-class Channel(io.IOBase):
-    def __init__(self):
-        self.rx = bytearray()
-        self.rpos = 0
-        self.tx = bytearray()
-
-    def readinto(self, buf):
-        n = len(self.rx) - self.rpos
-        if n <= 0:
-            return None
-        n = min(n, len(buf))
-        buf[:n] = memoryview(self.rx)[self.rpos:self.rpos + n]
-        self.rpos += n
-        if self.rpos == len(self.rx):
-            self.rx = bytearray()
-            self.rpos = 0
-        return n
-
-    def write(self, buf):
-        self.tx.extend(buf)
-        return len(buf)
-
-    def ioctl(self, req, arg):
-        return 0
-
-    def take(self):
-        t = bytes(self.tx)
-        self.tx = bytearray()
-        return t
-
-
-class Session:
-    """A TLS session to one meter over its HDLC link.
+class Session(io.IOBase):
+    """A session to one meter over its HDLC link: TLS when a context is given, else plain
+    (meters configured "tls": false; request() then sends the bytes as they are).
 
     context: tls.SSLContext (PROTOCOL_TLS_CLIENT, our cert+key, CA, CERT_REQUIRED);
     hostname: the name the meter's certificate must carry; clock(): UTC seconds.
+    The session is also the stream mbedTLS works on (one object per meter instead of
+    three): readinto() returns what the link brought in or None (EAGAIN: mbedTLS sees
+    WANT_READ), write() collects records for the next exchange.
     """
 
-    def __init__(self, link, context, hostname, clock, renew_s=RENEW_SECONDS,
+    renew_s = RENEW_SECONDS  # class defaults: an instance stores them only when they differ
+    renew_bytes = RENEW_BYTES
+
+    def __init__(self, link, context=None, hostname=None, clock=None, renew_s=RENEW_SECONDS,
                  renew_bytes=RENEW_BYTES):
         self.link = link
         self.context = context
         self.hostname = hostname
         self.clock = clock
-        self.renew_s = renew_s
-        self.renew_bytes = renew_bytes
+        if renew_s != RENEW_SECONDS:
+            self.renew_s = renew_s
+        if renew_bytes != RENEW_BYTES:
+            self.renew_bytes = renew_bytes
         self.sock = None
-        self.chan = None
-        self.started = 0
-        self.bytes = 0
-        self.handshakes = 0
-        self.renewals = 0
+        self.rx = self.tx = None  # link -> mbedTLS (read from rpos), mbedTLS -> link
+        self.rpos = 0
+        self.started = self.bytes = self.handshakes = self.renewals = 0
+
+    # the stream under mbedTLS
+    def readinto(self, buf):
+        rx = self.rx
+        n = len(rx) - self.rpos if rx else 0
+        if n <= 0:
+            return None
+        n = min(n, len(buf))
+        buf[:n] = memoryview(rx)[self.rpos:self.rpos + n]
+        self.rpos += n
+        if self.rpos == len(rx):
+            self.rx = None
+        return n
+
+    def write(self, buf):
+        if self.tx is None:
+            self.tx = bytearray(buf)
+        else:
+            self.tx.extend(buf)
+        return len(buf)
+
+    def ioctl(self, req, arg):
+        return 0
 
     async def _pump(self):
-        out = self.chan.take()
+        out = self.tx or b""
+        self.tx = None
         got = await self.link.exchange(out)
         if got:
-            self.chan.rx.extend(got)
+            if self.rx:
+                self.rx.extend(got)
+            else:
+                self.rx = got
+                self.rpos = 0
         return len(out) + len(got)
 
     def _open(self):
-        self.chan = Channel()
+        self.rx = self.tx = None
         try:
-            self.sock = self.context.wrap_socket(self.chan, server_side=False,
+            self.sock = self.context.wrap_socket(self, server_side=False,
                                                  do_handshake_on_connect=False,
                                                  server_hostname=self.hostname)
         except Exception as e:  # noqa: BLE001 - mbedTLS raises OSError/ValueError
@@ -117,7 +123,7 @@ class Session:
             return
         try:
             s.close()
-            if self.chan.tx and self.link.connected:
+            if self.tx and self.link.connected:
                 await self._pump()
         except (OSError, ValueError, HdlcError):
             pass
@@ -127,7 +133,20 @@ class Session:
         self.sock = None
 
     async def request(self, data, complete, limit=16384):
-        """Send data, return the answer bytes once complete(bytes) is true."""
+        """Send data, return the answer (bytearray) once complete(answer) is true."""
+        if self.context is None:  # plain
+            answer = await self.link.exchange(data)
+            idle = 0
+            while not complete(answer):
+                got = await self.link.exchange(b"")
+                if not got:
+                    idle += 1
+                    if idle > _IDLE_POLLS:
+                        raise TlsError("no answer")
+                answer.extend(got)
+                if len(answer) > limit:
+                    raise TlsError("answer too long")
+            return answer
         if self.due():
             self.renewals += 1
             await self.close()
@@ -144,7 +163,7 @@ class Session:
                 if idle > _IDLE_POLLS:
                     raise TlsError("handshake stalled")
             answer = bytearray()
-            buf = bytearray(1024)
+            buf = bytearray(256)  # mbedTLS hands out a record's plaintext in parts
             idle = 0
             while not complete(answer):
                 n = s.readinto(buf)
@@ -165,35 +184,7 @@ class Session:
             self.sock = None
             raise
         self.bytes += len(data) + len(answer)
-        return bytes(answer)
-
-
-class Plain:
-    """The same request() without TLS (meters configured "tls": false)."""
-
-    def __init__(self, link):
-        self.link = link
-        self.handshakes = self.renewals = 0
-
-    async def request(self, data, complete, limit=16384):
-        answer = bytearray(await self.link.exchange(data))
-        idle = 0
-        while not complete(answer):
-            got = await self.link.exchange(b"")
-            if not got:
-                idle += 1
-                if idle > _IDLE_POLLS:
-                    raise TlsError("no answer")
-            answer.extend(got)
-            if len(answer) > limit:
-                raise TlsError("answer too long")
-        return bytes(answer)
-
-    async def close(self):
-        pass
-
-    def drop(self):
-        pass
+        return answer
 
 
 def sec1_key(raw32):

@@ -36,3 +36,16 @@ def test_detects_single_bit_errors():
         b[i // 8] ^= 1 << (i % 8)
         assert crc.x25(b) != c
         b[i // 8] ^= 1 << (i % 8)
+
+
+def test_table_literal_is_the_polynomial_table():
+    # crc._TABLE is a bytes literal (heap-free in the ROMFS image): it must be the table
+    # of the reflected CCITT polynomial 0x8408, uint16 little endian
+    t = crc._TABLE
+    assert isinstance(t, bytes)
+    eq(len(t), 512)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
+        eq(t[2 * i] | t[2 * i + 1] << 8, c, i)

@@ -50,8 +50,10 @@ def test_lmn_heap_budget(tmp_path):
     (svc, nq_svc), (poll, nq_poll) = measure(
         tmp_path, ["asyncio", "app", "app.leds"],
         [["lmn.service"],  # at boot, with or without meters
-         ["lmn.meter"]])  # HDLC + TLS + SML: once a wired meter is configured
+         ["lmn.poll", "lmn.meter"]])  # polling, HDLC + TLS + SML: once a wired meter is configured
     print("lmn service", svc, nq_svc, "meter stack", poll, nq_poll)
-    # measured 2026-11: service ~1.9 KB / 86 qstrs, meter stack ~13 KB / 180 qstrs (x64)
-    assert svc < 2600 and nq_svc < 110
-    assert poll < 15500 and nq_poll < 220
+    # measured 2026-11: service ~1.0 KB / 34 qstrs (was 1.9 KB / 86 before the polling
+    # moved to lmn.poll), meter stack with lmn.poll ~11.0 KB / 217 qstrs (x64; was
+    # 13.0 KB without lmn.poll's share of the old service)
+    assert svc < 1200 and nq_svc < 40
+    assert poll < 11800 and nq_poll < 230
