@@ -118,7 +118,6 @@ class Oml:
         self.capacity = capacity
         self.chan_list = store.open_list("channels", 256, "block")
         self.chans = {}  # (meter, obis) -> record list
-        self.names = {}  # list name -> (meter, obis)
         for seq, p in self.chan_list.records():
             meter, obis = json.loads(p)
             self._open(seq, meter, obis)
@@ -126,7 +125,6 @@ class Oml:
     def _open(self, n, meter, obis):
         lst = self.store.open_list("oml-%d" % n, self.capacity, "drop")
         self.chans[(meter, obis)] = lst
-        self.names[lst.name] = (meter, obis)
         return lst
 
     def channel(self, meter, obis, create=True):

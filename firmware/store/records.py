@@ -150,24 +150,54 @@ def index_file(f, buf):
 
 
 class RecordList:
+    # RAM per list matters (one per OML channel): rarely changed state lives in these
+    # class defaults until a list sets its own; the path, the segment size and the last
+    # payload are derived (the last record is read back from flash at its offset)
+    policy = "drop"
+    warned = False
+    dropped = 0
+    trimmed = 0
+    recovered_bytes = 0
+    _loff = -1  # file offset of the last record in the newest segment (-1: none)
+
     def __init__(self, store, name, capacity, policy="drop"):
         self.store = store
         self.name = name
-        self.path = store.root + "/" + name
         self.capacity = max(1, capacity)
-        self.policy = policy
-        self.seg_records = min(_SEG_RECORDS, max(16, self.capacity // 4))
-        self.warned = False
-        self.dropped = 0
+        if policy != "drop":
+            self.policy = policy
         _mkdirs(self.path)
         self._open()
+
+    @property
+    def path(self):
+        return self.store.root + "/" + self.name
+
+    @property
+    def seg_records(self):
+        return min(_SEG_RECORDS, max(16, self.capacity // 4))
+
+    @property
+    def last(self):
+        """Payload of the newest record (also after trim), or None."""
+        if self._loff < 0 or not self.segs:
+            return None
+        return self._read_at(self.segs[-1], self._loff)
+
+    def _read_at(self, first, off):
+        with open(self._seg_path(first), "rb") as f:
+            f.seek(off + 1)
+            h = f.read(2)
+            f.seek(off + _HDR)
+            return f.read(h[0] | (h[1] << 8))
 
     # ---- recovery --------------------------------------------------------------------
     def _open(self):
         segs = []
-        for n in os.listdir(self.path):
+        path = self.path
+        for n in os.listdir(path):
             if n.endswith(".tmp"):
-                os.remove(self.path + "/" + n)
+                os.remove(path + "/" + n)
             elif n[0] == "s":
                 try:
                     segs.append(int(n[1:]))
@@ -175,16 +205,13 @@ class RecordList:
                     pass
         segs.sort()
         self.segs = segs
-        self.trimmed = 0
         try:
-            with open(self.path + "/trim") as f:
+            with open(path + "/trim") as f:
                 self.trimmed = int(f.read())
         except (OSError, ValueError):
             pass
         self.last_seq = self.trimmed
-        self.last = None
         self.cur_count = self.cur_bytes = 0
-        self.recovered_bytes = 0
         buf = self.store.buf
         while self.segs:
             first = self.segs[-1]
@@ -192,10 +219,7 @@ class RecordList:
             with open(p, "rb") as f:
                 offs, seqs, end, size = index_file(f, buf)
                 if offs:
-                    f.seek(offs[-1] + 1)
-                    h = f.read(2)
-                    f.seek(offs[-1] + _HDR)
-                    self.last = f.read(h[0] | (h[1] << 8))
+                    self._loff = offs[-1]
             if end < size:  # torn tail: keep the valid prefix only (atomic rename)
                 self.recovered_bytes = size - end
                 if end:
@@ -225,7 +249,7 @@ class RecordList:
             self.store.cache = None
 
     def _seg_path(self, first):
-        return "%s/s%d" % (self.path, first)
+        return "%s/%s/s%d" % (self.store.root, self.name, first)
 
     # ---- properties --------------------------------------------------------------------
     @property
@@ -259,10 +283,10 @@ class RecordList:
         if new_seg:
             self.segs.append(seq)
             self.cur_count = self.cur_bytes = 0
+        self._loff = self.cur_bytes
         self.cur_count += 1
         self.cur_bytes += len(rec)
         self.last_seq = seq
-        self.last = payload
         c = self._cache
         if c is not None and c[0] == self.segs[-1]:
             self._cache = None
@@ -335,16 +359,12 @@ class RecordList:
     def read(self, seq):
         if seq < self.first_seq or seq > self.last_seq:
             return None
-        if seq == self.last_seq and self.last is not None:
-            return self.last
+        if seq == self.last_seq and self._loff >= 0:
+            return self._read_at(self.segs[-1], self._loff)
         first, off = self._locate(seq)
         if first is None:
             return None
-        with open(self._seg_path(first), "rb") as f:
-            f.seek(off + 1)
-            h = f.read(2)
-            f.seek(off + _HDR)
-            return f.read(h[0] | (h[1] << 8))
+        return self._read_at(first, off)
 
     def iter(self, from_seq=0):
         """Sequence numbers of the stored records from from_seq on (ascending)."""
