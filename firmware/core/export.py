@@ -5,7 +5,7 @@ import gc
 import json
 import os
 
-from taf.engine import civil_from_days
+from taf.cal import civil_from_days
 
 
 def iso(t):
