@@ -116,10 +116,12 @@ def scan(buf):
 
 def index_file(f, buf):
     """Stream-scan an open segment (as scan(), without loading it): returns
-    (offsets array, seqs array, end of the last valid record, file size). buf: a small
-    reused bytearray (>= 16 bytes); the CRC is computed chunk by chunk."""
+    (offsets array, seqs, end of the last valid record, file size). buf: a small
+    reused bytearray (>= 16 bytes); the CRC is computed chunk by chunk. seqs is the first
+    record's sequence number while they run on without a gap (record i has seqs + i: no
+    second array in RAM), else an array of all of them; None without records (`_at`)."""
     offs = array("I")
-    seqs = array("I")
+    seqs = None
     mv = memoryview(buf)
     bl = len(buf)
     f.seek(0, 2)
@@ -140,13 +142,24 @@ def index_file(f, buf):
                 k -= r
             f.readinto(mv[:_TAIL])
             if c & 0xFFFFFFFF == struct.unpack_from("<I", buf)[0]:
+                if seqs is None:
+                    seqs = seq
+                elif not isinstance(seqs, int):
+                    seqs.append(seq)
+                elif seq != seqs + len(offs):  # a gap (damaged record): list them all
+                    seqs = array("I", range(seqs, seqs + len(offs)))
+                    seqs.append(seq)
                 offs.append(off)
-                seqs.append(seq)
                 off += _HDR + n + _TAIL
                 end = off
                 continue
         off += 1  # damaged or torn: search forward for the next valid record
     return offs, seqs, end, size
+
+
+def _at(seqs, i):
+    """Sequence number of record i of a segment index (index_file's seqs)."""
+    return seqs + i if isinstance(seqs, int) else seqs[i]
 
 
 class RecordList:
@@ -228,7 +241,7 @@ class RecordList:
                     os.remove(p)
                     self.segs.pop()
                     continue
-            self.last_seq = seqs[-1]
+            self.last_seq = _at(seqs, len(offs) - 1)
             self.cur_count = len(offs)
             self.cur_bytes = end
             break
@@ -236,7 +249,8 @@ class RecordList:
     @property
     def _cache(self):
         """(segment first seq, offsets, seqs) of the one segment index the whole store
-        keeps in RAM (at most 512 records, 4 KiB), if it belongs to this list."""
+        keeps in RAM (at most 512 records, 2 KiB + the seqs if they have a gap), if it
+        belongs to this list."""
         c = self.store.cache
         return c[1] if c is not None and c[0] is self else None
 
@@ -347,6 +361,11 @@ class RecordList:
                 return None, None
             c = self._cache = (first, offs, seqs)
         offs, seqs = c[1], c[2]
+        if seqs is None:  # no valid record in the segment
+            return None, None
+        if isinstance(seqs, int):
+            i = seq - seqs
+            return (first, offs[i]) if 0 <= i < len(offs) else (None, None)
         i = seq - first
         if i >= len(seqs) or seqs[i] != seq:  # a damaged record before it: search
             i = 0
@@ -391,11 +410,11 @@ class RecordList:
                     i += 1
             batch = []
             with open(self._seg_path(first), "rb") as f:
-                while i < len(offs) and seqs[i] <= hi and len(batch) < 32:
+                while i < len(offs) and _at(seqs, i) <= hi and len(batch) < 32:
                     f.seek(offs[i] + 1)
                     h = f.read(2)
                     f.seek(offs[i] + _HDR)
-                    batch.append((seqs[i], f.read(h[0] | (h[1] << 8))))
+                    batch.append((_at(seqs, i), f.read(h[0] | (h[1] << 8))))
                     i += 1
             for rec in batch:
                 yield rec
