@@ -55,14 +55,6 @@ def _mkdirs(path):
             pass
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _write_atomic(path, data):
     with open(path + ".tmp", "wb") as f:
         f.write(data)
@@ -73,13 +65,20 @@ def _write_atomic(path, data):
         os.rename(path + ".tmp", path)
 
 
-def encode(seq, payload):
+def _frame(seq, payload):
+    """(header, CRC tail) of a record: append() writes header, payload, tail as they are
+    (no concatenated copy of the payload)."""
     n = len(payload)
     if n > _MAX:
         raise StoreError("record too long: %d" % n)
     h = struct.pack("<BHI", _MAGIC, n, seq & 0xFFFFFFFF)
     c = crc32(payload, crc32(h))
-    return h + payload + struct.pack("<I", c & 0xFFFFFFFF)
+    return h, struct.pack("<I", c & 0xFFFFFFFF)
+
+
+def encode(seq, payload):
+    h, t = _frame(seq, payload)
+    return h + payload + t
 
 
 def _valid(buf, mv, off, end):
@@ -278,12 +277,14 @@ class RecordList:
     def append(self, payload):
         """Store one record; returns its sequence number once it is durable."""
         seq = self.last_seq + 1
-        rec = encode(seq, payload)
+        h, t = _frame(seq, payload)
+        rec = (h, payload, t)
+        size = _HDR + len(payload) + _TAIL
         if self.policy == "block" and len(self) >= self.capacity:
             self.store.flush()
             raise StoreFull(self.name)
         new_seg = (not self.segs or self.cur_count >= self.seg_records
-                   or self.cur_bytes + len(rec) > _SEG_BYTES)
+                   or self.cur_bytes + size > _SEG_BYTES)
         # ring: drop the oldest segment once the rest alone holds the capacity
         while len(self.segs) > 1 and self.last_seq + 1 - self.segs[1] >= self.capacity:
             self._drop_oldest()
@@ -299,7 +300,7 @@ class RecordList:
             self.cur_count = self.cur_bytes = 0
         self._loff = self.cur_bytes
         self.cur_count += 1
-        self.cur_bytes += len(rec)
+        self.cur_bytes += size
         self.last_seq = seq
         c = self._cache
         if c is not None and c[0] == self.segs[-1]:
@@ -314,7 +315,8 @@ class RecordList:
 
     def _write(self, seq, rec, new_seg):
         with open(self._seg_path(seq if new_seg else self.segs[-1]), "ab") as f:
-            f.write(rec)
+            for part in rec:  # one open file: littlefs commits the record on close
+                f.write(part)
 
     def _drop_oldest(self):
         first = self.segs[0]

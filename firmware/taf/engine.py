@@ -77,18 +77,6 @@ def load_builtin(modname):
     return _Mod(mod, "taf." + modname)
 
 
-class _Api:
-    def __init__(self, engine):
-        self.engine = engine
-        self.oml = engine.core.oml
-
-    def now(self):
-        return self.engine.core.now()
-
-    def log(self, level, event, msg):
-        self.engine.core.log(level, event, msg)
-
-
 class Engine:
     def __init__(self, core, state_dir="/data/taf"):
         self.core = core
@@ -98,7 +86,7 @@ class Engine:
         self.inst = {}
         self.lists = {}
         self.subs = []
-        self.api = _Api(self)
+        self.oml = core.oml  # the engine is the modules' `api`: now(), oml, log()
         _mkdirs(state_dir)
 
     # ---- plug-ins and profiles ---------------------------------------------------------
@@ -116,7 +104,7 @@ class Engine:
         self.profiles[mod.NAME] = prof
         lst = self.core.store.open_list("taf-" + mod.NAME.lower(), mod.CAPACITY, "drop")
         self.lists[mod.NAME] = lst
-        inst = mod.make(prof, self.api)
+        inst = mod.make(prof, self)
         restore = getattr(inst, "restore", None)
         if restore:
             start = max(lst.first_seq, lst.last_seq - 511)
@@ -208,6 +196,12 @@ class Engine:
                     cb(name, d["meter"], d["obis"], d)
                 except Exception as e:  # noqa: BLE001 - a subscriber must not stop TAFs
                     self.core.log(3, "taf.subscriber", "%s: %s" % (type(e).__name__, e))
+
+    def now(self):
+        return self.core.now()
+
+    def log(self, level, event, msg):
+        self.core.log(level, event, msg)
 
     def subscribe(self, callback):
         self.subs.append(callback)
