@@ -93,6 +93,16 @@ class Oml:
             self._open(seq, meter, obis)
 
     def _open(self, n, meter, obis):
+        # one string object per meter id and per OBIS code across the channel keys (the
+        # producers pass new strings with every reading; ~48 B each on x64)
+        fm = fo = False
+        for m, o in self.chans:
+            if not fm and m == meter:
+                meter, fm = m, True
+            if not fo and o == obis:
+                obis, fo = o, True
+            if fm and fo:
+                break
         lst = self.store.open_list("oml-%d" % n, self.capacity, "drop")
         self.chans[(meter, obis)] = lst
         return lst
