@@ -57,11 +57,24 @@ class Repl:
         self._w("\r\nSMGW virtual console; MicroPython %s\r\n>>> " % sys.version)
 
     def feed(self, data):
-        for c in data:
+        mv = memoryview(data)
+        i, n = 0, len(data)
+        while i < n:
+            c = data[i]
+            if self.raw and c > _CTRL_E:
+                # raw-mode source text: the whole run at once (one buffer growth per
+                # chunk instead of one per byte: less heap churn for a 1 KiB snippet)
+                j = i + 1
+                while j < n and data[j] > _CTRL_E:
+                    j += 1
+                self.buf.extend(mv[i:j])
+                i = j
+                continue
             if self.raw:
                 self._raw_byte(c)
             else:
                 self._friendly_byte(c)
+            i += 1
 
     def _raw_byte(self, c):
         if c == _CTRL_A and self.buf == b"\x05A":
@@ -80,7 +93,7 @@ class Repl:
             if not self.buf:
                 self._w("OK\r\nsoft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
                 return
-            src = bytes(self.buf).decode()
+            src = bytes(self.buf)  # exec takes the bytes: no decoded copy
             self.buf = bytearray()
             self._w("OK")
             err = self._exec(src, False)

@@ -14,14 +14,16 @@ _HEALTHY_MS = const(300000)
 
 
 class TaskState:
+    # defaults until a task sets its own (fewer instance attributes: RAM per task)
+    state = "new"  # new / running / crashed / done / stopped
+    restarts = 0
+    last_error = None
+    started_ms = 0
+    task = None
+
     def __init__(self, name, factory):
         self.name = name
         self.factory = factory
-        self.state = "new"  # new / running / crashed / done / stopped
-        self.restarts = 0
-        self.last_error = None
-        self.started_ms = 0
-        self.task = None
 
     def as_dict(self):
         return {"state": self.state, "restarts": self.restarts, "last_error": self.last_error}

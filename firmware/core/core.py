@@ -13,7 +13,7 @@ OML target time is the 900 s grid point when the capture lies within
 import json
 
 from store.records import RecordStore
-from core.oml import Oml, OmlError, status_word, TIME_INVALID, sign as _sign
+from core.oml import Oml, OmlError, status_word, TIME_INVALID
 from core.logs import Log
 from core.clock import TimeKeeper
 from taf.engine import Engine
@@ -44,7 +44,11 @@ class Core:
             except Exception as e:  # noqa: BLE001 - TenantError: keep none, log
                 self.log(3, "core.config", "tenants refused: %s" % e)
             self._consumer_logs()
-        self.clock = TimeKeeper(self, rtc or _NowRtc(now), ccfg.get("shortest_period", 900))
+        if rtc is None:  # tests: a clock over now()
+            from core.nowrtc import NowRtc
+
+            rtc = NowRtc(now)
+        self.clock = TimeKeeper(self, rtc, ccfg.get("shortest_period", 900))
         self.grid = 900
         self.grid_tol = 9
         self.taf = Engine(self, taf_dir or root + "/taf")
@@ -106,8 +110,10 @@ class Core:
             sm = sm()  # a getter (ctx.secmod set later by the WAN service)
         why = "no security module"
         if sm is not None:
+            from core.omlsig import sign
+
             try:
-                return _sign(sm, meter, obis, capture, raw, scaler, unit, st)
+                return sign(sm, meter, obis, capture, raw, scaler, unit, st)
             except OmlError:
                 return None
             except (OverflowError, TypeError, ValueError):
@@ -171,23 +177,6 @@ class Core:
                 "ingested": self.ingested, "errors": self.errors,
                 "store_used_pct": int(used * 100), "store_free": free,
                 "tenants": len(self._tenants.active()) if self._tenants else 0}
-
-
-class _NowRtc:
-    """A clock over a now() callable (tests); set() shifts it."""
-
-    def __init__(self, now):
-        self._now = now
-        self.off = 0
-
-    def now(self):
-        return int(self._now() + self.off)
-
-    def now_ms(self):
-        return int((self._now() + self.off) * 1000)
-
-    def set(self, seconds):
-        self.off += seconds - self._now() - self.off
 
 
 def load_config(path="/data/config/active.json"):

@@ -5,7 +5,7 @@ import gc
 import json
 import os
 
-from taf.engine import civil_from_days
+from taf.cal import civil_from_days
 
 
 def iso(t):
@@ -47,7 +47,8 @@ def export(core, out):
             n = 0
             for (meter, obis), lst in core.oml.chans.items():
                 for _, d in _oml_rows(core, meter, obis):
-                    f.write(json.dumps(_row(d)) + "\n")
+                    json.dump(_row(d), f)
+                    f.write("\n")
                     n += 1
                 gc.collect()
             counts["oml.jsonl"] = n
@@ -65,7 +66,8 @@ def export(core, out):
             n = 0
             with open(out + "/logs/" + name + ".jsonl", "w") as f:
                 for e in log.entries():
-                    f.write(json.dumps(_row(e)) + "\n")
+                    json.dump(_row(e), f)
+                    f.write("\n")
                     n += 1
             counts["logs/" + name + ".jsonl"] = n
         except MemoryError:
@@ -82,18 +84,20 @@ def _taf(core, out, name):
     with open(out + "/" + fn, "w") as f:
         if lst is not None:
             for _, p in lst.records():
-                f.write(json.dumps(_row(json.loads(p))) + "\n")
+                json.dump(_row(json.loads(p)), f)
+                f.write("\n")
                 n += 1
         if name == "TAF2":  # the registers as they stand now (kind "current")
             st = core.taf.state("TAF2") or {}
             for key, c in st.items():
                 meter, obis = key.split(" ")
                 for reg, v in sorted(c["registers"].items()):
-                    f.write(json.dumps(_row({
+                    json.dump(_row({
                         "meter": meter, "obis": obis, "capture_time": c["last_time"],
                         "target_time": c["last_time"], "raw": v, "register": reg,
                         "kind": "current", "first_raw": c["first_raw"],
-                        "last_raw": c["last_raw"], "taf": "TAF2"})) + "\n")
+                        "last_raw": c["last_raw"], "taf": "TAF2"}), f)
+                    f.write("\n")
                     n += 1
     return n
 

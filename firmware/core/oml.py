@@ -36,7 +36,7 @@ paged with offset/limit. `last()` answers from the list's in-memory last record.
 """
 import json
 import struct
-from binascii import hexlify, unhexlify
+from binascii import hexlify
 
 SMGW_ID = const(0x00000002)
 TIME_INVALID = const(0x00000200)
@@ -44,7 +44,6 @@ METER_ID = const(0x00000100)
 _FMT = "<IIqbBQH"
 REC = const(28)
 SIGNED = const(1)
-_TAG = b"SMGW-OML\x01"
 
 
 class OmlError(Exception):
@@ -68,43 +67,14 @@ def unpack(meter, obis, p):
     return d
 
 
-def message(meter, obis, capture, raw, scaler, unit, status):
-    """The canonical byte encoding of one value that its signature covers."""
-    m, o = meter.encode(), obis.encode()
-    if len(m) > 255 or len(o) > 255:
-        raise OmlError("meter id/OBIS too long to sign")
-    return (_TAG + bytes((len(m),)) + m + bytes((len(o),)) + o +
-            struct.pack("<IqbBQ", capture, raw, scaler, unit, status))
+def __getattr__(name):
+    # value signatures (message, digest, sign, verify) live in core.omlsig, loaded on
+    # first use: a gateway without "sign_oml" never needs them
+    if name in ("message", "digest", "sign", "verify"):
+        from core import omlsig
 
-
-def digest(meter, obis, capture, raw, scaler, unit, status):
-    import hashlib
-
-    return hashlib.sha256(message(meter, obis, capture, raw, scaler, unit, status)).digest()
-
-
-def sign(secmod, meter, obis, capture, raw, scaler, unit, status):
-    """r||s (64 bytes) of one value by secmod.sign (raises what secmod raises)."""
-    r, s = secmod.sign(digest(meter, obis, capture, raw, scaler, unit, status))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
-def verify(d, public_key):
-    """True when value dict d (as from query/last/export) carries a valid signature by
-    public_key (65-byte uncompressed P-256 point); False when unsigned or invalid."""
-    sig = d.get("signature")
-    if not sig or len(sig) != 128:
-        return False
-    try:
-        b = unhexlify(sig)
-        h = digest(d["meter"], d["obis"], int(d.get("capture_time_s", d["capture_time"])),
-                   d["raw"], d["scaler"], d["unit"], d["status"])
-    except (ValueError, TypeError, KeyError, OmlError, OverflowError):
-        return False
-    from crypto import ecc, ecdsa
-
-    return bool(ecdsa.verify(ecc.P256, bytes(public_key), h,
-                             int.from_bytes(b[:32], "big"), int.from_bytes(b[32:], "big")))
+        return getattr(omlsig, name)
+    raise AttributeError(name)
 
 
 def status_word(smgw_bits, meter_status):
@@ -118,15 +88,23 @@ class Oml:
         self.capacity = capacity
         self.chan_list = store.open_list("channels", 256, "block")
         self.chans = {}  # (meter, obis) -> record list
-        self.names = {}  # list name -> (meter, obis)
         for seq, p in self.chan_list.records():
             meter, obis = json.loads(p)
             self._open(seq, meter, obis)
 
     def _open(self, n, meter, obis):
+        # one string object per meter id and per OBIS code across the channel keys (the
+        # producers pass new strings with every reading; ~48 B each on x64)
+        fm = fo = False
+        for m, o in self.chans:
+            if not fm and m == meter:
+                meter, fm = m, True
+            if not fo and o == obis:
+                obis, fo = o, True
+            if fm and fo:
+                break
         lst = self.store.open_list("oml-%d" % n, self.capacity, "drop")
         self.chans[(meter, obis)] = lst
-        self.names[lst.name] = (meter, obis)
         return lst
 
     def channel(self, meter, obis, create=True):
@@ -138,6 +116,12 @@ class Oml:
 
     def channels(self):
         return list(self.chans)
+
+    def key(self, meter, obis):
+        """A per-channel state key for TAFs: the channel's list object (no tuple and no
+        second copy of the id strings per channel), (meter, obis) without a channel."""
+        lst = self.chans.get((meter, obis))
+        return (meter, obis) if lst is None else lst
 
     def append(self, meter, obis, capture, target, raw, scaler, unit, status, sig=None):
         if not isinstance(raw, int) or not -(1 << 63) <= raw < (1 << 63):

@@ -21,20 +21,22 @@ Interfaces (duck-typed; the unix and mcu classes are the reference):
 class Hal:
     """Bag of the board's hardware objects; absent parts are None."""
 
+    # absent parts: class defaults (None), only what a board sets is per instance
+    rs485 = None  # drivers.rs485.Rs485 (stream with DE/RE control)
+    sml_uart = None  # optional optical/SML push UART
+    radio_spi = None  # SPI bus + CS for the sub-GHz radio
+    radio = None  # radio driver (drivers.cc1101.CC1101) built by the board
+    se = None  # secure element / security module
+    rtc = None
+    net = None
+    modem_uart = None
+    watchdog = None
+    console = None  # (reader stream, writer stream) for the REPL task
+    trace = None  # optional file-like for a human-readable trace (virtual board)
+
     def __init__(self, **parts):
-        self.rs485 = None  # drivers.rs485.Rs485 (stream with DE/RE control)
-        self.sml_uart = None  # optional optical/SML push UART
-        self.radio_spi = None  # SPI bus + CS for the sub-GHz radio
-        self.radio = None  # radio driver (drivers.cc1101.CC1101) built by the board
-        self.se = None  # secure element / security module
-        self.rtc = None
         self.leds = {}  # name -> pin: PWR, TLS, LMC, WMT, RSSI
         self.outputs = {}  # name -> pin: OUT1..OUT3, RELAY (bistable: set/reset pins)
-        self.net = None
-        self.modem_uart = None
-        self.watchdog = None
-        self.console = None  # (reader stream, writer stream) for the REPL task
-        self.trace = None  # optional file-like for a human-readable trace (virtual board)
         self.endpoints = {}  # virtual board: what it listens on (radio, han, cls ...)
         for k, v in parts.items():
             setattr(self, k, v)

@@ -55,14 +55,6 @@ def _mkdirs(path):
             pass
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _write_atomic(path, data):
     with open(path + ".tmp", "wb") as f:
         f.write(data)
@@ -73,13 +65,20 @@ def _write_atomic(path, data):
         os.rename(path + ".tmp", path)
 
 
-def encode(seq, payload):
+def _frame(seq, payload):
+    """(header, CRC tail) of a record: append() writes header, payload, tail as they are
+    (no concatenated copy of the payload)."""
     n = len(payload)
     if n > _MAX:
         raise StoreError("record too long: %d" % n)
     h = struct.pack("<BHI", _MAGIC, n, seq & 0xFFFFFFFF)
     c = crc32(payload, crc32(h))
-    return h + payload + struct.pack("<I", c & 0xFFFFFFFF)
+    return h, struct.pack("<I", c & 0xFFFFFFFF)
+
+
+def encode(seq, payload):
+    h, t = _frame(seq, payload)
+    return h + payload + t
 
 
 def _valid(buf, mv, off, end):
@@ -116,10 +115,12 @@ def scan(buf):
 
 def index_file(f, buf):
     """Stream-scan an open segment (as scan(), without loading it): returns
-    (offsets array, seqs array, end of the last valid record, file size). buf: a small
-    reused bytearray (>= 16 bytes); the CRC is computed chunk by chunk."""
+    (offsets array, seqs, end of the last valid record, file size). buf: a small
+    reused bytearray (>= 16 bytes); the CRC is computed chunk by chunk. seqs is the first
+    record's sequence number while they run on without a gap (record i has seqs + i: no
+    second array in RAM), else an array of all of them; None without records (`_at`)."""
     offs = array("I")
-    seqs = array("I")
+    seqs = None
     mv = memoryview(buf)
     bl = len(buf)
     f.seek(0, 2)
@@ -140,8 +141,14 @@ def index_file(f, buf):
                 k -= r
             f.readinto(mv[:_TAIL])
             if c & 0xFFFFFFFF == struct.unpack_from("<I", buf)[0]:
+                if seqs is None:
+                    seqs = seq
+                elif not isinstance(seqs, int):
+                    seqs.append(seq)
+                elif seq != seqs + len(offs):  # a gap (damaged record): list them all
+                    seqs = array("I", range(seqs, seqs + len(offs)))
+                    seqs.append(seq)
                 offs.append(off)
-                seqs.append(seq)
                 off += _HDR + n + _TAIL
                 end = off
                 continue
@@ -149,25 +156,60 @@ def index_file(f, buf):
     return offs, seqs, end, size
 
 
+def _at(seqs, i):
+    """Sequence number of record i of a segment index (index_file's seqs)."""
+    return seqs + i if isinstance(seqs, int) else seqs[i]
+
+
 class RecordList:
+    # RAM per list matters (one per OML channel): rarely changed state lives in these
+    # class defaults until a list sets its own; the path, the segment size and the last
+    # payload are derived (the last record is read back from flash at its offset)
+    policy = "drop"
+    warned = False
+    dropped = 0
+    trimmed = 0
+    recovered_bytes = 0
+    _loff = -1  # file offset of the last record in the newest segment (-1: none)
+
     def __init__(self, store, name, capacity, policy="drop"):
         self.store = store
         self.name = name
-        self.path = store.root + "/" + name
         self.capacity = max(1, capacity)
-        self.policy = policy
-        self.seg_records = min(_SEG_RECORDS, max(16, self.capacity // 4))
-        self.warned = False
-        self.dropped = 0
+        if policy != "drop":
+            self.policy = policy
         _mkdirs(self.path)
         self._open()
+
+    @property
+    def path(self):
+        return self.store.root + "/" + self.name
+
+    @property
+    def seg_records(self):
+        return min(_SEG_RECORDS, max(16, self.capacity // 4))
+
+    @property
+    def last(self):
+        """Payload of the newest record (also after trim), or None."""
+        if self._loff < 0 or not self.segs:
+            return None
+        return self._read_at(self.segs[-1], self._loff)
+
+    def _read_at(self, first, off):
+        with open(self._seg_path(first), "rb") as f:
+            f.seek(off + 1)
+            h = f.read(2)
+            f.seek(off + _HDR)
+            return f.read(h[0] | (h[1] << 8))
 
     # ---- recovery --------------------------------------------------------------------
     def _open(self):
         segs = []
-        for n in os.listdir(self.path):
+        path = self.path
+        for n in os.listdir(path):
             if n.endswith(".tmp"):
-                os.remove(self.path + "/" + n)
+                os.remove(path + "/" + n)
             elif n[0] == "s":
                 try:
                     segs.append(int(n[1:]))
@@ -175,16 +217,13 @@ class RecordList:
                     pass
         segs.sort()
         self.segs = segs
-        self.trimmed = 0
         try:
-            with open(self.path + "/trim") as f:
+            with open(path + "/trim") as f:
                 self.trimmed = int(f.read())
         except (OSError, ValueError):
             pass
         self.last_seq = self.trimmed
-        self.last = None
         self.cur_count = self.cur_bytes = 0
-        self.recovered_bytes = 0
         buf = self.store.buf
         while self.segs:
             first = self.segs[-1]
@@ -192,10 +231,7 @@ class RecordList:
             with open(p, "rb") as f:
                 offs, seqs, end, size = index_file(f, buf)
                 if offs:
-                    f.seek(offs[-1] + 1)
-                    h = f.read(2)
-                    f.seek(offs[-1] + _HDR)
-                    self.last = f.read(h[0] | (h[1] << 8))
+                    self._loff = offs[-1]
             if end < size:  # torn tail: keep the valid prefix only (atomic rename)
                 self.recovered_bytes = size - end
                 if end:
@@ -204,7 +240,7 @@ class RecordList:
                     os.remove(p)
                     self.segs.pop()
                     continue
-            self.last_seq = seqs[-1]
+            self.last_seq = _at(seqs, len(offs) - 1)
             self.cur_count = len(offs)
             self.cur_bytes = end
             break
@@ -212,7 +248,8 @@ class RecordList:
     @property
     def _cache(self):
         """(segment first seq, offsets, seqs) of the one segment index the whole store
-        keeps in RAM (at most 512 records, 4 KiB), if it belongs to this list."""
+        keeps in RAM (at most 512 records, 2 KiB + the seqs if they have a gap), if it
+        belongs to this list."""
         c = self.store.cache
         return c[1] if c is not None and c[0] is self else None
 
@@ -225,7 +262,7 @@ class RecordList:
             self.store.cache = None
 
     def _seg_path(self, first):
-        return "%s/s%d" % (self.path, first)
+        return "%s/%s/s%d" % (self.store.root, self.name, first)
 
     # ---- properties --------------------------------------------------------------------
     @property
@@ -240,12 +277,14 @@ class RecordList:
     def append(self, payload):
         """Store one record; returns its sequence number once it is durable."""
         seq = self.last_seq + 1
-        rec = encode(seq, payload)
+        h, t = _frame(seq, payload)
+        rec = (h, payload, t)
+        size = _HDR + len(payload) + _TAIL
         if self.policy == "block" and len(self) >= self.capacity:
             self.store.flush()
             raise StoreFull(self.name)
         new_seg = (not self.segs or self.cur_count >= self.seg_records
-                   or self.cur_bytes + len(rec) > _SEG_BYTES)
+                   or self.cur_bytes + size > _SEG_BYTES)
         # ring: drop the oldest segment once the rest alone holds the capacity
         while len(self.segs) > 1 and self.last_seq + 1 - self.segs[1] >= self.capacity:
             self._drop_oldest()
@@ -259,10 +298,10 @@ class RecordList:
         if new_seg:
             self.segs.append(seq)
             self.cur_count = self.cur_bytes = 0
+        self._loff = self.cur_bytes
         self.cur_count += 1
-        self.cur_bytes += len(rec)
+        self.cur_bytes += size
         self.last_seq = seq
-        self.last = payload
         c = self._cache
         if c is not None and c[0] == self.segs[-1]:
             self._cache = None
@@ -276,7 +315,8 @@ class RecordList:
 
     def _write(self, seq, rec, new_seg):
         with open(self._seg_path(seq if new_seg else self.segs[-1]), "ab") as f:
-            f.write(rec)
+            for part in rec:  # one open file: littlefs commits the record on close
+                f.write(part)
 
     def _drop_oldest(self):
         first = self.segs[0]
@@ -323,6 +363,11 @@ class RecordList:
                 return None, None
             c = self._cache = (first, offs, seqs)
         offs, seqs = c[1], c[2]
+        if seqs is None:  # no valid record in the segment
+            return None, None
+        if isinstance(seqs, int):
+            i = seq - seqs
+            return (first, offs[i]) if 0 <= i < len(offs) else (None, None)
         i = seq - first
         if i >= len(seqs) or seqs[i] != seq:  # a damaged record before it: search
             i = 0
@@ -335,16 +380,12 @@ class RecordList:
     def read(self, seq):
         if seq < self.first_seq or seq > self.last_seq:
             return None
-        if seq == self.last_seq and self.last is not None:
-            return self.last
+        if seq == self.last_seq and self._loff >= 0:
+            return self._read_at(self.segs[-1], self._loff)
         first, off = self._locate(seq)
         if first is None:
             return None
-        with open(self._seg_path(first), "rb") as f:
-            f.seek(off + 1)
-            h = f.read(2)
-            f.seek(off + _HDR)
-            return f.read(h[0] | (h[1] << 8))
+        return self._read_at(first, off)
 
     def iter(self, from_seq=0):
         """Sequence numbers of the stored records from from_seq on (ascending)."""
@@ -371,11 +412,11 @@ class RecordList:
                     i += 1
             batch = []
             with open(self._seg_path(first), "rb") as f:
-                while i < len(offs) and seqs[i] <= hi and len(batch) < 32:
+                while i < len(offs) and _at(seqs, i) <= hi and len(batch) < 32:
                     f.seek(offs[i] + 1)
                     h = f.read(2)
                     f.seek(offs[i] + _HDR)
-                    batch.append((seqs[i], f.read(h[0] | (h[1] << 8))))
+                    batch.append((_at(seqs, i), f.read(h[0] | (h[1] << 8))))
                     i += 1
             for rec in batch:
                 yield rec

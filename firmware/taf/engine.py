@@ -35,6 +35,20 @@ class TafError(Exception):
     pass
 
 
+def __getattr__(name):
+    # rarely used parts, loaded on first use: module files (taf.plugin) and the civil
+    # calendar (taf.cal, for TAF1/TAF2 and exports)
+    if name in ("load_source", "load_file"):
+        from taf import plugin
+
+        return getattr(plugin, name)
+    if name in ("days_from_civil", "civil_from_days"):
+        from taf import cal
+
+        return getattr(cal, name)
+    raise AttributeError(name)
+
+
 class _Mod:
     """A checked plug-in: the module's attributes in one object."""
 
@@ -63,34 +77,6 @@ def load_builtin(modname):
     return _Mod(mod, "taf." + modname)
 
 
-def load_source(src, origin="<file>", verify=None):
-    if verify is not None:
-        verify(src)
-    ns = {"__name__": origin, "TafError": TafError}  # modules raise TafError per field
-    try:
-        exec(src, ns)
-    except Exception as e:  # noqa: BLE001 - any error in a module file refuses it
-        raise TafError("%s: %s: %s" % (origin, type(e).__name__, e))
-    return _Mod(ns, origin)
-
-
-def load_file(path, verify=None):
-    with open(path) as f:
-        return load_source(f.read(), path, verify)
-
-
-class _Api:
-    def __init__(self, engine):
-        self.engine = engine
-        self.oml = engine.core.oml
-
-    def now(self):
-        return self.engine.core.now()
-
-    def log(self, level, event, msg):
-        self.engine.core.log(level, event, msg)
-
-
 class Engine:
     def __init__(self, core, state_dir="/data/taf"):
         self.core = core
@@ -100,7 +86,7 @@ class Engine:
         self.inst = {}
         self.lists = {}
         self.subs = []
-        self.api = _Api(self)
+        self.oml = core.oml  # the engine is the modules' `api`: now(), oml, log()
         _mkdirs(state_dir)
 
     # ---- plug-ins and profiles ---------------------------------------------------------
@@ -118,7 +104,7 @@ class Engine:
         self.profiles[mod.NAME] = prof
         lst = self.core.store.open_list("taf-" + mod.NAME.lower(), mod.CAPACITY, "drop")
         self.lists[mod.NAME] = lst
-        inst = mod.make(prof, self.api)
+        inst = mod.make(prof, self)
         restore = getattr(inst, "restore", None)
         if restore:
             start = max(lst.first_seq, lst.last_seq - 511)
@@ -211,6 +197,12 @@ class Engine:
                 except Exception as e:  # noqa: BLE001 - a subscriber must not stop TAFs
                     self.core.log(3, "taf.subscriber", "%s: %s" % (type(e).__name__, e))
 
+    def now(self):
+        return self.core.now()
+
+    def log(self, level, event, msg):
+        self.core.log(level, event, msg)
+
     def subscribe(self, callback):
         self.subs.append(callback)
 
@@ -257,6 +249,19 @@ def _matches(prefixes, obis):
     return False
 
 
+def prev(state, k, meter, obis):
+    """state[k] for a channel key k = oml.key(meter, obis), or -1; an entry restored under
+    (meter, obis) before the channel existed moves to k."""
+    v = state.get(k)
+    if v is None:
+        v = -1
+        if not isinstance(k, tuple):
+            v = state.pop((meter, obis), -1)
+            if v != -1:
+                state[k] = v
+    return v
+
+
 def value(d, target, **extra):
     """An output built from an OML row with a target time."""
     o = {"meter": d["meter"], "obis": d["obis"], "capture_time": d["capture_time"],
@@ -264,26 +269,3 @@ def value(d, target, **extra):
          "status": d["status"]}
     o.update(extra)
     return o
-
-
-def days_from_civil(y, m, d):
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def civil_from_days(z):
-    z += 719468
-    era = (z if z >= 0 else z - 146096) // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    y = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + (3 if mp < 10 else -9)
-    return (y + (m <= 2), m, d)

@@ -4,7 +4,8 @@ Anlage VI). Profile: `period_start` (UTC s of the first period's start), `months
 at which the reading is taken, default 0), `tolerance` (s, default 9). The first reading
 within the tolerance of a boundary is that period's value; a boundary passed without a
 reading is logged ("taf.missed") and produces no value."""
-from taf.engine import TafError, value, days_from_civil, civil_from_days
+from taf.cal import days_from_civil, civil_from_days
+from taf.engine import TafError, value
 
 NAME = "TAF1"
 INPUTS = ("1-0:1.8.", "1-0:2.8.", "6-0:1.0.", "7-0:3.0.", "8-0:1.0.")

@@ -14,7 +14,8 @@ interpolation, which the rules forbid). So the registers plus the error register
 sum to the meter's advance. At each new billing day (00:00 UTC) the registers are
 output (one value per register, target time = the day boundary, "register" key);
 `state()` gives the current registers."""
-from taf.engine import TafError, civil_from_days
+from taf.cal import civil_from_days
+from taf.engine import TafError
 
 NAME = "TAF2"
 INPUTS = ("1-0:1.8.", "1-0:2.8.")

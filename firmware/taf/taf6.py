@@ -2,7 +2,7 @@
 on-demand read (BSI TR-03109-1 Anlage VI, TAF6 "Abruf von Messwerten im Bedarfsfall").
 The billing day starts at `day_start` seconds after 00:00 UTC (default 0); the first
 reading within `tolerance` (9 s) of that point is the day's value."""
-from taf.engine import TafError, value
+from taf.engine import TafError, value, prev
 
 NAME = "TAF6"
 INPUTS = ("1-0:1.8.", "1-0:2.8.", "6-0:1.0.", "7-0:3.0.", "8-0:1.0.")
@@ -22,10 +22,11 @@ def validate(p):
 
 
 class Taf6:
-    def __init__(self, p):
+    def __init__(self, p, api):
         self.ds = p["day_start"]
         self.tol = p["tolerance"]
-        self.done = {}
+        self.key = api.oml.key
+        self.done = {}  # channel key (oml.key) -> last daily target time produced
 
     def on_value(self, meter, obis, d):
         t = d["capture_time"] - self.ds
@@ -33,8 +34,8 @@ class Taf6:
         if abs(t - g) > self.tol:
             return None
         g += self.ds
-        k = (meter, obis)
-        if self.done.get(k, -1) >= g:
+        k = self.key(meter, obis)
+        if prev(self.done, k, meter, obis) >= g:
             return None
         self.done[k] = g
         return [value(d, g, kind="daily")]
@@ -44,9 +45,9 @@ class Taf6:
 
     def restore(self, o):
         if o.get("kind") == "daily":
-            k = (o["meter"], o["obis"])
+            k = self.key(o["meter"], o["obis"])
             self.done[k] = max(self.done.get(k, -1), o["target_time"])
 
 
 def make(p, api):
-    return Taf6(p)
+    return Taf6(p, api)

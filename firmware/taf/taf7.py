@@ -2,7 +2,7 @@
 "Zählerstandsgangmessung"). A reading captured within +-1 % of the period (9 s at
 900 s) around a grid point (aligned to the quarter hour, UTC) becomes that point's
 value; the first one wins, later ones in the same window are ignored."""
-from taf.engine import TafError, value
+from taf.engine import TafError, value, prev
 
 NAME = "TAF7"
 INPUTS = ("1-0:1.8.", "1-0:2.8.", "6-0:1.0.", "7-0:3.0.", "8-0:1.0.")
@@ -21,27 +21,28 @@ def validate(p):
 
 
 class Taf7:
-    def __init__(self, p):
+    def __init__(self, p, api):
         self.period = p["period"]
         self.tol = p["tolerance"]
-        self.done = {}  # (meter, obis) -> last target time produced
+        self.key = api.oml.key
+        self.done = {}  # channel key (oml.key) -> last target time produced
 
     def on_value(self, meter, obis, d):
         t = d["capture_time"]
         g = (t + self.period // 2) // self.period * self.period
         if abs(t - g) > self.tol:
             return None
-        k = (meter, obis)
-        if self.done.get(k, -1) >= g:
+        k = self.key(meter, obis)
+        if prev(self.done, k, meter, obis) >= g:
             return None
         self.done[k] = g
         return [value(d, g)]
 
     def restore(self, o):
-        k = (o["meter"], o["obis"])
+        k = self.key(o["meter"], o["obis"])
         if o["target_time"] > self.done.get(k, -1):
             self.done[k] = o["target_time"]
 
 
 def make(p, api):
-    return Taf7(p)
+    return Taf7(p, api)

@@ -6,11 +6,16 @@ use machine.Pin through hal.mcu.gpio with the same `value()` interface.
 
 
 class Pin:
+    _v = 0  # class defaults until a pin changes (RAM: ~12 pins on the board)
+    on_change = None
+    changes = 0
+
     def __init__(self, name, value=0, on_change=None):
         self.name = name
-        self._v = value
-        self.on_change = on_change
-        self.changes = 0
+        if value:
+            self._v = 1 if value else 0
+        if on_change:
+            self.on_change = on_change
 
     def value(self, v=None):
         if v is None:
