@@ -14,6 +14,7 @@ import gc
 import hashlib
 import json
 import os
+from store.records import exists
 
 DATA = "/data"
 PKI = "/data/pki"
@@ -36,19 +37,12 @@ _h = None
 _buf = None
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
 
 def mkdirs(path):
     cur = ""
     for part in path.strip("/").split("/"):
         cur += "/" + part
-        if not _exists(cur):
+        if not exists(cur):
             os.mkdir(cur)
 
 
@@ -154,7 +148,7 @@ def public_key():
                 return binascii.hexlify(pub).decode(), "secmod"
         except Exception:  # noqa: BLE001 - no key in the module yet
             pass
-    if _exists(KEY) and _exists(PUB):
+    if exists(KEY) and exists(PUB):
         with open(PUB, "rb") as f:
             return binascii.hexlify(f.read()).decode(), "file"
     return None, None
@@ -188,7 +182,7 @@ def state():
     files = {}
     for p in (CERT, METER_KEYS, CONFIG, HAN_CERT):
         files[p] = sha256(p)
-    han_key = _exists(HAN_KEY)
+    han_key = exists(HAN_KEY)
     for d in (PKI + "/ca", PKI + "/peers"):
         for n in _listdir(d):
             if not n.endswith(".tmp"):
@@ -226,7 +220,7 @@ def mark(step, info=None):
 
 def reset_steps():
     """Forget the journal (files stay): the next run re-checks every step."""
-    if _exists(JOURNAL):
+    if exists(JOURNAL):
         os.remove(JOURNAL)
 
 

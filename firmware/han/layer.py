@@ -9,7 +9,7 @@ import time
 
 from han import tlsutil
 from net import firewall
-from store.records import _mkdirs
+from store.records import _mkdirs, exists
 
 class State:
     pass
@@ -18,7 +18,7 @@ class State:
 def _install_cert(cfg, pki):
     """Copy the HAN certificate named in the config into pki if none is installed."""
     der, key = pki + "/han.der", pki + "/han.key"
-    if tlsutil.exists(der) and tlsutil.exists(key):
+    if exists(der) and exists(key):
         return
     if not cfg.get("cert_file") or not cfg.get("key_file"):
         return

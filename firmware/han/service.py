@@ -13,7 +13,7 @@ serves them. Configuration, merged in this order:
    "cls_idle_s": 300, "cls_life_s": 3600}
 Consumers are also taken from ctx.core.tenants (a tenant with a password or ha1 dict).
 """
-import os
+from store.records import exists
 
 ST = None  # the running layer (han.layer.State; for diag, tests, the REPL)
 
@@ -36,13 +36,6 @@ def _config(ctx):
     return cfg
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
 
 def setup_outputs(ctx, cfg, at_boot=False):
     """The switching outputs, restored from /data/outputs.json (independent of the
@@ -52,7 +45,7 @@ def setup_outputs(ctx, cfg, at_boot=False):
     if not getattr(ctx.hal, "outputs", None):
         return None
     path = cfg.get("outputs_file") or "/data/outputs.json"
-    if at_boot and not (_exists(path) or cfg.get("outputs") or any(
+    if at_boot and not (exists(path) or cfg.get("outputs") or any(
             p.get("device") == "outputs" for p in cfg.get("cls") or ())):
         return None
     from drivers.outputs import Outputs
@@ -75,7 +68,7 @@ def setup(ctx):
     pki = "/data/pki"
     if getattr(ctx, "outputs", None) is None:
         setup_outputs(ctx, cfg, True)
-    if not (_exists(pki + "/han.der") or cfg.get("cert_file")):
+    if not (exists(pki + "/han.der") or cfg.get("cert_file")):
         ctx.log(3, "han.setup", "HAN portal disabled: no %s/han.der" % pki)
         return
     from han import layer

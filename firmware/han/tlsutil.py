@@ -9,6 +9,7 @@ import hashlib
 import os
 
 import tls
+from store.records import exists
 
 _SEC1_HEAD = b"\x30\x31\x02\x01\x01\x04\x20"
 _SEC1_P256 = b"\xa0\x0a\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"
@@ -24,14 +25,6 @@ def key_der(key):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def fingerprint(der):

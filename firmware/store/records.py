@@ -45,6 +45,15 @@ class StoreFull(StoreError):
     pass
 
 
+def exists(path):
+    """True if path exists (file or directory): the one helper every layer uses."""
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
 def _mkdirs(path):
     cur = ""
     for part in path.strip("/").split("/"):

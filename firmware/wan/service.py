@@ -11,7 +11,7 @@ import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
-from store.records import _exists, _mkdirs  # the store's directory helpers (one copy)
+from store.records import _mkdirs, exists  # the store's directory helpers (one copy)
 
 _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
@@ -40,7 +40,7 @@ def provision(src, dst=_DATA):
         if os.stat(s)[0] & 0x4000:
             _mkdirs(d)
             n += provision(s, d)
-        elif not _exists(d):
+        elif not exists(d):
             with open(s, "rb") as f:
                 write_atomic(d, f.read())
             n += 1

@@ -29,6 +29,7 @@ import os
 import struct
 
 from wan.tlsconn import WanError
+from store.records import exists
 
 MAGIC = b"SMGWFW01"
 HEADER = const(160)
@@ -68,13 +69,6 @@ def parse_header(h):
             "created": struct.unpack(">Q", h[66:74])[0], "signed": bytes(h[:96]),
             "r": int.from_bytes(h[96:128], "big"), "s": int.from_bytes(h[128:160], "big")}
 
-
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
 
 
 def _size(p):
@@ -191,7 +185,7 @@ class Updater:
         except (OSError, ValueError):
             old = None
         if old != offer:
-            if _exists(part):
+            if exists(part):
                 os.remove(part)
             from wan.service import write_atomic
 
@@ -249,7 +243,7 @@ class Updater:
         except (UpdateError, OSError) as e:
             self._log(3, "fw.verify", "update refused: %s" % e)
             for p in (part, self.fw + "/update.json"):
-                if _exists(p):
+                if exists(p):
                     os.remove(p)
             return False
         st = self.state()
@@ -332,5 +326,5 @@ def os_mk(path):
     cur = ""
     for part in path.strip("/").split("/"):
         cur += "/" + part
-        if not _exists(cur):
+        if not exists(cur):
             os.mkdir(cur)
