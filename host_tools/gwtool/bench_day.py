@@ -48,6 +48,7 @@ from . import air_sim
 from .boards import board_facts
 from .build import build
 from .paths import romfs_path
+from .rawrepl import run as raw_exec
 from .sim import Sim
 
 START = 1764028800  # 2025-11-25T00:00:00Z
@@ -78,32 +79,6 @@ def air_meters(n=20):
                                     link=("T1", "C1A")[i % 2], long_tpl=mode == 7))
         i += 1
     return ms
-
-
-def raw_exec(port, code, timeout=6):
-    """Run code on the board's raw REPL (the app keeps running) and return its output."""
-    import serial
-
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b">") and time.monotonic() < deadline:
-            buf += s.read(64)
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2 and time.monotonic() < deadline:
-            buf += s.read(256)
-        s.write(b"\r\x02")
-        out = buf[2:].split(b"\x04")
-        if len(out) < 2:
-            raise TimeoutError("REPL did not answer")
-        if out[1].strip():
-            raise RuntimeError(out[1].decode(errors="replace")[-500:])
-        return out[0].decode(errors="replace")
-    finally:
-        s.close()
 
 
 def _diag(sim):

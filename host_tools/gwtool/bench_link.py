@@ -17,6 +17,7 @@ from . import mpy
 from .build import build
 from .modem_emu import ModemEmulator
 from .paths import ROOT
+from .rawrepl import run as raw_exec
 from .vboard import VBoard
 
 _STREAM = """
@@ -71,33 +72,13 @@ print(gc.mem_alloc() - a)
 """
 
 
-def _raw_exec(port, code, timeout=10):
-    import serial
-
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b">") and time.monotonic() < deadline:
-            buf += s.read(64)
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2 and time.monotonic() < deadline:
-            buf += s.read(256)
-        s.write(b"\r\x02")
-        return buf[2:].split(b"\x04")[0].decode()
-    finally:
-        s.close()
-
-
 def heap_link_m():
     """Heap for the -M link in the vboard (modules from ROMFS, as on a board)."""
     with tempfile.TemporaryDirectory() as d:
         vb = VBoard(d, rebuild=False, heap=1 << 20)
         vb.start()
         try:
-            return int(_raw_exec(vb.endpoints["repl"], _HEAP).strip())
+            return int(raw_exec(vb.endpoints["repl"], _HEAP, 10).strip())
         finally:
             vb.stop()
 

@@ -22,6 +22,7 @@ import pytest
 
 from . import mpy as _mpy
 from .paths import VECTORS
+from .rawrepl import raw_exec  # noqa: F401 - the tests' REPL client
 
 MARK = "\x1eMPUNIT "
 RUNNER = Path(__file__).parent / "mp" / "mpunit.py"
@@ -221,32 +222,43 @@ def gateway(request, tmp_path_factory):
         vb.stop()
 
 
-def raw_exec(port, code, timeout=10):
-    """Run `code` on a board's (or the virtual board's) raw REPL over pyserial.
+_HEAP_PROBE = r"""
+import gc, json, micropython, sys, vfs
+img = open(sys.argv[1], "rb").read()
+vfs.mount(vfs.VfsRom(img), "/rom")
+sys.path.insert(0, "/rom")
+for m in json.loads(sys.argv[2]):  # the application's boot-time base (asyncio, app)
+    __import__(m)
+for group in json.loads(sys.argv[3]):
+    gc.collect()
+    print("Q<"); micropython.qstr_info()
+    a = gc.mem_alloc()
+    for m in group:
+        __import__(m)
+    gc.collect()
+    b = gc.mem_alloc()
+    print("Q>"); micropython.qstr_info()
+    print("HEAP", b - a)
+"""
 
-    Independent of mpremote and gwtool.board_link on purpose: the tests check those
-    against this minimal client. Returns (stdout, stderr-with-traceback) as text.
-    """
-    import time
 
-    import serial
-
-    s = serial.Serial(port, 921600, timeout=0.2)
-    try:
-        s.write(b"\r\x03\r\x01")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while not buf.endswith(b"raw REPL; CTRL-B to exit\r\n>"):
-            buf += s.read(64)
-            assert time.monotonic() < deadline, buf
-        s.write(code.encode() + b"\x04")
-        buf = b""
-        while buf.count(b"\x04") < 2:
-            buf += s.read(256)
-            assert time.monotonic() < deadline, buf
-        assert buf.startswith(b"OK"), buf
-        out, err = buf[2:].split(b"\x04")[:2]
-        s.write(b"\r\x02")
-        return out.decode(), err.decode()
-    finally:
-        s.close()
+def import_heap(tmp_path, base, groups):
+    """Heap that importing each group of modules from a built ROMFS image costs, after the
+    `base` modules, in the unix port: [(bytes without the qstr pool's own growth, new
+    qstrs)] per group. The pool grows in doubling steps whose position depends on
+    everything imported before, so it is left out (docs/memory.md)."""
+    from .build import build
+    build("unix", tmp_path)
+    probe = tmp_path / "probe.py"
+    probe.write_text(_HEAP_PROBE)
+    out = _mpy.run(script=probe, args=[tmp_path / "app.romfs", json.dumps(base),
+                                      json.dumps(groups)], heapsize="2M")
+    q = [tuple(map(int, t)) for t in
+         re.findall(r"n_qstr=(\d+), n_str_data_bytes=\d+, n_total_bytes=(\d+)", out)]
+    heap = [int(h) for h in re.findall(r"HEAP (\d+)", out)]
+    assert len(q) == 2 * len(groups) and len(heap) == len(groups), out
+    res = []
+    for i, h in enumerate(heap):
+        (n0, t0), (n1, t1) = q[2 * i], q[2 * i + 1]
+        res.append((h - (t1 - t0), n1 - n0))
+    return res
