@@ -209,10 +209,10 @@ def markdown(res, wall_s):
     kind = "quick run (`--quick`)" if res["quick"] else "full run"
     lines = [
         "# Benchmarks: latest full run", "",
-        f"Written by `gwtool bench --markdown BENCHMARKS.md` ({kind}); how to read each "
-        "figure: README.md \"Benchmarks: how to read each figure\"; what the heap figures "
-        "say and what to cut next: docs/memory.md. Regenerate after changes that touch "
-        "performance or memory.", "",
+        (f"Written by `gwtool bench --markdown BENCHMARKS.md` ({kind}); how to read each "
+         "figure: README.md \"Benchmarks: how to read each figure\"; what the heap figures "
+         "say and what to cut next: docs/memory.md. Regenerate after changes that touch "
+         "performance or memory."), "",
         "## Machine", "",
         "- date: " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         + f" (whole run {wall_s / 60:.1f} min)",
