@@ -3,6 +3,7 @@
 metadata(description="Open Smart Meter Gateway firmware", version="0.1.0")
 
 module("diag.py", base_path="firmware")
+module("texts.py", base_path="firmware")
 package("app", base_path="firmware")
 package("hal", files=["__init__.py"], base_path="firmware")
 package("drivers", base_path="firmware")

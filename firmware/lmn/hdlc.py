@@ -22,6 +22,7 @@ Only `HdlcError(reason, offset)` escapes this module.
 from micropython import const
 
 from lmn import crc as _crc
+from texts import msg
 
 FLAG = const(0x7E)
 _MIN_LEN = const(7)  # format 2 + dest 1 + src 1 + control 1 + FCS 2
@@ -48,11 +49,7 @@ class HdlcError(Exception):
 
 
 def _error(i, offset, arg=None):
-    s = 0
-    while i:
-        s = _REASONS.find("|", s) + 1
-        i -= 1
-    r = _REASONS[s:_REASONS.find("|", s)]
+    r = msg(_REASONS, i)
     raise HdlcError(r if arg is None else r % arg, offset)
 
 

@@ -26,6 +26,7 @@ Unsigned32 (accepted as it is). Only `SmlError(reason, offset)` escapes this mod
 from micropython import const
 
 from lmn import crc as _crc
+from texts import msg
 
 _ESC = b"\x1b\x1b\x1b\x1b"
 _START = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01"
@@ -52,11 +53,7 @@ class SmlError(Exception):
 
 
 def _error(i, offset, arg=None):
-    s = 0
-    while i:
-        s = _REASONS.find("|", s) + 1
-        i -= 1
-    r = _REASONS[s:_REASONS.find("|", s)]
+    r = msg(_REASONS, i)
     raise SmlError(r if arg is None else r % arg, offset)
 
 

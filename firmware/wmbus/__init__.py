@@ -16,15 +16,3 @@ class WmbusError(Exception):
         self.reason = reason
         self.offset = offset
         self.meter = meter
-
-
-def msg(table, i):
-    """Message i of a "|"-separated table: a decoder module keeps its error texts in one
-    string constant (each distinct literal of >= 10 characters is a ~42-byte heap object
-    while the module is loaded, x64; docs/memory.md)."""
-    p = 0
-    while i:
-        p = table.find("|", p) + 1
-        i -= 1
-    e = table.find("|", p)
-    return table[p:] if e < 0 else table[p:e]

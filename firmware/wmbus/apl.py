@@ -14,7 +14,8 @@ BCD with 0xF in the top nibble is negative (EN 13757-3 annex B). Time points: ty
 Normalisation: energy Wh, volume m3, power W, flow m3/h, temperature C, mass kg,
 voltage V, current A; `raw` (exact integer) and `exponent` are kept, value = raw*10^exp.
 """
-from wmbus import WmbusError, msg
+from texts import msg
+from wmbus import WmbusError
 
 _FUNCS = const(("instantaneous", "maximum", "minimum", "error"))
 # data field -> length in bytes (LVAR=-1, special=-2, real32 reported separately)

@@ -10,7 +10,8 @@ CRC-16/EN-13757 (wmbus.crc), stored most significant byte first.
 `fmt="auto"` tries A and B (a CRC that verifies) and then "no CRCs" (len == L + 1).
 The returned frame always has A-semantics (len == L + 1 after rewriting L).
 """
-from wmbus import WmbusError, msg
+from texts import msg
+from wmbus import WmbusError
 from wmbus.crc import crc
 
 # error texts, msg(_E, i) (one string constant: RAM)

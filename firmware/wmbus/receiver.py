@@ -14,7 +14,8 @@
 """
 import time
 
-from wmbus import WmbusError, msg
+from texts import msg
+from wmbus import WmbusError
 
 # The decoder (wmbus.telegram, .apl, .frame, .obis: ~12 KB of heap on x64) is imported on
 # the first frame, not at boot: a gateway without wireless meters never pays for it.

@@ -7,7 +7,8 @@ task; a radio that does not answer is logged and retried every 60 s.
 """
 import asyncio
 
-from wmbus import WmbusError, msg
+from texts import msg
+from wmbus import WmbusError
 from wmbus import phy
 from wmbus.keys import PATH, KeyStore
 from wmbus.receiver import Receiver

@@ -27,7 +27,8 @@ else None), frame_format, records (wmbus.apl.parse), apl_error (text, only when 
 of the application layer could not be parsed: kept as an "undecoded" raw record),
 apl_hex (the plaintext application layer, with keep_apl=True).
 """
-from wmbus import WmbusError, msg
+from texts import msg
+from wmbus import WmbusError
 from wmbus import apl
 from wmbus.crc import crc
 from wmbus.frame import strip

@@ -203,7 +203,8 @@ def test_unknown_meters_listed_up_to_a_bound():
 
 
 def test_error_texts_from_message_tables():
-    from wmbus import WmbusError, apl, frame, msg, telegram
+    from texts import msg
+    from wmbus import WmbusError, apl, frame, telegram
 
     eq([msg("a|bc||d", i) for i in range(4)], ["a", "bc", "", "d"])
     for f, want in ((lambda: frame.strip(bytes(12), "A"),
