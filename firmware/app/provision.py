@@ -14,7 +14,7 @@ import gc
 import hashlib
 import json
 import os
-from store.records import exists
+from store.records import exists, mkdirs, replace, write_atomic
 
 DATA = "/data"
 PKI = "/data/pki"
@@ -37,32 +37,8 @@ _h = None
 _buf = None
 
 
-
-def mkdirs(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        if not exists(cur):
-            os.mkdir(cur)
-
-
 def _parent(path):
     return path.rsplit("/", 1)[0]
-
-
-def _replace(tmp, path):
-    try:
-        os.rename(tmp, path)
-    except OSError:  # FAT cannot rename over an existing file
-        os.remove(path)
-        os.rename(tmp, path)
-
-
-def write_atomic(path, data):
-    mkdirs(_parent(path))
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    _replace(path + ".tmp", path)
 
 
 def begin(path):
@@ -97,7 +73,7 @@ def commit(path, sha_hex):
         os.remove(path + ".tmp")
         print("mismatch")
         return
-    _replace(path + ".tmp", path)
+    replace(path + ".tmp", path)
     print("ok")
 
 
@@ -214,7 +190,7 @@ def mark(step, info=None):
     """Record a finished step in the journal (atomic), with a short public summary."""
     journal = state()["steps"]
     journal[step] = info if info is not None else True
-    write_atomic(JOURNAL, json.dumps(journal).encode())
+    write_atomic(JOURNAL, json.dumps(journal).encode(), True)
     return journal
 
 

@@ -21,7 +21,7 @@ written to the system and event logs.
 import json
 from hashlib import sha256
 
-from store.records import StoreFull, _write_atomic
+from store.records import StoreFull, write_atomic
 
 CAPACITY = {"system": (4000, "drop"), "event": (2000, "drop"),
             "calibration": (1000, "block"), "consumer": (2000, "drop")}
@@ -56,7 +56,7 @@ class Log:
         p = lst.read(new_first - 1)  # the last entry dropped: its chain anchors the rest
         if p is not None:
             self.anchor = bytes(p[:16])
-            _write_atomic(lst.path + "/anchor", self.anchor)
+            write_atomic(lst.path + "/anchor", self.anchor)
 
     def append(self, level, event_id, msg, outcome="ok", subject="", user=""):
         t = self.core.now()

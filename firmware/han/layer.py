@@ -9,7 +9,7 @@ import time
 
 from han import tlsutil
 from net import firewall
-from store.records import _mkdirs, exists
+from store.records import exists, mkdirs
 
 class State:
     pass
@@ -22,7 +22,7 @@ def _install_cert(cfg, pki):
         return
     if not cfg.get("cert_file") or not cfg.get("key_file"):
         return
-    _mkdirs(pki)
+    mkdirs(pki)
     for src, dst in ((cfg["cert_file"], der), (cfg["key_file"], key)):
         data = tlsutil.read(src)
         with open(dst + ".tmp", "wb") as f:

@@ -54,7 +54,7 @@ def exists(path):
         return False
 
 
-def _mkdirs(path):
+def mkdirs(path):
     cur = ""
     for part in path.strip("/").split("/"):
         cur += "/" + part
@@ -64,14 +64,23 @@ def _mkdirs(path):
             pass
 
 
-def _write_atomic(path, data):
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
+def replace(tmp, path):
+    """Rename tmp over path (FAT cannot rename over an existing file: remove it first)."""
     try:
-        os.rename(path + ".tmp", path)
+        os.rename(tmp, path)
     except OSError:
         os.remove(path)
-        os.rename(path + ".tmp", path)
+        os.rename(tmp, path)
+
+
+def write_atomic(path, data, parents=False):
+    """Write data to path.tmp, then rename it over path: a power cut leaves the old or
+    the new content, never a mix. parents: create the missing directories first."""
+    if parents:
+        mkdirs(path.rsplit("/", 1)[0])
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    replace(path + ".tmp", path)
 
 
 def _frame(seq, payload):
@@ -187,7 +196,7 @@ class RecordList:
         self.capacity = max(1, capacity)
         if policy != "drop":
             self.policy = policy
-        _mkdirs(self.path)
+        mkdirs(self.path)
         self._open()
 
     @property
@@ -344,7 +353,7 @@ class RecordList:
         if upto_seq <= self.trimmed:
             return
         self.trimmed = upto_seq
-        _write_atomic(self.path + "/trim", str(upto_seq).encode())
+        write_atomic(self.path + "/trim", str(upto_seq).encode())
         while len(self.segs) > 1 and self.segs[1] <= upto_seq + 1:
             os.remove(self._seg_path(self.segs.pop(0)))
             self._cache = None
@@ -474,7 +483,7 @@ class RecordStore:
         self.flushing = False
         self.buf = bytearray(64)  # shared scan/copy buffer
         self.cache = None  # (list, segment index): one for the whole store
-        _mkdirs(root)
+        mkdirs(root)
 
     def open_list(self, name, capacity_records, policy="drop"):
         lst = self.lists.get(name)

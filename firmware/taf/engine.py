@@ -26,7 +26,7 @@ valid profiles are kept in /data/taf/profiles.json.
 """
 import json
 
-from store.records import _write_atomic, _mkdirs
+from store.records import mkdirs, write_atomic
 
 BUILTIN = ("taf1", "taf2", "taf6", "taf7")
 
@@ -87,7 +87,7 @@ class Engine:
         self.lists = {}
         self.subs = []
         self.oml = core.oml  # the engine is the modules' `api`: now(), oml, log()
-        _mkdirs(state_dir)
+        mkdirs(state_dir)
 
     # ---- plug-ins and profiles ---------------------------------------------------------
     def install(self, mod, profile=None):
@@ -159,7 +159,7 @@ class Engine:
             return {}
 
     def _save(self):
-        _write_atomic(self.state_dir + "/profiles.json", json.dumps(self.profiles).encode())
+        write_atomic(self.state_dir + "/profiles.json", json.dumps(self.profiles).encode())
 
     # ---- values --------------------------------------------------------------------------
     def on_value(self, meter, obis, d):

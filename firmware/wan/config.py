@@ -78,16 +78,16 @@ def apply_signed(wan, body, sig_hex):
 
 
 def apply(wan, cfg):
-    from wan.service import write_atomic
+    from store.records import write_atomic
 
     ctx = wan.ctx
     pki = wan.ident.pki
     for name, b64 in cfg.pop("certs", {}).items():
-        write_atomic(pki + "/" + name, binascii.a2b_base64(b64))
+        write_atomic(pki + "/" + name, binascii.a2b_base64(b64), True)
     keys = cfg.pop("keys", None)
     if keys is not None:
-        write_atomic(wan.keys_path, json.dumps(keys).encode())
-    write_atomic(wan.config_path, json.dumps(cfg).encode())  # the commit point
+        write_atomic(wan.keys_path, json.dumps(keys).encode(), True)
+    write_atomic(wan.config_path, json.dumps(cfg).encode(), True)  # the commit point
     v = cfg["version"]
     if "wan" in cfg:
         wan.configure(cfg["wan"], v)

@@ -13,7 +13,7 @@ sequence numbers never go back (the next number is kept in the file names and in
 small `next` file written the same way).
 """
 import os
-from store.records import _mkdirs
+from store.records import mkdirs, replace
 
 ROOT = "/data/wan/q"
 
@@ -28,11 +28,7 @@ def _write(path, data):
                 part(f)
             else:
                 f.write(part)
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        os.remove(path)
-        os.rename(tmp, path)
+    replace(tmp, path)
 
 
 class QueueFull(Exception):
@@ -43,7 +39,7 @@ class FileQueue:
     def __init__(self, path, capacity=1000):
         self.path = path
         self.capacity = capacity
-        _mkdirs(path)
+        mkdirs(path)
         seqs = []
         nxt = 1
         for n in os.listdir(path):

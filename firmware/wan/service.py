@@ -11,24 +11,12 @@ import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
-from store.records import _mkdirs, exists  # the store's directory helpers (one copy)
+from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
 
 _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
 _KEY = const("/data/pki/gateway.key")
 _METER_KEYS = const("/data/keys/meters.json")
-
-
-def write_atomic(path, data):
-    _mkdirs(path.rsplit("/", 1)[0])
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        os.remove(path)
-        os.rename(tmp, path)
 
 
 def provision(src, dst=_DATA):
@@ -38,11 +26,11 @@ def provision(src, dst=_DATA):
     for name in os.listdir(src):
         s, d = src + "/" + name, dst + "/" + name
         if os.stat(s)[0] & 0x4000:
-            _mkdirs(d)
+            mkdirs(d)
             n += provision(s, d)
         elif not exists(d):
             with open(s, "rb") as f:
-                write_atomic(d, f.read())
+                write_atomic(d, f.read(), True)
             n += 1
     return n
 

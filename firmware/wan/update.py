@@ -29,7 +29,7 @@ import os
 import struct
 
 from wan.tlsconn import WanError
-from store.records import exists
+from store.records import exists, mkdirs
 
 MAGIC = b"SMGWFW01"
 HEADER = const(160)
@@ -87,9 +87,9 @@ def read_state(path=FW + "/boot.json"):
 
 
 def write_state(st, path=FW + "/boot.json"):
-    from wan.service import write_atomic
+    from store.records import write_atomic
 
-    write_atomic(path, json.dumps(st).encode())
+    write_atomic(path, json.dumps(st).encode(), True)
 
 
 def installed_version(fw=FW):
@@ -176,7 +176,7 @@ class Updater:
         return await self.download(request, offer, ver, size)
 
     async def download(self, request, offer, ver, size):
-        os_mk(self.fw)
+        mkdirs(self.fw)
         part = self.fw + "/update.part"
         meta = self.fw + "/update.json"
         try:
@@ -187,9 +187,9 @@ class Updater:
         if old != offer:
             if exists(part):
                 os.remove(part)
-            from wan.service import write_atomic
+            from store.records import write_atomic
 
-            write_atomic(meta, json.dumps(offer).encode())
+            write_atomic(meta, json.dumps(offer).encode(), True)
             self._log(1, "fw.download", "downloading %s (%d bytes)" % (offer["version"], size))
         have = _size(part)
         if have:
@@ -320,11 +320,3 @@ class Updater:
         except (ImportError, AttributeError):  # unix port: the process ends, vboard restarts
             raise SystemExit(3)
         reset()
-
-
-def os_mk(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        if not exists(cur):
-            os.mkdir(cur)

@@ -89,9 +89,9 @@ class Wakeup:
             self.ctx.log(2, "wan.wakeup", "invalid wake-up from %s: %s" % (src, e))
             return False
         self.last = t
-        from wan.service import write_atomic
+        from store.records import write_atomic
 
-        write_atomic(self.state_path, str(t).encode())
+        write_atomic(self.state_path, str(t).encode(), True)
         self.accepted += 1
         self.ctx.log(1, "wan.wakeup", "valid wake-up (created %d): contacting the GWA" % t)
         return True

@@ -151,12 +151,12 @@ def test_ring_log_chain_survives_overwrite():
         eq(Core(m + "/store", clk).logs["system"].verify(), (True, None))
         # power cut after the anchor was written, before the segment was deleted: the
         # anchor points at an entry still in the list -> still verifies
-        from store.records import _write_atomic
+        from store.records import write_atomic
         seg = lst.segs[0]
         p = lst.read(seg + 3)
-        _write_atomic(lst.path + "/anchor", bytes(p[:16]))
+        write_atomic(lst.path + "/anchor", bytes(p[:16]))
         eq(Core(m + "/store", clk).logs["system"].verify(), (True, None))
-        _write_atomic(lst.path + "/anchor", b"\x55" * 16)  # a foreign anchor does not
+        write_atomic(lst.path + "/anchor", b"\x55" * 16)  # a foreign anchor does not
         eq(Core(m + "/store", clk).logs["system"].verify()[0], False)
     finally:
         logs.CAPACITY["system"] = old
