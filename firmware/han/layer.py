@@ -58,10 +58,12 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.fw = firewall.of(ctx)
     st.fingerprint = tlsutil.fingerprint(cert)
     key = tlsutil.read(pki + "/han.key")
+    st.tlsc = None  # the server context: made with the request stack, dropped with it
     if any(u.get("cert") for u in (cfg.get("users") or {}).values()):
         st.tls = tlsutil.client_cert_factory(cert, key)  # client certificate logins
     else:
-        st.tls = tlsutil.server_context(cert, key)
+        tlsutil.server_context(cert, key)  # a broken certificate or key: no portal
+        st.tls = None
     try:
         import _build
 
@@ -73,6 +75,7 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.clock = clock
     st.ctx = ctx
     st.server = st.api = st.portal = None  # on the first connection: server(st)
+    st.keep = None  # the request stack's data while it is released (han.server.keep)
     st.host = cfg.get("host") or ("127.0.0.1" if ctx.board.NAME == "unix" else "0.0.0.0")
     st.sock = None
     st.port = cfg.get("port") or (443 if ctx.board.NAME != "unix" else None)
@@ -105,14 +108,43 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
 
 
 def server(st):
-    """The HTTPS server, JSON API and portal, created on first use (the first connection):
-    han.server, .digest, .http, .api and .portal (~16 KB and ~190 qstrs on x64) stay out
-    of the heap of a gateway whose portal nobody uses."""
+    """The HTTPS server, JSON API and portal, created on use (a connection): han.server,
+    .digest, .http, .api and .portal (~17 KB and ~200 qstrs on x64) stay out of the heap
+    while no connection is open (release)."""
     if st.server is None:
         from han.server import for_layer
 
         for_layer(st)
     return st.server
+
+
+def _tls(st):
+    """ssl factory of the listener: the server context, made once per loaded stack."""
+    if st.tlsc is None:
+        p = st.pki + "/han."
+        st.tlsc = tlsutil.server_context(tlsutil.read(p + "der"), tlsutil.read(p + "key"))
+    return st.tlsc, None
+
+
+def release(st):
+    """Unload the request stack when its last connection has closed (called by it): the
+    sessions, nonces, failed-login counters, figures and self-test time stay in st.keep
+    (plain data) and go back into the next stack, so nothing a client sees changes."""
+    srv = st.server
+    if srv is None or srv.open:
+        return
+    import sys
+
+    import han
+
+    st.keep = sys.modules["han.server"].keep(st)
+    st.server = st.api = st.portal = st.tlsc = None
+    for m in ("server", "digest", "http", "api", "portal"):
+        sys.modules.pop("han." + m, None)
+        try:
+            delattr(han, m)  # the package's reference to it
+        except AttributeError:
+            pass
 
 
 def listen(ctx, st):
@@ -141,9 +173,11 @@ def listen(ctx, st):
 
 
 def status(st):
-    # before the first connection: the server's figures without loading it
-    d = st.server.status() if st.server else {"open": 0, "peak_open": 0, "requests": 0,
-                                               "errors": 0, "sessions": 0}
+    # while the stack is not loaded: its figures from st.keep (han.server.keep)
+    k = st.keep or (0, 0, 0, ())
+    d = st.server.status() if st.server else {"open": 0, "peak_open": k[2], "requests": k[0],
+                                               "errors": k[1],
+                                               "sessions": len(k[3]) - k[3].count(None)}
     d["url"] = "https://%s:%s" % (st.host, st.port)
     d["certificate_sha256"] = st.fingerprint
     if st.cls is not None:
@@ -161,7 +195,8 @@ async def serve(ctx, st):
     """Serve the listeners until cancelled (also used by tests with a fake ctx)."""
     listen(ctx, st)
     sock = st.sock
-    tasks = [firewall.serve(sock, lambda r, w, ip: server(st).connection(r, w, ip), st.tls,
+    tasks = [firewall.serve(sock, lambda r, w, ip: server(st).connection(r, w, ip),
+                            st.tls or (lambda: _tls(st)),
                             busy=lambda: st.server is not None and st.server.busy(),
                             log=ctx.log)]
     if st.cls is not None:

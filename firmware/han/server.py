@@ -87,6 +87,7 @@ class HanServer:
         self.requests = 0
         self.errors = 0
         self.peak_open = 0
+        self.idle = None  # called when the last open connection has closed
 
     def busy(self):
         return self.open >= self.max_conns
@@ -248,16 +249,36 @@ class HanServer:
                 await writer.wait_closed()
             except OSError:
                 pass
+            if not self.open and self.idle:
+                self.idle()
 
     def status(self):
         return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,
                 "errors": self.errors, "sessions": len(self.susers) - self.susers.count(None)}
 
 
-# -- the layer's server (han.layer.server: built on the first connection) --------------
+# -- the layer's server (han.layer.server: built on a connection, released after) -------
+# what outlives the request stack (han.layer.release), per object: server | Digest
+# nonces | failed logins | API; the first four are read by han.layer.status
+_KEEP = const("requests errors peak_open susers sids stimes sser nsess by_nonce"
+              "|nonces meta serial last_nonce opaque|t|last_selftest")
+
+
+def _kept(st):
+    s = st.server
+    return zip((s, s.digest, s.limit, st.api), _KEEP.split("|"))
+
+
+def keep(st):
+    """The stack's state as one list of plain data (no object of these modules)."""
+    return [getattr(o, n) for o, names in _kept(st) for n in names.split()]
+
+
 def for_layer(st):
-    """Accounts, server, API and portal for the layer state st (han.layer)."""
+    """Accounts, server, API and portal for the layer state st (han.layer), with the
+    state of the previous stack (st.keep) if it was released."""
     from han.api import Api
+    from han.layer import release
     from han.portal import Portal
 
     cfg, ctx = st.cfg, st.ctx
@@ -273,6 +294,15 @@ def for_layer(st):
                     tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
     st.portal.server = st.server = srv
     st.api.selftest_hook = lambda: _selftest(ctx, st)
+    k = st.keep
+    if k:
+        i = 0
+        for o, names in _kept(st):
+            for n in names.split():
+                setattr(o, n, k[i])
+                i += 1
+        st.keep = None
+    srv.idle = lambda: release(st)
 
 
 def _tenant_account(ctx):

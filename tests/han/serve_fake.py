@@ -21,7 +21,6 @@ if cfg.get("link"):
 from han import layer as service
 
 st = service.build(ctx, cfg["han"], pki=cfg["pki"])
-handle = service.server(st).handler
 stats = {"ingested": 0}
 
 
@@ -34,10 +33,20 @@ def handle_test(req, user, role):
                                     "outputs": st.outputs.state if st.outputs else None,
                                     "mem_free": gc.mem_free(), "mem_alloc": gc.mem_alloc(),
                                     "logs": ctx.logs[-20:]})
-    return handle(req, user, role)
+    return st.portal.handle(req, user, role)
 
 
-st.server.handler = handle_test
+_server = service.server
+
+
+def server(st):
+    """The layer's server (re-created after each release) with the test route."""
+    srv = _server(st)
+    srv.handler = handle_test
+    return srv
+
+
+service.server = server  # han.layer.serve looks it up per connection
 
 
 async def ingest():

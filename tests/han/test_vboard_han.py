@@ -7,6 +7,7 @@ loaded (see docs/han.md "Memory"); the board gets gwtool.sim_han.HAN_EXTRA_HEAP 
 import json
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,22 @@ def board(tmp_path_factory):
     cfg["outputs"] = []
     vb = VBoard(wd, heap=board_heap(), extra_config={"han": cfg})
     vb.start()
+    vb.boot_heap = _live_heap(vb)[1]  # before any HAN client
     yield vb, users, fp, emt
     vb.stop()
     emt.stop()
+
+
+_STACK = ("server", "digest", "http", "api", "portal")
+
+
+def _live_heap(vb):
+    """(request modules loaded or referenced by the han package, live heap bytes)."""
+    out, _err = raw_exec(vb.endpoints["repl"], "import gc, sys, han\ngc.collect()\n"
+                         "print([m for m in %r if 'han.' + m in sys.modules or hasattr(han, m)],"
+                         " gc.mem_alloc())" % (_STACK,), timeout=10)
+    mods, _, n = out.strip().splitlines()[-1].rpartition(" ")
+    return mods, int(n)
 
 
 def test_endpoints_published_at_boot(board):
@@ -68,6 +82,38 @@ def test_boot_leaves_outputs_and_pages_unloaded(board):
     out, _err = raw_exec(vb.endpoints["repl"], "import sys, han; print('han.pages' in "
                          "sys.modules, hasattr(han, 'pages'))", timeout=10)
     assert out.split() == ["False", "False"]
+
+
+def test_request_stack_released_after_clients(board):
+    """When the last connection has closed, the request stack (han.server, .digest,
+    .http, .api, .portal, TLS server context) leaves the heap (han.layer.release): the
+    live heap is back near its boot figure. Its session outlives the release."""
+    vb, users, fp, _emt = board
+    u = users["consumer1"]
+    for _ in range(2):  # as the bench's HAN user: discovery and a request, then close
+        c = HanClient(vb.endpoints["han"], u["user"], u["password"], fingerprint=fp)
+        try:
+            c.discover()
+            assert c.call("user-info")["user-info"]["user-id"] == u["user"]
+        finally:
+            c.close()
+    for _ in range(50):  # the board sees the close a moment later
+        mods, heap = _live_heap(vb)
+        if mods == "[]":
+            break
+        time.sleep(0.1)
+    assert mods == "[]", mods
+    # the request modules and their objects are ~17 KB (x64); what stays: their qstrs,
+    # core.tenants (loaded by the first tenant lookup), the kept session/nonce tables
+    assert heap - vb.boot_heap < 30000, (heap, vb.boot_heap)
+    k = HanClient(vb.endpoints["han"], u["user"], u["password"], fingerprint=fp)
+    k.cookie = c.cookie
+    try:
+        st, r, _data = k.request("POST", c.endpoint, json.dumps({"method": "user-info"}),
+                                 use_session=True)
+        assert st == 200 and r.getheader("Set-Cookie") is None  # no new login
+    finally:
+        k.close()
 
 
 def test_api_and_diag_fingerprint(board):
