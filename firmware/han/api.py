@@ -34,8 +34,8 @@ _MAX_RANGE = const(31 * 86400)
 _MAX_LOG = const(1500)
 _SELFTEST_GAP = const(600)
 _PAGE = const(32)  # rows per core query when the core cannot stream a range
-VERSION = "1.0"
-_METHODS = " smgw-info user-info usage-point-info readings log self-test "
+_VERSION = const("1.0")
+_METHODS = const(" smgw-info user-info usage-point-info readings log self-test ")
 
 
 class ApiError(Exception):
@@ -151,9 +151,10 @@ class Api:
                         "billingPeriods": [{"start-time": iso(vf), "end-time": iso(vt)}]})
         return ups
 
-    def _usage_point(self, user, up_id):
+    def _usage_point(self, user, i):
+        """The usage point with id i (None: the first)."""
         for up in self.usage_points(user):
-            if up["usage-point-id"] == up_id or up_id is None:
+            if up["usage-point-id"] == i or i is None:
                 return up
         raise ApiError(404, "unknown usage-point-id")
 
@@ -206,7 +207,7 @@ class Api:
         if not isinstance(req, dict):
             raise ApiError(400, "request must be a JSON object")
         method = req.get("method")
-        if not isinstance(method, str) or " " in method or " %s " % method not in _METHODS:
+        if not isinstance(method, str) or " " in method or " " + method + " " not in _METHODS:
             raise ApiError(400, "unknown method %r" % (method,))
         if role != "consumer" and method in ("usage-point-info", "readings"):
             self.ctx.log(2, "han.denied", "%s: %s" % (user, method))
@@ -214,7 +215,7 @@ class Api:
         out = getattr(self, method.replace("-", "_"))(user, role, req)
         if not isinstance(out, dict):
             return out  # a generator of JSON text (readings)
-        return {"version": VERSION, "method": method, method: out}
+        return {"version": _VERSION, "method": method, method: out}
 
     def smgw_info(self, user, role, req):
         i = self.info
@@ -290,16 +291,17 @@ class Api:
                     plan.append((m, o, self.rows(user, m, o, t0, t1)))
         return self._readings_json(up["usage-point-id"], db, plan)
 
-    def _readings_json(self, up_id, db, plan):
+    def _readings_json(self, c, d, p):
+        """The readings answer of usage point c, database d, plan p (see readings)."""
         yield '{"version": "%s", "method": "readings", "readings": {"usage-point-id": %s, ' \
-              '"database": "%s", "channels": [' % (VERSION, json.dumps(up_id), db)
-        for i, (m, o, rows) in enumerate(plan):
+              '"database": "%s", "channels": [' % (_VERSION, json.dumps(c), d)
+        for i, (m, o, rows) in enumerate(p):
             yield '%s{"obis": %s, "meter-id": %s, "readings": [' % (
                 "," if i else "", json.dumps(o), json.dumps(m))
             buf = []
             n = 0
-            for d in rows:
-                buf.append(("," if n else "") + json.dumps(reading(d)))
+            for r in rows:
+                buf.append(("," if n else "") + json.dumps(reading(r)))
                 n += 1
                 if len(buf) >= 8:  # ~1.2 KB pieces: a fragmented heap has no big blocks
                     yield "".join(buf)
@@ -363,7 +365,7 @@ class Api:
     def export(self, user, role, fmt, t0, t1):
         """Generator of text chunks: CSV or JSON lines of the user's visible readings."""
         if role != "consumer":
-            self.ctx.log(2, "han.denied", "%s: export" % user)
+            self.ctx.log(2, "han.denied", "%s: %s" % (user, "export"))
             raise ApiError(403, "export: consumers only")
         if t1 < t0 or t1 - t0 > _MAX_RANGE:
             raise ApiError(400, "time range must be 0..31 days")

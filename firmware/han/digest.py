@@ -26,53 +26,56 @@ _KEYS = const(32)
 _STEP = const(8)  # nonce slots added at a time
 
 
-def H(alg, s):
+# (argument names are qstrs for keywords: the short ones of other modules are reused)
+def H(a, s):
     if isinstance(s, str):
         s = s.encode()
-    h = hashlib.sha256(s) if alg == "SHA-256" else hashlib.md5(s)
+    h = hashlib.sha256(s) if a == "SHA-256" else hashlib.md5(s)
     return binascii.hexlify(h.digest()).decode()
 
 
-def ha1(alg, user, realm, password):
-    return H(alg, "%s:%s:%s" % (user, realm, password))
+def ha1(a, user, realm, password):
+    return H(a, ":".join((user, realm, str(password))))
 
 
-def response(alg, ha1_hex, method, uri, nonce, nc, cnonce, qop="auth"):
-    ha2 = H(alg, "%s:%s" % (method, uri))
-    return H(alg, "%s:%s:%s:%s:%s:%s" % (ha1_hex, nonce, nc, cnonce, qop, ha2))
+def response(a, k, method, uri, nonce, nc, cnonce, qop="auth"):
+    """k: HA1 as hex."""
+    return H(a, "%s:%s:%s:%s:%s:%s" % (k, nonce, nc, cnonce, qop, H(a, method + ":" + uri)))
 
 
 def parse(header):
-    """The parameters of a 'Digest k=v, k="v"' header as a dict; {} if not Digest."""
+    """The parameters of a 'Digest k=v, k="v"' header as a dict; {} if not Digest.
+    Scanned as bytes: each character taken out of a str would become a qstr."""
     scheme, _, rest = header.strip().partition(" ")
     if scheme.lower() != "digest":
         return {}
+    b = rest.encode()
     d = {}
     i = 0
-    n = len(rest)
+    n = len(b)
     while i < n:
-        while i < n and rest[i] in " ,\t":
+        while i < n and b[i] in b" ,\t":
             i += 1
-        j = rest.find("=", i)
+        j = b.find(b"=", i)
         if j < 0:
             break
-        key = rest[i:j].strip().lower()
+        key = b[i:j].decode().strip().lower()
         i = j + 1
-        if i < n and rest[i] == '"':
+        if i < n and b[i] == 34:  # '"'
             i += 1
-            v = []
-            while i < n and rest[i] != '"':
-                if rest[i] == "\\" and i + 1 < n:
+            v = bytearray()
+            while i < n and b[i] != 34:
+                if b[i] == 92 and i + 1 < n:  # backslash: the next byte as it is
                     i += 1
-                v.append(rest[i])
+                v.append(b[i])
                 i += 1
             i += 1
-            val = "".join(v)
+            val = v.decode()
         else:
-            j = rest.find(",", i)
+            j = b.find(b",", i)
             if j < 0:
                 j = n
-            val = rest[i:j].strip()
+            val = b[i:j].decode().strip()
             i = j
         d[key] = val
     return d
@@ -86,18 +89,18 @@ class DigestAuth:
     slot (created, highest nc, serial number; created < 0 = free slot). Both grow in
     steps of _STEP slots up to _NONCES, on first use (a portal nobody uses pays nothing)."""
 
-    def __init__(self, realm, secret, clock, algorithms=("SHA-256", "MD5"), nonce_ttl=300,
+    def __init__(self, realm, secret, clock, algorithms=("SHA-256", "MD5"), ttl=300,
                  random=os.urandom):
         self.realm = realm
         self.secret = secret
         self.clock = clock
         self.algorithms = algorithms
-        self.ttl = nonce_ttl
+        self.ttl = ttl
         self.random = random
         self.nonces = bytearray()
         self.meta = array("d")
         self.serial = 0
-        self.last_nonce = None  # serial number of the nonce of the last successful check
+        self.last = None  # serial number of the nonce of the last successful check
         self.opaque = binascii.hexlify(random(8)).decode()
 
     def new_nonce(self):
@@ -163,10 +166,14 @@ class DigestAuth:
         secret = self.secret(user, alg)
         if secret is None:
             # compute anyway so a wrong user name costs the same as a wrong password
-            response(alg, "0" * 32, method, uri, p["nonce"], p["nc"], p["cnonce"])
+            response(alg, binascii.hexlify(bytes(16)).decode(), method, uri, p["nonce"], p["nc"], p["cnonce"])
             return user, "unknown"
         expect = response(alg, secret, method, uri, p["nonce"], p["nc"], p["cnonce"])
-        if not _eq(expect, p["response"].lower()):
+        a, b = expect.encode(), p["response"].lower().encode()
+        r = len(a) ^ len(b)
+        for i in range(min(len(a), len(b))):  # constant time (bytes: no qstr per char)
+            r |= a[i] ^ b[i]
+        if r:
             return user, "bad"
         i = slot(self.nonces, p["nonce"])
         m = self.meta
@@ -179,17 +186,17 @@ class DigestAuth:
         if nc <= m[3 * i + 1]:
             return user, "replay"
         m[3 * i + 1] = nc
-        self.last_nonce = int(m[3 * i + 2])
+        self.last = int(m[3 * i + 2])
         return user, "ok"
 
 
-def slot(table, hexid):
-    """Index of the 16-byte slot of `table` holding the id written as 32 lower-case hex
+def slot(table, s):
+    """Index of the 16-byte slot of `table` holding the id s written as 32 lower-case hex
     digits, or -1 (the caller checks that the slot is in use)."""
-    if len(hexid) != 32 or hexid != hexid.lower():
+    if len(s) != 32 or s != s.lower():
         return -1
     try:
-        raw = binascii.unhexlify(hexid)
+        raw = binascii.unhexlify(s)
     except ValueError:
         return -1
     i = table.find(raw)
@@ -198,23 +205,11 @@ def slot(table, hexid):
     return i >> 4 if i >= 0 else -1
 
 
-def _eq(a, b):
-    """Constant-time comparison of two hex strings."""
-    if len(a) != len(b):
-        return False
-    r = 0
-    for i in range(len(a)):
-        r |= ord(a[i]) ^ ord(b[i])
-    return r == 0
-
-
 class RateLimit:
     """Failed-login throttle per client address."""
 
-    def __init__(self, clock, free=_FREE, cap=_CAP):
+    def __init__(self, clock):
         self.clock = clock
-        self.free = free
-        self.cap = cap
         self.t = {}  # key -> [failures, not_before]
 
     def retry_after(self, key):
@@ -232,8 +227,8 @@ class RateLimit:
                 del self.t[min(self.t, key=lambda k: self.t[k][1])]
             e = self.t[key] = [0, 0]
         e[0] += 1
-        if e[0] >= self.free:
-            e[1] = self.clock() + min(self.cap, 1 << min(e[0] - self.free + 1, 16))
+        if e[0] >= _FREE:
+            e[1] = self.clock() + min(_CAP, 1 << min(e[0] - _FREE + 1, 16))
         return e[0]
 
     def succeeded(self, key):

@@ -13,7 +13,7 @@ _MAX_BODY = const(16384)
 _SEND = const(1400)
 
 # reason phrases, one string (a dict of 16 strings costs ~1 KB of heap on x64)
-_REASONS = ("|200 OK|204 No Content|302 Found|303 See Other|307 Temporary Redirect"
+_REASONS = const("|200 OK|204 No Content|302 Found|303 See Other|307 Temporary Redirect"
             "|400 Bad Request|401 Unauthorized|403 Forbidden|404 Not Found"
             "|405 Method Not Allowed|411 Length Required|413 Content Too Large"
             "|429 Too Many Requests|431 Request Header Fields Too Large"
@@ -21,10 +21,11 @@ _REASONS = ("|200 OK|204 No Content|302 Found|303 See Other|307 Temporary Redire
 
 
 def phrase(status, default=""):
-    i = _REASONS.find("|%d " % status)
+    r = _REASONS
+    i = r.find("|%d " % status)
     if i < 0:
         return default
-    return _REASONS[i + 5:_REASONS.index("|", i + 1)]
+    return r[i + 5:r.index("|", i + 1)]
 
 
 class HttpError(Exception):
@@ -57,9 +58,9 @@ def unquote(s):
     return out.decode()
 
 
-def parse_query(q):
+def parse_query(s):
     d = {}
-    for part in q.split("&"):
+    for part in s.split("&"):
         if part:
             k, _, v = part.partition("=")
             d[unquote(k)] = unquote(v)
@@ -156,7 +157,7 @@ def head(status, headers, length, keep_alive):
     return "".join(out).encode()
 
 
-async def write_response(writer, status, headers, body, keep_alive=True, head_only=False):
+async def write_response(w, status, headers, body, keep_alive=True, head_only=False):
     """Send a response; body is bytes/str or a generator of text/bytes (sent chunked).
 
     Small pieces are gathered into writes of about _SEND bytes: every write is a TLS
@@ -167,18 +168,18 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
         body = body or b""
         h = head(status, headers, len(body), keep_alive)
         if not body or head_only:
-            writer.write(h)
+            w.write(h)
         elif len(body) > _SEND:  # a page: no copy of it just to prepend the head
-            writer.write(h)
-            writer.write(body)
+            w.write(h)
+            w.write(body)
         else:
-            writer.write(h + body)
-        await writer.drain()
+            w.write(h + body)
+        await w.drain()
         return
     buf = bytearray(head(status, headers, None, keep_alive))
     if head_only:  # HEAD: the headers of the chunked answer, no body at all
-        writer.write(buf)
-        await writer.drain()
+        w.write(buf)
+        await w.drain()
         return
     for chunk in body:
         if chunk:
@@ -187,9 +188,9 @@ async def write_response(writer, status, headers, body, keep_alive=True, head_on
             buf[n:n] = b"%x\r\n" % (len(buf) - n)  # its size in bytes goes before it
             buf += b"\r\n"
         if len(buf) >= _SEND:
-            writer.write(buf)  # written or copied by the stream: buf can be reused
-            await writer.drain()
+            w.write(buf)  # written or copied by the stream: buf can be reused
+            await w.drain()
             buf[:] = b""  # empty, keeps its capacity: one buffer for the whole body
     buf += b"0\r\n\r\n"
-    writer.write(buf)
-    await writer.drain()
+    w.write(buf)
+    await w.drain()

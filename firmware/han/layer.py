@@ -46,7 +46,7 @@ class Monotonic:
         return self.t
 
 
-def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
+def build(ctx, cfg, pki="/data/pki", clock=None):
     """Create the layer's objects (no sockets yet); returns the State."""
     clock = clock or Monotonic()
     st = State()
@@ -58,7 +58,7 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.fw = firewall.of(ctx)
     st.fingerprint = tlsutil.fingerprint(cert)
     key = tlsutil.read(pki + "/han.key")
-    st.tlsc = None  # the server context: made with the request stack, dropped with it
+    st.context = None  # the TLS server context: made with the request stack, dropped with it
     if any(u.get("cert") for u in (cfg.get("users") or {}).values()):
         st.tls = tlsutil.client_cert_factory(cert, key)  # client certificate logins
     else:
@@ -75,7 +75,7 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     st.clock = clock
     st.ctx = ctx
     st.server = st.api = st.portal = None  # on the first connection: server(st)
-    st.keep = None  # the request stack's data while it is released (han.server.keep)
+    st.state = None  # the request stack's data while it is released (han.server.state)
     st.host = cfg.get("host") or ("127.0.0.1" if ctx.board.NAME == "unix" else "0.0.0.0")
     st.sock = None
     st.port = cfg.get("port") or (443 if ctx.board.NAME != "unix" else None)
@@ -84,7 +84,7 @@ def build(ctx, cfg, pki=tlsutil.PKI, clock=None):
     from han.service import setup_outputs
 
     # created now only if there is something to restore or run (as in han.service);
-    # otherwise on first use (status(), i.e. diag or the technician page)
+    # otherwise on first use (han.service.outputs)
     st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg, True)
     verify = cfg.get("cls_verify", True)
     cas = [tlsutil.read(p) for p in cfg["cls_ca_files"]] if cfg.get("cls_ca_files") else None
@@ -118,17 +118,17 @@ def server(st):
     return st.server
 
 
-def _tls(st):
+def tls_context(st):
     """ssl factory of the listener: the server context, made once per loaded stack."""
-    if st.tlsc is None:
-        p = st.pki + "/han."
-        st.tlsc = tlsutil.server_context(tlsutil.read(p + "der"), tlsutil.read(p + "key"))
-    return st.tlsc, None
+    if st.context is None:
+        st.context = tlsutil.server_context(tlsutil.read(st.pki + "/han.der"),
+                                            tlsutil.read(st.pki + "/han.key"))
+    return st.context, None
 
 
 def release(st):
     """Unload the request stack when its last connection has closed (called by it): the
-    sessions, nonces, failed-login counters, figures and self-test time stay in st.keep
+    sessions, nonces, failed-login counters, figures and self-test time stay in st.state
     (plain data) and go back into the next stack, so nothing a client sees changes."""
     srv = st.server
     if srv is None or srv.open:
@@ -137,14 +137,13 @@ def release(st):
 
     import han
 
-    st.keep = sys.modules["han.server"].keep(st)
-    st.server = st.api = st.portal = st.tlsc = None
+    st.state = han.server.state(st)
+    st.server = st.api = st.portal = st.context = None
     for m in ("server", "digest", "http", "api", "portal"):
-        sys.modules.pop("han." + m, None)
-        try:
-            delattr(han, m)  # the package's reference to it
-        except AttributeError:
-            pass
+        mod = getattr(han, m, None)  # the package's reference to it
+        if mod is not None:
+            sys.modules.pop(mod.__name__, None)
+            delattr(han, m)
 
 
 def listen(ctx, st):
@@ -173,8 +172,8 @@ def listen(ctx, st):
 
 
 def status(st):
-    # while the stack is not loaded: its figures from st.keep (han.server.keep)
-    k = st.keep or (0, 0, 0, ())
+    # while the stack is not loaded: its figures from st.state (han.server.state)
+    k = st.state or (0, 0, 0, ())
     d = st.server.status() if st.server else {"open": 0, "peak_open": k[2], "requests": k[0],
                                                "errors": k[1],
                                                "sessions": len(k[3]) - k[3].count(None)}
@@ -182,12 +181,13 @@ def status(st):
     d["certificate_sha256"] = st.fingerprint
     if st.cls is not None:
         d["cls"] = st.cls.status()
-    if st.outputs is None:
-        from han.service import outputs
-
-        st.outputs = outputs(st.ctx)
-    if st.outputs is not None:
-        d["outputs"] = st.outputs.state
+    o = st.outputs or getattr(st.ctx, "outputs", None)
+    if o is not None:
+        d["outputs"] = o.state
+    elif getattr(st.ctx.hal, "outputs", None):
+        # no driver: nothing to restore at boot and nothing switched since, so all off
+        # (the driver's state, without loading drivers.outputs for a look at it)
+        d["outputs"] = {n: 0 for n in ("OUT1", "OUT2", "OUT3", "RELAY")}
     return d
 
 
@@ -196,7 +196,7 @@ async def serve(ctx, st):
     listen(ctx, st)
     sock = st.sock
     tasks = [firewall.serve(sock, lambda r, w, ip: server(st).connection(r, w, ip),
-                            st.tls or (lambda: _tls(st)),
+                            st.tls or (lambda: tls_context(st)),
                             busy=lambda: st.server is not None and st.server.busy(),
                             log=ctx.log)]
     if st.cls is not None:

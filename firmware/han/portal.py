@@ -13,12 +13,12 @@ import sys
 from han import http
 from han.api import ApiError, parse_iso
 
-_JSON = ("Content-Type", "application/json")
-_HTML = ("Content-Type", "text/html; charset=utf-8")
-_NOCACHE = ("Cache-Control", "no-store")
-_SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-             ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-              "img-src 'self' data:")]
+_JSON = const(("Content-Type", "application/json"))
+_HTML = const(("Content-Type", "text/html; charset=utf-8"))
+_NOCACHE = const(("Cache-Control", "no-store"))
+_SECURITY = const((("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                   ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                    "img-src 'self' data:")))
 
 
 class Portal:
@@ -28,13 +28,14 @@ class Portal:
 
     def handle(self, req, user, role):
         p = req.path
-        if p == "/smgw/m2m" or p == "/smgw/m2m/":
+        m2m = "/smgw/m2m/"
+        if p == m2m or p == m2m[:-1]:
             if req.method == "GET":
                 return 307, [("Location", "/smgw/m2m/%s.sm/json" % user)], b""
             if req.method == "POST":
-                return self.json_call(req, user, role)
+                return self.call(req, user, role)
             raise http.HttpError(405)
-        if p.startswith("/smgw/m2m/"):
+        if p.startswith(m2m):
             rest = p[10:]
             if rest.endswith("/json"):
                 rest = rest[:-5]
@@ -45,7 +46,7 @@ class Portal:
                 return self.error(403, "not your endpoint")
             if req.method != "POST":
                 raise http.HttpError(405)
-            return self.json_call(req, user, role)
+            return self.call(req, user, role)
         if p == "/smgw/export":
             return self.export(req, user, role)
         if p == "/":
@@ -67,7 +68,7 @@ class Portal:
                     delattr(han, "pages")  # the package's reference to it
                 except (AttributeError, NameError):
                     pass
-            return 200, [_HTML, _NOCACHE] + _SECURITY, html
+            return 200, [_HTML, _NOCACHE] + list(_SECURITY), html
         if p == "/logout":
             sid = req.cookie("smgw_sid")
             if self.server and sid:
@@ -76,10 +77,11 @@ class Portal:
                 "<p>Signed out. <a href='/ui'>Sign in again</a></p>"
         return self.error(404, "no such resource")
 
-    def error(self, status, msg, extra=()):
-        return status, [_JSON] + list(extra), json.dumps({"error": msg, "status": status})
+    def error(self, status, msg, o=()):
+        """o: other headers."""
+        return status, [_JSON] + list(o), json.dumps({"error": msg, "status": status})
 
-    def json_call(self, req, user, role):
+    def call(self, req, user, role):
         try:
             body = json.loads(req.body or b"{}")
         except ValueError:

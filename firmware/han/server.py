@@ -19,44 +19,38 @@ from array import array
 from han import digest, http
 
 _SESSIONS = const(16)
-_REALM = "smgw"
-SESSION_COOKIE = "smgw_sid"
+_REALM = const("smgw")
+_COOKIE = const("smgw_sid")
 
 
 class Accounts:
     """HAN users: {"name": {"role": "consumer"|"technician", "password": ...,
     "ha1": {"MD5": hex, "SHA-256": hex}, "cert": sha256-hex}}."""
 
-    def __init__(self, realm, accounts=None, fallback=None):
+    def __init__(self, realm, accounts=None, f=None):
         self.realm = realm
         self.a = dict(accounts or {})
-        self.fallback = fallback  # fallback(user) -> entry or None (e.g. core tenants)
+        self.f = f  # f(user) -> entry or None, the fallback (e.g. core tenants)
 
     def entry(self, user):
         e = self.a.get(user)
-        if e is None and self.fallback is not None and user:
-            e = self.fallback(user)
+        if e is None and self.f is not None and user:
+            e = self.f(user)
         return e
 
     def add(self, user, role, password=None, ha1=None, cert=None):
         self.a[user] = {"role": role, "password": password, "ha1": ha1 or {}, "cert": cert}
 
-    def secret(self, user, alg):
+    def secret(self, user, a):
         e = self.entry(user)
         if not e:
             return None
-        h = (e.get("ha1") or {}).get(alg)
+        h = (e.get("ha1") or {}).get(a)
         if h:
             return h
         if e.get("password") is None:
             return None
-        return digest.ha1(alg, user, self.realm, e["password"])
-
-    def by_cert(self, fingerprint):
-        for u, e in self.a.items():
-            if e.get("cert") and e["cert"].lower() == fingerprint:
-                return u
-        return None
+        return digest.ha1(a, user, self.realm, e["password"])
 
 
 class HanServer:
@@ -72,7 +66,7 @@ class HanServer:
         self.limit = digest.RateLimit(clock)
         self.random = random
         self.session_idle_s = session_idle_s
-        self.conn_idle_ms = int(conn_idle_s * 1000)
+        self.conn_idle_s = conn_idle_s
         self.max_conns = max_conns
         # sessions without an object each: raw 16-byte ids slot by slot, the user of
         # each slot (None = free) and its last use; at most _SESSIONS slots
@@ -80,7 +74,7 @@ class HanServer:
         self.susers = []
         self.stimes = array("d")
         self.sser = []  # serial number of the session in each slot (small ints)
-        self.nsess = 0
+        self.serial = 0  # of the last session
         # Digest nonce serial -> session serial (clients without cookies reuse the nonce)
         self.by_nonce = {}
         self.open = 0
@@ -93,9 +87,6 @@ class HanServer:
         return self.open >= self.max_conns
 
     # -- sessions ---------------------------------------------------------------------
-    def _session(self, sid):
-        return self._alive(digest.slot(self.sids, sid))
-
     def _alive(self, i):
         """User of session slot i (its last use now), None if free, expired or i < 0."""
         if i < 0 or self.susers[i] is None:
@@ -119,32 +110,33 @@ class HanServer:
                 if ts[j] < ts[i]:
                     i = j
         raw = self.random(16)
-        self.nsess += 1
+        self.serial += 1
         if i == len(us):
             self.sids.extend(raw)
             us.append(user)
             self.stimes.append(self.clock())
-            self.sser.append(self.nsess)
+            self.sser.append(self.serial)
         else:
             self.sids[16 * i:16 * i + 16] = raw
             us[i] = user
             self.stimes[i] = self.clock()
-            self.sser[i] = self.nsess
+            self.sser[i] = self.serial
         return binascii.hexlify(raw).decode()
 
-    def logout(self, sid):
-        i = digest.slot(self.sids, sid)
+    def logout(self, s):
+        i = digest.slot(self.sids, s)
         if i >= 0:
             self.susers[i] = None
 
     # -- authentication ---------------------------------------------------------------
-    def authenticate(self, req, ip, cert_user=None):
-        """(user, extra_headers) or (None, (status, headers, body)) to answer instead."""
-        if cert_user:
-            return cert_user, []
-        sid = req.cookie(SESSION_COOKIE)
+    def authenticate(self, req, ip, cert=None):
+        """(user, extra_headers) or (None, (status, headers, body)) to answer instead;
+        cert: the user logged in by a client certificate."""
+        if cert:
+            return cert, []
+        sid = req.cookie(_COOKIE)
         if sid:
-            user = self._session(sid)
+            user = self._alive(digest.slot(self.sids, sid))
             if user:
                 return user, []
         wait = self.limit.retry_after(ip)
@@ -154,17 +146,17 @@ class HanServer:
                                       req.headers.get("authorization"))
         if why == "ok":
             self.limit.succeeded(ip)
-            nonce = self.digest.last_nonce
+            nonce = self.digest.last
             s = self.by_nonce.get(nonce)
             if s in self.sser and self._alive(self.sser.index(s)) == user:
                 return user, []  # same Digest nonce, same session: no new login
             sid = self._new_session(user)
             if len(self.by_nonce) >= _SESSIONS:
                 self.by_nonce.pop(next(iter(self.by_nonce)))
-            self.by_nonce[nonce] = self.nsess
+            self.by_nonce[nonce] = self.serial
             self.log(1, "han.login", "%s from %s" % (user, ip))
             return user, [("Set-Cookie", "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict"
-                           % (SESSION_COOKIE, sid))]
+                           % (_COOKIE, sid))]
         if why in ("unknown", "bad"):
             n = self.limit.failed(ip)
             self.log(2, "han.login.fail", "%s from %s (%s, %d)" % (user, ip, why, n))
@@ -175,24 +167,25 @@ class HanServer:
         return None, (401, hdrs, "authentication required\n")
 
     # -- connections ------------------------------------------------------------------
-    def connection(self, reader, writer, ip):
-        """Called at accept time (counts the connection at once), returns the task body."""
+    def connection(self, reader, w, ip):
+        """Called at accept time (counts the connection at once), returns the task body;
+        w: the writer."""
         self.open += 1
         if self.open > self.peak_open:
             self.peak_open = self.open
-        return self._connection(reader, writer, ip)
+        return self.serve(reader, w, ip)
 
-    async def _connection(self, reader, writer, ip):
+    async def serve(self, reader, w, ip):
         cert_user = None
         try:
             while True:
                 try:
-                    req = await asyncio.wait_for_ms(http.read_request(reader), self.conn_idle_ms)
+                    req = await asyncio.wait_for_ms(http.read_request(reader), int(self.conn_idle_s * 1000))
                 except asyncio.TimeoutError:
                     break
                 except http.HttpError as e:
                     self.errors += 1
-                    await http.write_response(writer, e.status, [], str(e) + "\n", False)
+                    await http.write_response(w, e.status, [], str(e) + "\n", False)
                     break
                 except (OSError, EOFError, ValueError, UnicodeError, MemoryError) as e:
                     if isinstance(e, MemoryError):
@@ -204,11 +197,13 @@ class HanServer:
                 if cert_user is None:  # the account pinned to this TLS client certificate
                     holder = getattr(reader, "e", {}).get("peercert")
                     der = holder[0] if holder else None
-                    cert_user = der and self.accounts.by_cert(binascii.hexlify(
-                        hashlib.sha256(der).digest()).decode())
-                    if cert_user:
-                        self.log(1, "han.login", "%s by client certificate" % cert_user)
-                    cert_user = cert_user or False
+                    fp = der and binascii.hexlify(hashlib.sha256(der).digest()).decode()
+                    cert_user = False
+                    for u, e in self.accounts.a.items() if fp else ():
+                        if e.get("cert") and e["cert"].lower() == fp:
+                            cert_user = u
+                            self.log(1, "han.login", "%s by client certificate" % u)
+                            break
                 self.requests += 1
                 user, extra = self.authenticate(req, ip, cert_user or None)
                 if user is None:
@@ -227,7 +222,7 @@ class HanServer:
                         status, hdrs, body = 500, [], "internal error\n"
                     hdrs = list(hdrs) + extra
                 try:
-                    await http.write_response(writer, status, hdrs, body, req.keep_alive,
+                    await http.write_response(w, status, hdrs, body, req.keep_alive,
                                               req.method == "HEAD")
                 except (OSError, EOFError):
                     break
@@ -246,7 +241,7 @@ class HanServer:
         finally:
             self.open -= 1
             try:
-                await writer.wait_closed()
+                await w.wait_closed()
             except OSError:
                 pass
             if not self.open and self.idle:
@@ -260,29 +255,35 @@ class HanServer:
 # -- the layer's server (han.layer.server: built on a connection, released after) -------
 # what outlives the request stack (han.layer.release), per object: server | Digest
 # nonces | failed logins | API; the first four are read by han.layer.status
-_KEEP = const("requests errors peak_open susers sids stimes sser nsess by_nonce"
-              "|nonces meta serial last_nonce opaque|t|last_selftest")
+_KEEP = const("requests errors peak_open susers sids stimes sser serial by_nonce"
+              "|nonces meta serial last opaque|t|last_selftest")
 
 
-def _kept(st):
+def state(st, k=None):
+    """The stack's state as one list of plain data (no object of these modules); with k
+    (such a list): put it back into the stack."""
     s = st.server
-    return zip((s, s.digest, s.limit, st.api), _KEEP.split("|"))
-
-
-def keep(st):
-    """The stack's state as one list of plain data (no object of these modules)."""
-    return [getattr(o, n) for o, names in _kept(st) for n in names.split()]
+    i = 0
+    out = []
+    for o, names in zip((s, s.digest, s.limit, st.api), _KEEP.split("|")):
+        for n in names.split():
+            if k:
+                setattr(o, n, k[i])
+                i += 1
+            else:
+                out.append(getattr(o, n))
+    return out
 
 
 def for_layer(st):
     """Accounts, server, API and portal for the layer state st (han.layer), with the
-    state of the previous stack (st.keep) if it was released."""
+    state of the previous stack (st.state) if it was released."""
     from han.api import Api
     from han.layer import release
     from han.portal import Portal
 
     cfg, ctx = st.cfg, st.ctx
-    accounts = Accounts(_REALM, fallback=_tenant_account(ctx))
+    accounts = Accounts(_REALM, f=_tenant_account(ctx))
     for name, u in (cfg.get("users") or {}).items():
         accounts.add(name, u.get("role", "consumer"), u.get("password"), u.get("ha1"),
                      u.get("cert"))
@@ -293,20 +294,15 @@ def for_layer(st):
                     cfg.get("max_conns", 4),
                     tuple(cfg.get("algorithms") or ("SHA-256", "MD5")))
     st.portal.server = st.server = srv
-    st.api.selftest_hook = lambda: _selftest(ctx, st)
-    k = st.keep
-    if k:
-        i = 0
-        for o, names in _kept(st):
-            for n in names.split():
-                setattr(o, n, k[i])
-                i += 1
-        st.keep = None
+    st.api.selftest_hook = lambda: self_test(ctx, st)
+    if st.state:
+        state(st, st.state)
+        st.state = None
     srv.idle = lambda: release(st)
 
 
 def _tenant_account(ctx):
-    def fallback(user):
+    def f(user):
         core = getattr(ctx, "core", None)
         if core is None:
             return None
@@ -321,11 +317,11 @@ def _tenant_account(ctx):
         if pw is None and not ha1:
             return None
         return {"role": "consumer", "password": pw, "ha1": ha1 or {}}
-    return fallback
+    return f
 
 
 
-def _selftest(ctx, st):
+def self_test(ctx, st):
     r = {"firewall": st.fw.self_test()}
     r["han-certificate"] = {"ok": bool(st.fingerprint), "sha256": st.fingerprint}
     r["han-server"] = {"ok": st.sock is not None, "open": st.server.open}

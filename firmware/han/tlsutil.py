@@ -11,9 +11,9 @@ import os
 import tls
 from store.records import exists
 
-_SEC1_HEAD = b"\x30\x31\x02\x01\x01\x04\x20"
-_SEC1_P256 = b"\xa0\x0a\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"
-PKI = "/data/pki"
+_SEC1_HEAD = const(b"\x30\x31\x02\x01\x01\x04\x20")
+_SEC1_P256 = const(b"\xa0\x0a\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07")
+_PKI = const("/data/pki")
 
 
 def key_der(key):
@@ -66,7 +66,7 @@ def client_cert_factory(cert_der, key):
     return make
 
 
-def ca_list(pki=PKI):
+def ca_list(pki=_PKI):
     out = []
     try:
         names = sorted(os.listdir(pki + "/ca"))
@@ -78,7 +78,7 @@ def ca_list(pki=PKI):
     return out
 
 
-def client_context(pki=PKI, cas=None, verify=True):
+def client_context(pki=_PKI, cas=None, verify=True):
     """Client context for WAN peers (EMT): trusted CAs from pki/ca, our gateway key."""
     c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     cas = ca_list(pki) if cas is None else cas

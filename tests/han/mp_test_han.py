@@ -61,7 +61,7 @@ def _hdr(auth, user, pw, nonce, nc, uri="/x", alg="MD5", method="GET"):
 def test_digest_nonce_stale_replay_uri():
     clk = Clock()
     acc = Accounts("smgw", {"u": {"role": "consumer", "password": "pw"}})
-    a = digest.DigestAuth("smgw", acc.secret, clk, nonce_ttl=300)
+    a = digest.DigestAuth("smgw", acc.secret, clk, ttl=300)
     ch = a.challenges()
     eq(len(ch), 2)
     nonce = digest.parse(ch[0])["nonce"]
@@ -530,7 +530,7 @@ async def test_chunked_response_bytes_and_one_buffer():
 
 def test_nonce_table_reuses_expired_slots_and_keeps_live_ones():
     clk = Clock()
-    a = digest.DigestAuth("r", lambda u, al: None, clk, nonce_ttl=300)
+    a = digest.DigestAuth("r", lambda u, al: None, clk, ttl=300)
     first = [digest.parse(a.challenges()[0])["nonce"] for _ in range(10)]
     eq(len(a.meta), 16 * 3)  # two steps of 8 slots
     clk.t += 301  # all ten expired: their slots are reused, the table does not grow
