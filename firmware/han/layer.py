@@ -87,10 +87,13 @@ def build(ctx, cfg, pki="/data/pki", clock=None):
     # otherwise on first use (han.service.outputs)
     st.outputs = getattr(ctx, "outputs", None) or setup_outputs(ctx, cfg, True)
     verify = cfg.get("cls_verify", True)
-    cas = [tlsutil.read(p) for p in cfg["cls_ca_files"]] if cfg.get("cls_ca_files") else None
+    cas = cfg.get("cls_ca_files")
+    for p in cas or ():
+        tlsutil.read(p)  # an unreadable CA file: no portal; read again per session, no copy
 
     def client_tls():
-        return tlsutil.client_context(pki, cas, verify)
+        return tlsutil.client_context(pki, [tlsutil.read(p) for p in cas] if cas else None,
+                                      verify)
 
     pairs = [p for p in cfg.get("cls") or () if p.get("device") != "outputs"]
     if pairs:
