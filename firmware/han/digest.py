@@ -103,7 +103,8 @@ class DigestAuth:
         self.last = None  # serial number of the nonce of the last successful check
         self.opaque = binascii.hexlify(random(8)).decode()
 
-    def new_nonce(self):
+    def nonce(self):
+        """A new nonce (32 hex digits) in a free, expired or the oldest slot."""
         m = self.meta
         n = len(m) // 3
         old = self.clock() - self.ttl
@@ -132,7 +133,7 @@ class DigestAuth:
 
     def challenges(self, stale=False):
         """WWW-Authenticate header values (one per algorithm, same nonce)."""
-        nonce = self.new_nonce()
+        nonce = self.nonce()
         out = []
         for alg in self.algorithms:
             out.append('Digest realm="%s", qop="auth", algorithm=%s, nonce="%s", '
@@ -231,5 +232,6 @@ class RateLimit:
             e[1] = self.clock() + min(_CAP, 1 << min(e[0] - _FREE + 1, 16))
         return e[0]
 
-    def succeeded(self, key):
+    def ok(self, key):
+        """A successful login from key: its failures are forgotten."""
         self.t.pop(key, None)

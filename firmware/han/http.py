@@ -91,7 +91,7 @@ class Request:
         return None
 
 
-async def read_request(reader):
+async def read(reader):
     """Next request on the connection, None at a clean end of stream."""
     line = await reader.readline()
     while line in (b"\r\n", b"\n"):  # tolerate blank lines between requests
@@ -157,7 +157,7 @@ def head(status, headers, length, keep_alive):
     return "".join(out).encode()
 
 
-async def write_response(w, status, headers, body, keep_alive=True, head_only=False):
+async def write(w, status, headers, body, keep_alive=True, head_only=False):
     """Send a response; body is bytes/str or a generator of text/bytes (sent chunked).
 
     Small pieces are gathered into writes of about _SEND bytes: every write is a TLS

@@ -87,7 +87,7 @@ class HanServer:
         return self.open >= self.max_conns
 
     # -- sessions ---------------------------------------------------------------------
-    def _alive(self, i):
+    def session(self, i):
         """User of session slot i (its last use now), None if free, expired or i < 0."""
         if i < 0 or self.susers[i] is None:
             return None
@@ -99,7 +99,8 @@ class HanServer:
         self.stimes[i] = now
         return self.susers[i]
 
-    def _new_session(self, user):
+    def new(self, user):
+        """A new session for user: its id (32 hex digits, the cookie value)."""
         us, ts = self.susers, self.stimes
         i = len(us)  # a new slot while fewer than _SESSIONS
         if None in us:
@@ -136,7 +137,7 @@ class HanServer:
             return cert, []
         sid = req.cookie(_COOKIE)
         if sid:
-            user = self._alive(digest.slot(self.sids, sid))
+            user = self.session(digest.slot(self.sids, sid))
             if user:
                 return user, []
         wait = self.limit.retry_after(ip)
@@ -145,12 +146,12 @@ class HanServer:
         user, why = self.digest.check(req.method, req.target,
                                       req.headers.get("authorization"))
         if why == "ok":
-            self.limit.succeeded(ip)
+            self.limit.ok(ip)
             nonce = self.digest.last
             s = self.by_nonce.get(nonce)
-            if s in self.sser and self._alive(self.sser.index(s)) == user:
+            if s in self.sser and self.session(self.sser.index(s)) == user:
                 return user, []  # same Digest nonce, same session: no new login
-            sid = self._new_session(user)
+            sid = self.new(user)
             if len(self.by_nonce) >= _SESSIONS:
                 self.by_nonce.pop(next(iter(self.by_nonce)))
             self.by_nonce[nonce] = self.serial
@@ -180,12 +181,13 @@ class HanServer:
         try:
             while True:
                 try:
-                    req = await asyncio.wait_for_ms(http.read_request(reader), int(self.conn_idle_s * 1000))
+                    req = await asyncio.wait_for_ms(http.read(reader),
+                                                    int(self.conn_idle_s * 1000))
                 except asyncio.TimeoutError:
                     break
                 except http.HttpError as e:
                     self.errors += 1
-                    await http.write_response(w, e.status, [], str(e) + "\n", False)
+                    await http.write(w, e.status, [], str(e) + "\n", False)
                     break
                 except (OSError, EOFError, ValueError, UnicodeError, MemoryError) as e:
                     if isinstance(e, MemoryError):
@@ -222,7 +224,7 @@ class HanServer:
                         status, hdrs, body = 500, [], "internal error\n"
                     hdrs = list(hdrs) + extra
                 try:
-                    await http.write_response(w, status, hdrs, body, req.keep_alive,
+                    await http.write(w, status, hdrs, body, req.keep_alive,
                                               req.method == "HEAD")
                 except (OSError, EOFError):
                     break

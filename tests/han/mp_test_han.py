@@ -83,7 +83,7 @@ def test_digest_nonce_stale_replay_uri():
 def test_nonce_table_is_bounded():
     a = digest.DigestAuth("r", lambda u, al: None, Clock())
     for _ in range(200):
-        a.new_nonce()
+        a.nonce()
     assert len(a.nonces) <= 64 * 16 and len(a.meta) <= 64 * 3
     eq(sum(1 for i in range(0, len(a.meta), 3) if a.meta[i] >= 0), 64)
 
@@ -102,7 +102,7 @@ def test_rate_limit_backoff_and_release():
     eq(rl.retry_after("1.2.3.4"), 300)  # capped, never permanent
     clk.t += 300
     eq(rl.retry_after("1.2.3.4"), 0)
-    rl.succeeded("1.2.3.4")
+    rl.ok("1.2.3.4")
     eq(rl.t.get("1.2.3.4"), None)
 
 
@@ -159,22 +159,22 @@ class BytesStream:
 async def test_http_request_parsing():
     s = BytesStream(b"POST /smgw/m2m/a%20b.sm/json?x=1&y=%41 HTTP/1.1\r\nHost: h\r\n"
                     b"Content-Length: 4\r\nCookie: a=1; smgw_sid=abc\r\n\r\nbodyGET / HTTP/1.0\r\n\r\n")
-    r = await http.read_request(s)
+    r = await http.read(s)
     eq(r.method, "POST")
     eq(r.path, "/smgw/m2m/a b.sm/json")
     eq(r.query, {"x": "1", "y": "A"})
     eq(r.body, b"body")
     eq(r.cookie("smgw_sid"), "abc")
     assert r.keep_alive
-    r = await http.read_request(s)
+    r = await http.read(s)
     assert not r.keep_alive
-    eq(await http.read_request(s), None)
+    eq(await http.read(s), None)
     for bad, status in ((b"GET /\r\n\r\n", 400), (b"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400),
                         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
                         (b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
                         (b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * 50 + b"\r\n", 431)):
         try:
-            await http.read_request(BytesStream(bad))
+            await http.read(BytesStream(bad))
             assert False, bad
         except http.HttpError as e:
             eq(e.status, status)
@@ -437,7 +437,7 @@ def test_nonce_and_session_ids_only_match_exactly():
     sids = []
     for k in range(20):
         clk.t += 1
-        sids.append(srv._new_session("u%d" % k))
+        sids.append(srv.new("u%d" % k))
     eq(srv.status()["sessions"], 16)
     eq(srv.authenticate(Req(cookie=sids[3]), "1.1.1.1")[0], None)
     eq(srv.authenticate(Req(cookie=sids[4]), "1.1.1.1")[0], "u4")
@@ -514,7 +514,7 @@ async def test_chunked_response_bytes_and_one_buffer():
             yield "row %03d\r\n" % i
 
     w = _Writer()
-    await http.write_response(w, 200, [("Content-Type", "text/csv")], body(), True)
+    await http.write(w, 200, [("Content-Type", "text/csv")], body(), True)
     want = bytearray(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
     for c in [b"z\xc3\xa4hler,", b"raw"] + [b"row %03d\r\n" % i for i in range(300)]:
@@ -523,7 +523,7 @@ async def test_chunked_response_bytes_and_one_buffer():
     eq(bytes(w.out), bytes(want))
     assert 2 < w.writes < 10  # gathered into writes of about 1400 bytes
     w = _Writer()
-    await http.write_response(w, 404, [], "not here\n", False)
+    await http.write(w, 404, [], "not here\n", False)
     eq(bytes(w.out), b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n"
                      b"\r\nnot here\n")
 
@@ -535,10 +535,10 @@ def test_nonce_table_reuses_expired_slots_and_keeps_live_ones():
     eq(len(a.meta), 16 * 3)  # two steps of 8 slots
     clk.t += 301  # all ten expired: their slots are reused, the table does not grow
     for _ in range(16):
-        a.new_nonce()
+        a.nonce()
     eq(len(a.meta), 16 * 3)
     clk.t += 1
-    live = [a.new_nonce() for _ in range(64)]  # 64 live: grows to the bound
+    live = [a.nonce() for _ in range(64)]  # 64 live: grows to the bound
     eq(len(a.meta), 64 * 3)
     for n in live[-48:]:  # the newest 48 survive at least
         assert digest.slot(a.nonces, n) >= 0
