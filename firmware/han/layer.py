@@ -30,20 +30,20 @@ def _install_cert(cfg, pki):
         os.rename(dst + ".tmp", dst)
 
 
-class Monotonic:
-    """Seconds since start from ticks_ms: session, nonce, rate-limit and self-test timers
-    must not jump when the gateway clock is set (time sync). Called at least every 30 s
-    (the outputs task), well inside the ticks_ms wrap period of the boards."""
+def Monotonic():
+    """A clock: seconds since start from ticks_ms. Session, nonce, rate-limit and self-test
+    timers must not jump when the gateway clock is set (time sync). Called at least every
+    30 s (the outputs task), well inside the ticks_ms wrap period of the boards. A closure
+    over [last ticks, seconds]: no class in the boot heap."""
+    s = [time.ticks_ms(), 0.0]
 
-    def __init__(self):
-        self.last = time.ticks_ms()
-        self.t = 0.0
-
-    def __call__(self):
+    def clock():
         now = time.ticks_ms()
-        self.t += time.ticks_diff(now, self.last) / 1000
-        self.last = now
-        return self.t
+        s[1] += time.ticks_diff(now, s[0]) / 1000
+        s[0] = now
+        return s[1]
+
+    return clock
 
 
 def build(ctx, cfg, pki="/data/pki", clock=None):
