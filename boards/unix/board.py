@@ -31,9 +31,29 @@ PINS = {
 
 
 def config():
+    """The vboard configuration (GW_VBOARD): vboot's copy while booting, read from the
+    file again after boot (rare: han.service.outputs on first use). The meters' TLS keys
+    and the other set-up sections are not kept in RAM once the services are set up."""
     import vboot
 
-    return vboot.CONFIG or {}
+    c = vboot.CONFIG
+    if c is None:
+        import json
+        import os
+
+        p = os.getenv("GW_VBOARD")
+        if not p:
+            return {}
+        with open(p) as f:
+            c = json.load(f)
+    return c
+
+
+def booted():
+    """app: boot is done (services set up, announced): drop the configuration."""
+    import vboot
+
+    vboot.CONFIG = None
 
 
 def make_hal():
@@ -76,7 +96,8 @@ def make_hal():
                            hal.radio_spi.gdo2)
     # "han"/"cls" are set by han.service.setup once listening (cfg["han"] is its config)
     hal.endpoints = {"radio": cfg.get("radio"), "han": None}
-    hal.vboard = cfg
+    # virtual-board marker for wan.link_service (host data path) + its "link" section only
+    hal.vboard = {"link": cfg["link"]} if cfg.get("link") else {}
     return hal
 
 
@@ -84,7 +105,7 @@ def announce(ctx):
     """Tell gwtool vboard we are operational: ready.json in the work directory."""
     import json
 
-    cfg = config()
+    cfg = config()  # (before booted(): the boot copy)
     if not cfg.get("workdir"):
         return
     tmp = cfg["workdir"] + "/ready.json.tmp"

@@ -159,6 +159,9 @@ async def _start(ctx):
     announce = getattr(ctx.board, "announce", None)
     if announce:
         announce(ctx)
+    booted = getattr(ctx.board, "booted", None)
+    if booted:  # the board drops what only boot needed (unix: the vboard configuration)
+        booted()
     while True:
         await asyncio.sleep(3600)
 
