@@ -47,9 +47,10 @@ def test_app_is_imported_from_romfs(vboard):
 def test_vboard_config_is_not_kept_after_boot(vboard):
     # boards/unix/board.py booted(): the vboard configuration (meters' TLS keys, set-up
     # sections) is dropped once the services are set up; config() reads the file again
+    keys = sorted(json.loads((vboard.workdir / "vboard.json").read_text()))
     code = ("import vboot, board, app\n"
             "print(vboot.CONFIG is None, app.CTX.hal.vboard, sorted(board.config())"
-            " == sorted(%r))" % sorted(json.loads((vboard.workdir / "vboard.json").read_text())))
+            f" == {keys!r})")
     out, err = raw_exec(vboard.endpoints["repl"], code)
     assert err == "" and out.split() == ["True", "{}", "True"], (out, err)
 
@@ -57,7 +58,7 @@ def test_vboard_config_is_not_kept_after_boot(vboard):
 def test_tracebacks_name_the_module(vboard):
     # gwtool.build: mpy-cross -s <dotted module name>, the qstr the import interns anyway
     # (a path as source name is one more qstr per module)
-    out, err = raw_exec(vboard.endpoints["repl"], "from app import leds\n"
+    _, err = raw_exec(vboard.endpoints["repl"], "from app import leds\n"
                         "leds.set_mode(None, 'PWR', 'bogus')")
     assert 'File "app.leds", line' in err and "ValueError: bogus" in err, err
 
