@@ -22,12 +22,9 @@ GC_THRESHOLD = 32768  # 16384 on the 32-bit boards (half-size objects)
 DATA_DIR = "/data"
 WAN_VARIANT = "E"  # Ethernet (-E): the host's sockets
 
-PINS = {
-    "RS485_DE": "vpin",
-    "LED_PWR": "vpin", "LED_TLS": "vpin", "LED_LMC": "vpin", "LED_WMT": "vpin",
-    "LED_RSSI": "vpin",
-    "OUT1": "vpin", "OUT2": "vpin", "OUT3": "vpin", "RELAY_SET": "vpin", "RELAY_RESET": "vpin",
-}
+# Pins: all virtual (hal.unix.gpio.Pin by name; make_hal): RS485_DE, LED_PWR/TLS/LMC/WMT/
+# RSSI, OUT1..OUT3, RELAY_SET/RELAY_RESET. No PINS table here: nothing reads it on this
+# board (the real boards' make_hal maps PINS to GPIOs), and a dict costs heap.
 
 
 def config():
@@ -57,18 +54,21 @@ def booted():
 
 
 def make_hal():
+    import sys
+
     from hal import Hal
     from hal.unix.gpio import Pin
     from hal.unix.rtc import Rtc
     from hal.unix.net import HostNet
-    from hal.unix import console
+    from hal.unix.tty import raw_nonblocking
 
     cfg = config()
     clock = cfg.get("clock") or {}
     hal = Hal(rtc=Rtc(clock.get("start"), clock.get("accelerate", 1), clock.get("wall0"),
                       clock.get("slow")),
               net=HostNet(),
-              console=console.streams())
+              console=(sys.stdin.buffer, sys.stdout.buffer))
+    raw_nonblocking(0)  # the console: the process's stdin/stdout (a pty from gwtool)
     hal.leds = {n: Pin(n) for n in ("PWR", "TLS", "LMC", "WMT", "RSSI")}
     hal.outputs = {n: Pin(n) for n in ("OUT1", "OUT2", "OUT3", "RELAY_SET", "RELAY_RESET")}
     if cfg.get("workdir"):
