@@ -27,6 +27,9 @@ WAN_VARIANT = "E"  # Ethernet (-E): the host's sockets
 # board (the real boards' make_hal maps PINS to GPIOs), and a dict costs heap.
 
 
+_BOOTED = False
+
+
 def config():
     """The vboard configuration (GW_VBOARD): vboot's copy while booting, read from the
     file again after boot (rare: han.service.outputs on first use). The meters' TLS keys
@@ -34,23 +37,28 @@ def config():
     import vboot
 
     c = vboot.CONFIG
-    if c is None:
+    if c is None or _BOOTED:
         import json
         import os
 
         p = os.getenv("GW_VBOARD")
         if not p:
-            return {}
+            return c or {}
         with open(p) as f:
             c = json.load(f)
     return c
 
 
 def booted():
-    """app: boot is done (services set up, announced): drop the configuration."""
+    """app: boot is done (services set up, announced): drop the configuration but the
+    image path (`gwtool deploy`/`reset` read vboot.CONFIG["romfs"] over the REPL)."""
+    global _BOOTED
     import vboot
 
-    vboot.CONFIG = None
+    c = vboot.CONFIG
+    if c:
+        vboot.CONFIG = {"romfs": c.get("romfs")}
+        _BOOTED = True
 
 
 def make_hal():

@@ -33,7 +33,11 @@ class TaskState:
     def start(self):
         self.state = "running"
         self.started_ms = time.ticks_ms()
-        t = self.task = asyncio.create_task(self.factory())
+        try:
+            t = self.task = asyncio.create_task(self.factory())
+        except Exception as e:  # noqa: BLE001 - a factory that fails counts as a crash
+            self(None, e)
+            return
         # asyncio calls a callable Task.state with (task, exception) when the task ends
         # (StopIteration = returned): no guard coroutine per task (~260 B each, x64)
         t.state = self

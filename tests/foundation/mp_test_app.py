@@ -81,6 +81,18 @@ async def test_supervisor_task_that_returns_is_done():
     eq(sup.states()["once"], {"state": "done", "restarts": 0, "last_error": None})
 
 
+async def test_supervisor_factory_that_fails_is_a_crash():
+    logs = []
+    sup = Supervisor(lambda lvl, ev, msg, detail=None: logs.append(ev))
+    sup.add("broken", lambda: None)  # no coroutine: create_task raises
+    st = sup.states()["broken"]
+    eq(st["state"], "crashed")
+    eq(st["restarts"], 1)
+    assert st["last_error"].startswith("TypeError"), st
+    eq(logs, ["task.crash"])
+    sup.stop()
+
+
 def test_repl_raw_mode_protocol():
     out = Sink()
     r = Repl(None, out)
