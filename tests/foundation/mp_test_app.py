@@ -56,7 +56,7 @@ async def test_supervised_task_ram():
         await asyncio.sleep(3600)
 
     sup = Supervisor(lambda *a, **kw: None)
-    names = ["t%d" % i for i in range(10)]
+    names = [f"t{i}" for i in range(10)]
     gc.collect()
     a = gc.mem_alloc()
     for n in names:
@@ -66,7 +66,7 @@ async def test_supervised_task_ram():
     per = (gc.mem_alloc() - a) // 10
     sup.stop()
     await asyncio.sleep_ms(10)
-    eq(set(st["state"] for st in sup.states().values()), {"stopped"})
+    eq({st["state"] for st in sup.states().values()}, {"stopped"})
     assert per < 450, per
 
 
