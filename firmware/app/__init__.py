@@ -32,7 +32,6 @@ class Context:
         self.sinks = []  # log sinks added by core (system log) etc.: f(level, event, msg)
         self.heap_peak = 0
         self.sup = Supervisor(self.log)
-        self.services = {}
         self.core = None
 
     def log(self, level, event, msg, detail=None):
@@ -118,6 +117,9 @@ class Context:
 
 
 def _load(ctx):
+    """Import and set up the services, then start their run() tasks (in the order of a
+    dict of the services, as before); the dict is not kept (RAM)."""
+    services = {}
     for item in _SERVICES.split():
         name, modname = item.split("=")
         try:
@@ -125,7 +127,7 @@ def _load(ctx):
         except ImportError as e:
             ctx.log(3, "boot.import", "%s: %s" % (modname, e))
             continue
-        ctx.services[name] = mod
+        services[name] = mod
         setup = getattr(mod, "setup", None)
         if setup:
             try:
@@ -133,16 +135,16 @@ def _load(ctx):
             except Exception as e:  # noqa: BLE001 - boot the rest, report this one
                 ctx.log(4, "boot.setup", "%s.setup failed: %s: %s" % (name, type(e).__name__, e))
         gc.collect()
+    for name, mod in services.items():
+        run = getattr(mod, "run", None)
+        if run:
+            ctx.sup.add(name, lambda run=run: run(ctx))
 
 
 async def _start(ctx):
     from app import leds, repl
 
     _load(ctx)
-    for name, mod in ctx.services.items():
-        run = getattr(mod, "run", None)
-        if run:
-            ctx.sup.add(name, lambda run=run: run(ctx))
     ctx.sup.add("leds", lambda: leds.run(ctx))
     if ctx.hal.console:
         r = repl.Repl(ctx.hal.console[0], ctx.hal.console[1])
