@@ -67,8 +67,8 @@ def make_hal():
     from hal import Hal
     from hal.unix.gpio import Pin
     from hal.unix.rtc import Rtc
-    from hal.unix.net import HostNet
-    from hal.unix.tty import raw_nonblocking
+    from hal.unix.net import HostNet, HostNic
+    from hal.unix.pty_uart import PtyUart, raw_nonblocking
 
     cfg = config()
     clock = cfg.get("clock") or {}
@@ -82,18 +82,13 @@ def make_hal():
     if cfg.get("workdir"):
         hal.trace = open(cfg["workdir"] + "/trace.log", "a")
     if cfg.get("rs485"):
-        from hal.unix.pty_uart import PtyUart
         from drivers.rs485 import Rs485
 
         hal.rs485 = Rs485(PtyUart(cfg["rs485"]), Pin("RS485_DE"), 921600)
     # WAN link: -M with the modem emulator's pty (gwtool.sim_link), else -E = host network
     hal.wan_variant = cfg.get("wan_variant") or WAN_VARIANT
     if cfg.get("modem"):
-        from hal.unix.pty_uart import PtyUart
-
         hal.modem_uart = PtyUart(cfg["modem"], 115200)
-    from hal.unix.host_nic import HostNic
-
     hal.eth = HostNic()
     if cfg.get("radio"):  # CC1101 model; the board listens, the air simulator connects
         from hal.unix.cc1101_emu import Cc1101Emu
