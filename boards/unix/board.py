@@ -22,50 +22,73 @@ GC_THRESHOLD = 32768  # 16384 on the 32-bit boards (half-size objects)
 DATA_DIR = "/data"
 WAN_VARIANT = "E"  # Ethernet (-E): the host's sockets
 
-PINS = {
-    "RS485_DE": "vpin",
-    "LED_PWR": "vpin", "LED_TLS": "vpin", "LED_LMC": "vpin", "LED_WMT": "vpin",
-    "LED_RSSI": "vpin",
-    "OUT1": "vpin", "OUT2": "vpin", "OUT3": "vpin", "RELAY_SET": "vpin", "RELAY_RESET": "vpin",
-}
+# Pins: all virtual (hal.unix.gpio.Pin by name; make_hal): RS485_DE, LED_PWR/TLS/LMC/WMT/
+# RSSI, OUT1..OUT3, RELAY_SET/RELAY_RESET. No PINS table here: nothing reads it on this
+# board (the real boards' make_hal maps PINS to GPIOs), and a dict costs heap.
+
+
+_BOOTED = False
 
 
 def config():
+    """The vboard configuration (GW_VBOARD): vboot's copy while booting, read from the
+    file again after boot (rare: han.service.outputs on first use). The meters' TLS keys
+    and the other set-up sections are not kept in RAM once the services are set up."""
     import vboot
 
-    return vboot.CONFIG or {}
+    c = vboot.CONFIG
+    if c is None or _BOOTED:
+        import json
+        import os
+
+        p = os.getenv("GW_VBOARD")
+        if not p:
+            return c or {}
+        with open(p) as f:
+            c = json.load(f)
+    return c
+
+
+def booted():
+    """app: boot is done (services set up, announced): drop the configuration but the
+    image path (`gwtool deploy`/`reset` read vboot.CONFIG["romfs"] over the REPL)."""
+    global _BOOTED
+    import vboot
+
+    c = vboot.CONFIG
+    if c:
+        vboot.CONFIG = {"romfs": c.get("romfs")}
+        _BOOTED = True
 
 
 def make_hal():
+    import sys
+
     from hal import Hal
     from hal.unix.gpio import Pin
     from hal.unix.rtc import Rtc
-    from hal.unix.net import HostNet
-    from hal.unix import console
+    from hal.unix.net import HostNet, HostNic
+    from hal.unix.pty_uart import PtyUart, raw_nonblocking
 
     cfg = config()
     clock = cfg.get("clock") or {}
     hal = Hal(rtc=Rtc(clock.get("start"), clock.get("accelerate", 1), clock.get("wall0"),
                       clock.get("slow")),
               net=HostNet(),
-              console=console.streams())
+              console=(sys.stdin.buffer, sys.stdout.buffer))
+    raw_nonblocking(0)  # the console: the process's stdin/stdout (a pty from gwtool)
     hal.leds = {n: Pin(n) for n in ("PWR", "TLS", "LMC", "WMT", "RSSI")}
     hal.outputs = {n: Pin(n) for n in ("OUT1", "OUT2", "OUT3", "RELAY_SET", "RELAY_RESET")}
     if cfg.get("workdir"):
         hal.trace = open(cfg["workdir"] + "/trace.log", "a")
     if cfg.get("rs485"):
-        from hal.unix.pty_uart import PtyUart
         from drivers.rs485 import Rs485
 
         hal.rs485 = Rs485(PtyUart(cfg["rs485"]), Pin("RS485_DE"), 921600)
     # WAN link: -M with the modem emulator's pty (gwtool.sim_link), else -E = host network
     hal.wan_variant = cfg.get("wan_variant") or WAN_VARIANT
     if cfg.get("modem"):
-        from hal.unix.pty_uart import PtyUart
-
         hal.modem_uart = PtyUart(cfg["modem"], 115200)
-    from hal.unix.host_nic import HostNic
-
     hal.eth = HostNic()
     if cfg.get("radio"):  # CC1101 model; the board listens, the air simulator connects
         from hal.unix.cc1101_emu import Cc1101Emu
@@ -76,7 +99,8 @@ def make_hal():
                            hal.radio_spi.gdo2)
     # "han"/"cls" are set by han.service.setup once listening (cfg["han"] is its config)
     hal.endpoints = {"radio": cfg.get("radio"), "han": None}
-    hal.vboard = cfg
+    # virtual-board marker for wan.link_service (host data path) + its "link" section only
+    hal.vboard = {"link": cfg["link"]} if cfg.get("link") else {}
     return hal
 
 
@@ -84,7 +108,7 @@ def announce(ctx):
     """Tell gwtool vboard we are operational: ready.json in the work directory."""
     import json
 
-    cfg = config()
+    cfg = config()  # (before booted(): the boot copy)
     if not cfg.get("workdir"):
         return
     tmp = cfg["workdir"] + "/ready.json.tmp"

@@ -10,16 +10,10 @@ import gc
 import sys
 import time
 
-# Layer services in start order; each is "<package>.service" with setup()/run().
-SERVICES = (
-    ("core", "core.service"),
-    ("lmn", "lmn.service"),
-    ("radio", "wmbus.service"),
-    ("taf", "taf.service"),
-    ("link", "wan.link_service"),
-    ("wan", "wan.service"),
-    ("han", "han.service"),
-)
+# Layer services in start order, "name=module" with setup()/run(); one string constant
+# (a tuple of pairs cost ~0.5 KB of heap; the import interns the module names anyway)
+_SERVICES = const("core=core.service lmn=lmn.service radio=wmbus.service taf=taf.service"
+                  " link=wan.link_service wan=wan.service han=han.service")
 _EVENTS = const(16)
 
 CTX = None  # the running gateway, for diag and the REPL
@@ -38,7 +32,6 @@ class Context:
         self.sinks = []  # log sinks added by core (system log) etc.: f(level, event, msg)
         self.heap_peak = 0
         self.sup = Supervisor(self.log)
-        self.services = {}
         self.core = None
 
     def log(self, level, event, msg, detail=None):
@@ -124,13 +117,17 @@ class Context:
 
 
 def _load(ctx):
-    for name, modname in SERVICES:
+    """Import and set up the services, then start their run() tasks (in the order of a
+    dict of the services, as before); the dict is not kept (RAM)."""
+    services = {}
+    for item in _SERVICES.split():
+        name, modname = item.split("=")
         try:
             mod = __import__(modname, None, None, ("run",))
         except ImportError as e:
             ctx.log(3, "boot.import", "%s: %s" % (modname, e))
             continue
-        ctx.services[name] = mod
+        services[name] = mod
         setup = getattr(mod, "setup", None)
         if setup:
             try:
@@ -138,16 +135,16 @@ def _load(ctx):
             except Exception as e:  # noqa: BLE001 - boot the rest, report this one
                 ctx.log(4, "boot.setup", "%s.setup failed: %s: %s" % (name, type(e).__name__, e))
         gc.collect()
+    for name, mod in services.items():
+        run = getattr(mod, "run", None)
+        if run:
+            ctx.sup.add(name, lambda run=run: run(ctx))
 
 
 async def _start(ctx):
     from app import leds, repl
 
     _load(ctx)
-    for name, mod in ctx.services.items():
-        run = getattr(mod, "run", None)
-        if run:
-            ctx.sup.add(name, lambda run=run: run(ctx))
     ctx.sup.add("leds", lambda: leds.run(ctx))
     if ctx.hal.console:
         r = repl.Repl(ctx.hal.console[0], ctx.hal.console[1])
@@ -159,6 +156,9 @@ async def _start(ctx):
     announce = getattr(ctx.board, "announce", None)
     if announce:
         announce(ctx)
+    booted = getattr(ctx.board, "booted", None)
+    if booted:  # the board drops what only boot needed (unix: the vboard configuration)
+        booted()
     while True:
         await asyncio.sleep(3600)
 

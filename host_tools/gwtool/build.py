@@ -44,6 +44,11 @@ def _git_rev():
         return None
 
 
+def module_name(target):
+    """"wan/admin.py" -> "wan.admin", "wan/__init__.py" -> "wan" (the module's __name__)."""
+    return target[:-3].replace("/", ".").removesuffix(".__init__")
+
+
 def build(board, out_dir=None):
     facts = board_facts(board)
     arch = facts["ARCH"]
@@ -73,8 +78,11 @@ def build(board, out_dir=None):
             shutil.copyfile(src, dst)
             continue
         mpy = dst.with_suffix(".mpy")
+        # source name = the module's dotted name ("wan.admin", tracebacks say which module):
+        # the import interns that as __name__ anyway, a path ("wan/admin.py") would be one
+        # more qstr per module on the heap (docs/memory.md)
         proc = subprocess.run(
-            [cross, f"-march={arch}", "-s", target, "-o", str(mpy), str(src)],
+            [cross, f"-march={arch}", "-s", module_name(target), "-o", str(mpy), str(src)],
             capture_output=True, text=True,
         )
         if proc.returncode:

@@ -47,6 +47,52 @@ async def test_supervisor_restarts_crashed_task_and_keeps_others():
     eq(sup.states()["steady"]["state"], "stopped")
 
 
+async def test_supervised_task_ram():
+    # a supervised task is its asyncio.Task + the service's coroutine + a TaskState: the
+    # end of a task is a callback (Task.state), no guard coroutine per task (was ~630 B)
+    import gc
+
+    async def idle():
+        await asyncio.sleep(3600)
+
+    sup = Supervisor(lambda *a, **kw: None)
+    names = [f"t{i}" for i in range(10)]
+    gc.collect()
+    a = gc.mem_alloc()
+    for n in names:
+        sup.add(n, idle)
+    await asyncio.sleep_ms(10)
+    gc.collect()
+    per = (gc.mem_alloc() - a) // 10
+    sup.stop()
+    await asyncio.sleep_ms(10)
+    eq({st["state"] for st in sup.states().values()}, {"stopped"})
+    assert per < 450, per
+
+
+async def test_supervisor_task_that_returns_is_done():
+    sup = Supervisor(lambda *a, **kw: None)
+
+    async def once():
+        await asyncio.sleep_ms(1)
+
+    sup.add("once", once)
+    await asyncio.sleep_ms(20)
+    eq(sup.states()["once"], {"state": "done", "restarts": 0, "last_error": None})
+
+
+async def test_supervisor_factory_that_fails_is_a_crash():
+    logs = []
+    sup = Supervisor(lambda lvl, ev, msg, detail=None: logs.append(ev))
+    sup.add("broken", lambda: None)  # no coroutine: create_task raises
+    st = sup.states()["broken"]
+    eq(st["state"], "crashed")
+    eq(st["restarts"], 1)
+    assert st["last_error"].startswith("TypeError"), st
+    eq(logs, ["task.crash"])
+    sup.stop()
+
+
 def test_repl_raw_mode_protocol():
     out = Sink()
     r = Repl(None, out)

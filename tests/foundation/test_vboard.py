@@ -44,6 +44,38 @@ def test_app_is_imported_from_romfs(vboard):
     assert err == "" and out.split() == ["/rom/app/__init__.mpy", "/rom"]
 
 
+def test_vboard_config_is_not_kept_after_boot(vboard):
+    # boards/unix/board.py booted(): the vboard configuration (meters' TLS keys, set-up
+    # sections) is dropped once the services are set up but the image path (gwtool deploy
+    # and reset read it); config() reads the file again
+    keys = sorted(json.loads((vboard.workdir / "vboard.json").read_text()))
+    code = ("import vboot, board, app\n"
+            "print(sorted(vboot.CONFIG), app.CTX.hal.vboard, sorted(board.config())"
+            f" == {keys!r})")
+    out, err = raw_exec(vboard.endpoints["repl"], code)
+    assert err == "" and out.split() == ["['romfs']", "{}", "True"], (out, err)
+
+
+def test_base_boot_set_of_modules(vboard):
+    # each module costs a module object, its globals and path qstrs: the base's modules
+    # (hal.unix.console/tty/host_nic were folded into board.py, pty_uart and net)
+    out, err = raw_exec(vboard.endpoints["repl"], "import sys\nprint(' '.join(sorted("
+                        "m for m in sys.modules if m.split('.')[0] in "
+                        "('hal', 'app', 'drivers', 'board'))))")
+    assert err == "" and out.split() == [
+        "app", "app.leds", "app.repl", "app.supervisor", "board", "drivers", "drivers.cc1101",
+        "drivers.rs485", "hal", "hal.unix", "hal.unix.cc1101_emu", "hal.unix.gpio",
+        "hal.unix.net", "hal.unix.pty_uart", "hal.unix.rtc", "hal.unix.simclock"], out
+
+
+def test_tracebacks_name_the_module(vboard):
+    # gwtool.build: mpy-cross -s <dotted module name>, the qstr the import interns anyway
+    # (a path as source name is one more qstr per module)
+    _, err = raw_exec(vboard.endpoints["repl"], "from app import leds\n"
+                        "leds.set_mode(None, 'PWR', 'bogus')")
+    assert 'File "app.leds", line' in err and "ValueError: bogus" in err, err
+
+
 def test_data_partition_is_littlefs(vboard):
     out, err = raw_exec(vboard.endpoints["repl"],
                         "import os\nwith open('/data/x','w') as f: f.write('1')\n"
