@@ -1,7 +1,9 @@
 """Administration by the gateway administrator (GWA): the gateway polls, never listens.
 
-Every `poll_s` (and at once after a valid wake-up packet) the gateway opens TLS sessions
-to the *configured* GWA (pinned certificate "gwa") and, each an HTTP request:
+Every `poll_s` (and at once after a valid wake-up packet) the gateway opens one TLS
+session to the *configured* GWA (pinned certificate "gwa") and makes these HTTP requests
+over it (Connection: keep-alive; a new session only after a failure, the GWA's
+"Connection: close" or an applied configuration):
 1. POST /time     NTPv4 exchange (wan.ntp) -> ctx.core.time_sync(offset, "gwa")
 2. GET  /config?version=N  -> 204 (nothing newer) or 200 with the configuration JSON and
    header X-Signature: hex(r || s), ECDSA-SHA256 by the GWA key over the body bytes.
@@ -19,8 +21,8 @@ to the *configured* GWA (pinned certificate "gwa") and, each an HTTP request:
 import asyncio
 import json
 
-from wan import http, ntp
-from wan.tlsconn import WanError, open_session
+from wan import http
+from wan.tlsconn import WanError, open_session, unload
 
 class Admin:
     def __init__(self, wan):
@@ -35,10 +37,8 @@ class Admin:
         self.update = True  # wan.update.Updater when needed (see _update), else None
         self._kept = None  # a TLS session kept open between requests (keep=True)
 
-    async def _request(self, method, path, body=b"", headers=None, max_body=65536,
-                       keep=False):
-        """One request to the GWA; keep=True keeps the TLS session for the next call
-        (until a call without keep, or close_kept())."""
+    async def _open(self):
+        """The poll's TLS session: the one kept from the previous request, or a new one."""
         s = self._kept
         self._kept = None
         if s is not None and s.expired(self.ctx.now()):
@@ -48,6 +48,14 @@ class Admin:
             g = self.wan.gwa
             s = await open_session(self.ctx, self.wan.ident, g.get("name", "gwa"), g["host"],
                                    g["port"])
+        return s
+
+    async def _request(self, method, path, body=b"", headers=None, max_body=65536,
+                       keep=True):
+        """One request to the GWA over the poll's session: kept open for the next request
+        (one TLS handshake per poll, the layer's largest transient RAM user) until a
+        call with keep=False, a failure, the GWA's "Connection: close" or close_kept()."""
+        s = await self._open()
         ok = False
         try:
             res = await http.request(s, method, path, body, headers, max_body=max_body,
@@ -67,24 +75,25 @@ class Admin:
 
     # ---- time --------------------------------------------------------------------------
     async def sync_time(self):
-        g = self.wan.gwa
-        s = await open_session(self.ctx, self.wan.ident, g.get("name", "gwa"), g["host"],
-                               g["port"])
+        from wan import ntp  # per poll, dropped after it (RAM between polls)
+
         try:
+            self._kept = await self._open()
             t1 = self.ctx.now_ms()  # after the handshake: only the exchange is timed
             req = ntp.request(t1)
-            st, _, body = await http.request(s, "POST", "/time", req,
-                                             {"Content-Type": "application/ntp"})
+            st, _, body = await self._request("POST", "/time", req,
+                                              {"Content-Type": "application/ntp"})
             t4 = self.ctx.now_ms()
+            if st != 200:
+                raise WanError("time: HTTP %d" % st, "gwa")
+            try:
+                off, delay = ntp.evaluate(req, body, t4)
+            except ntp.NtpError as e:
+                self.ctx.log(3, "wan.time", "refused NTP reply: %s" % e)
+                return None
         finally:
-            await s.close()
-        if st != 200:
-            raise WanError("time: HTTP %d" % st, "gwa")
-        try:
-            off, delay = ntp.evaluate(req, body, t4)
-        except ntp.NtpError as e:
-            self.ctx.log(3, "wan.time", "refused NTP reply: %s" % e)
-            return None
+            ntp = None
+            unload("wan.ntp")
         self.time_offset_ms, self.time_delay_ms = off, delay
         core = getattr(self.ctx, "core", None)
         sync = getattr(core, "time_sync", None)
@@ -117,6 +126,13 @@ class Admin:
                 ack["version"] = json.loads(body).get("version")
             except (ValueError, AttributeError):
                 pass
+        finally:
+            config = None
+            unload("wan.config")
+            unload("crypto.cms")
+        if "reason" not in ack:
+            # the acknowledgement goes to the GWA (and with the certificates) just applied
+            await self.close_kept()
         await self._request("POST", "/ack", json.dumps(ack).encode(),
                             {"Content-Type": "application/json"})
         return ack
@@ -181,13 +197,13 @@ class Admin:
             await self._session()
 
     async def _session(self):
-        await self.sync_time()
-        await self.fetch_config()
-        try:
+        try:  # one TLS session for the poll's requests (kept alive between them)
+            await self.sync_time()
+            await self.fetch_config()
             await self._update()
+            await self.push_logs()
         finally:
             await self.close_kept()
-        await self.push_logs()
         self.sessions += 1
 
     async def run(self):

@@ -18,7 +18,7 @@ import json
 
 from wan import http
 from wan.queue import open_queue
-from wan.tlsconn import WanError, open_session
+from wan.tlsconn import WanError, open_session, unload
 
 _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
@@ -119,8 +119,9 @@ class Outbox:
         return built
 
     def build(self, taf, channels, now, delivery_id="", out=None):
-        """The CMS payload (bytearray), or written to the stream `out`."""
-        from crypto import cms  # imported when the first payload is built (RAM)
+        """The CMS payload (bytearray), or written to the stream `out`. crypto.cms and
+        wan.cosem are loaded per payload and dropped after it (RAM between payloads)."""
+        from crypto import cms
         from wan import cosem
 
         e = self.emt
@@ -130,9 +131,14 @@ class Outbox:
         for (m, o), vals in sorted(channels.items()):
             vals.sort(key=lambda x: x[0])  # by capture time
             chans.append((e.meter_name(m), o, vals))
-        # the document is generated twice (hash, then copy) straight into the CMS buffer
-        return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
-                         w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now, out)
+        try:
+            # the document is generated twice (hash, then copy) straight into the CMS buffer
+            return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
+                             w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now,
+                             out)
+        finally:
+            unload("crypto.cms")
+            unload("wan.cosem")
 
     # ---- delivery --------------------------------------------------------------------
     def pending(self):

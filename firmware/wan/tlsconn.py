@@ -33,6 +33,19 @@ class WanError(Exception):
         self.peer = peer
 
 
+def unload(name):
+    """Drop a module loaded for one use (RAM between uses), with its package's reference
+    to it. Only for modules nothing keeps a reference to (their objects are transient)."""
+    import sys
+
+    if sys.modules.pop(name, None) is not None:
+        pkg, _, sub = name.rpartition(".")
+        try:
+            delattr(sys.modules[pkg], sub)
+        except (KeyError, AttributeError):
+            pass
+
+
 def read_file(path):
     with open(path, "rb") as f:
         return f.read()
@@ -79,11 +92,14 @@ class Identity:
     def context(self, name):
         """SSLContext pinned to the CA of peer `name`. Not cached: a context holds parsed
         certificates and key in the heap (several KiB per peer, up to 25 peers); making
-        one costs a few milliseconds per session."""
+        one costs a few milliseconds per session. crypto.cms (Cert) is dropped after it:
+        loaded per session and per payload, not kept between them (RAM)."""
         import tls
 
-        peer = self.peer_cert(name)
-        ca = self.issuer_of(peer)
+        try:
+            ca = self.issuer_of(self.peer_cert(name))
+        finally:
+            unload("crypto.cms")
         if ca is None:
             raise WanError("pinned certificate not issued by a trusted CA", name)
         key = getattr(self.secmod, "private_key_der", None)

@@ -12,6 +12,8 @@ The UDP listener is wan.service's (Wan.listen); this module is loaded at the fir
 """
 import hashlib
 
+from wan.tlsconn import unload
+
 MAGIC = b"SMWU"
 _VERSION = const(1)
 STATE = "/data/wan/wakeup.last"
@@ -71,6 +73,8 @@ class Wakeup:
             gwa = self.wan.ident.peer_cert(self.wan.gwa.get("name", "gwa"))
         except Exception:  # noqa: BLE001 - no pinned GWA: nothing can be valid
             raise WakeupError("no GWA certificate")
+        finally:
+            unload("crypto.cms")  # loaded per check, not kept (RAM)
         if not self.wan.secmod.verify(gwa.point, hashlib.sha256(body).digest(), r, s):
             raise WakeupError("bad signature")
         window = self.wan.gwa.get("wakeup_window_s", 300)

@@ -106,6 +106,9 @@ def test_wan_end_to_end(sim):
     mods = out[-1]
     for m in ("wan.config", "wan.update", "wan.wakeup"):
         assert repr(m) not in mods, (m, mods)
+    # loaded per use and dropped after it: NTP per poll, CMS per session and payload
+    for m in ("wan.ntp", "crypto.cms", "wan.cosem"):
+        assert repr(m) not in mods, (m, mods)
 
     # --- emt2 down for two simulated hours, with a power cut in between ----------------
     emt2.down()
@@ -174,3 +177,7 @@ def test_wan_end_to_end(sim):
     gwa.send_wakeup(addr, t=sim.now())
     wait(lambda: any(a.get("result") == "applied" for a in gwa.acks), timeout=30)
     assert wait(lambda: status(sim)["config"] == 6)
+    # configuration handling is dropped after use; payloads were built, wake-ups checked
+    mods = raw_exec(sim.vboard.endpoints["repl"], "import sys; print(sorted(sys.modules))")
+    for m in ("wan.config", "wan.ntp", "crypto.cms", "wan.cosem"):
+        assert repr(m) not in mods, (m, mods)
