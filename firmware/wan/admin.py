@@ -21,7 +21,7 @@ over it (Connection: keep-alive; a new session only after a failure, the GWA's
 import asyncio
 import json
 
-from wan import http
+from wan import http, wait_event
 from wan.tlsconn import WanError, open_session, unload
 
 class Admin:
@@ -217,8 +217,4 @@ class Admin:
                 except Exception as e:  # noqa: BLE001 - e.g. MemoryError: log, next poll
                     self.ctx.log(3, "wan.gwa", "GWA session error: %s: %s" % (
                         type(e).__name__, e))
-            try:
-                await asyncio.wait_for_ms(
-                    self.poke.wait(), self.ctx.real_ms(self.wan.gwa.get("poll_s", 900)))
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self.poke, self.ctx.real_ms(self.wan.gwa.get("poll_s", 900)))

@@ -216,7 +216,11 @@ class Outbox:
             try:
                 while await self.send_one():
                     self.backoff = 0
-                await self._wait(self.emt.schedule_s)
+                # until a payload is built (flush) or the next schedule tick (Wan.run
+                # wakes every outbox then): no timeout of its own (asyncio.wait_for_ms
+                # holds two tasks and three frames per waiting outbox, ~300 B x64)
+                self.wake.clear()
+                await self.wake.wait()
             except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
                 self.failures += 1
                 d = self.next_backoff()
@@ -225,10 +229,3 @@ class Outbox:
                 self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
                              "%s: %s; retry in %d s" % (self.emt.id, why, d))
                 await self.ctx.sleep(d)
-
-    async def _wait(self, s):
-        self.wake.clear()
-        try:
-            await asyncio.wait_for_ms(self.wake.wait(), self.ctx.real_ms(s))
-        except asyncio.TimeoutError:
-            pass

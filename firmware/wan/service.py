@@ -163,6 +163,8 @@ class Wan:
             now = self.ctx.now()
             await self.ctx.sleep_until((now // flush_s + 1) * flush_s)
             self.flush()
+            for ob in self.outboxes.values():
+                ob.wake.set()  # each outbox retries its queue at least once per tick
             up = getattr(self.admin, "update", None)
             if up and up is not True:
                 up.tick()

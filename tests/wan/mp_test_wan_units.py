@@ -201,3 +201,48 @@ def test_soft_secmod_lifecycle():
         SoftSecMod(key=ecc.P256.n + 1).public_key()
     with raises(SecModError):
         SoftSecMod(key=b"short")
+
+
+async def test_wait_event_timeout_wakeup_and_ram():
+    """wan.wait_event: ends when the event is set or after ms; a waiting task holds less
+    than with asyncio.wait_for_ms (the GWA poller and the link wait with it)."""
+    import asyncio
+    import gc
+    import time
+
+    from wan import wait_event
+
+    ev = asyncio.Event()
+    t0 = time.ticks_ms()
+    await wait_event(ev, 60)
+    assert ev.is_set() and 50 <= time.ticks_diff(time.ticks_ms(), t0) < 1000
+    ev.clear()
+    t = asyncio.create_task(wait_event(ev, 100000))
+    await asyncio.sleep_ms(10)
+    ev.set()
+    await asyncio.sleep_ms(10)
+    assert t.done()
+
+    async def waiter(use_wait_for, e):
+        try:
+            if use_wait_for:
+                await asyncio.wait_for_ms(e.wait(), 100000)
+            else:
+                await wait_event(e, 100000)
+        except asyncio.TimeoutError:
+            pass
+
+    used = []
+    for use_wait_for in (True, False, True, False):  # the first round loads asyncio.funcs
+        e = asyncio.Event()
+        gc.collect()
+        a = gc.mem_alloc()
+        ts = [asyncio.create_task(waiter(use_wait_for, e)) for i in range(4)]
+        await asyncio.sleep_ms(10)
+        gc.collect()
+        used.append(gc.mem_alloc() - a)
+        e.set()
+        await asyncio.sleep_ms(10)
+        assert all(x.done() for x in ts)
+        ts = e = None
+    assert used[3] < used[2] - 4 * 150, used  # x64: ~80 vs ~300 B per waiting task
