@@ -129,6 +129,7 @@ class Admin:
         finally:
             config = None
             unload("wan.config")
+            unload("wan.profiles")
             unload("crypto.cms")
         if "reason" not in ack:
             # the acknowledgement goes to the GWA (and with the certificates) just applied

@@ -16,12 +16,38 @@ EMT drops duplicates (a lost acknowledgement makes the gateway send it again).
 import asyncio
 import json
 
+from crypto.kdf import hmac_sha256
 from wan import http
 from wan.queue import open_queue
 from wan.tlsconn import WanError, open_session, unload
 
 _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
+
+
+class Emt:
+    """One EMT profile (the "emts" entries of the "wan" section, checked by wan.profiles)."""
+
+    def __init__(self, d):
+        self.id = d["id"]
+        self.host = d["host"]
+        self.port = d["port"]
+        self.path = d.get("path", "/deliver")
+        self.peer = d.get("peer", self.id)
+        self.enc_cert = d.get("enc_cert", self.peer)
+        self.tafs = d.get("tafs", ["TAF7"])
+        self.schedule_s = d.get("schedule_s", 900)
+        self.alias = d.get("alias")
+        self._pkey = (d.get("pseudonym_key") or self.alias or "").encode()
+        self.mqtt = d.get("mqtt")
+
+    def gateway_name(self, gateway_id):
+        return self.alias or gateway_id
+
+    def meter_name(self, meter):
+        if not self.alias:
+            return meter
+        return "%s-%s" % (self.alias, hmac_sha256(self._pkey, meter.encode())[:6].hex())
 
 
 class Outbox:

@@ -78,9 +78,13 @@ class Wan:
         """Apply a validated "wan" section (raises profiles.ProfileError)."""
         from wan import profiles
         from wan.delivery import Outbox
-        from wan.tlsconn import Identity
+        from wan.tlsconn import Identity, unload
 
-        gid, gwa, emts = profiles.parse(wan_section)
+        try:
+            gid, gwa, emts = profiles.parse(wan_section)
+        finally:
+            profiles = None
+            unload("wan.profiles")  # the schema check, not needed until the next one (RAM)
         self.gateway_id = gid
         self.gwa = gwa
         self.emts = emts

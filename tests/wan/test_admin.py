@@ -33,7 +33,8 @@ res["emts"] = sorted(w.outboxes)
 res["logs"] = ctx.logs
 import sys
 # loaded per poll/configuration and dropped after (RAM): gone, also from the packages
-res["kept_loaded"] = [m for m in ("crypto.cms", "wan.ntp", "wan.config") if m in sys.modules
+res["kept_loaded"] = [m for m in ("crypto.cms", "wan.ntp", "wan.config", "wan.profiles")
+                      if m in sys.modules
                       or hasattr(sys.modules[m.split(".")[0]], m.split(".")[1])]
 print(json.dumps(res))
 """

@@ -106,8 +106,9 @@ def test_wan_end_to_end(sim):
     mods = out[-1]
     for m in ("wan.config", "wan.update", "wan.wakeup"):
         assert repr(m) not in mods, (m, mods)
-    # loaded per use and dropped after it: NTP per poll, CMS per session and payload
-    for m in ("wan.ntp", "crypto.cms", "wan.cosem"):
+    # loaded per use and dropped after it: NTP per poll, CMS per session and payload, the
+    # profile schema check per configuration
+    for m in ("wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles"):
         assert repr(m) not in mods, (m, mods)
 
     # --- emt2 down for two simulated hours, with a power cut in between ----------------
@@ -179,5 +180,5 @@ def test_wan_end_to_end(sim):
     assert wait(lambda: status(sim)["config"] == 6)
     # configuration handling is dropped after use; payloads were built, wake-ups checked
     mods = raw_exec(sim.vboard.endpoints["repl"], "import sys; print(sorted(sys.modules))")
-    for m in ("wan.config", "wan.ntp", "crypto.cms", "wan.cosem"):
+    for m in ("wan.config", "wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles"):
         assert repr(m) not in mods, (m, mods)
