@@ -21,7 +21,7 @@ over it (Connection: keep-alive; a new session only after a failure, the GWA's
 import asyncio
 import json
 
-from wan import http, wait_event
+from wan import wait_event
 from wan.tlsconn import WanError, open_session, unload
 
 class Admin:
@@ -55,6 +55,8 @@ class Admin:
         """One request to the GWA over the poll's session: kept open for the next request
         (one TLS handshake per poll, the layer's largest transient RAM user) until a
         call with keep=False, a failure, the GWA's "Connection: close" or close_kept()."""
+        from wan import http  # per poll: session() drops it (RAM between polls)
+
         s = await self._open()
         ok = False
         try:
@@ -195,16 +197,14 @@ class Admin:
     # ---- loop --------------------------------------------------------------------------
     async def session(self):
         async with self.wan.ident.lock:
-            await self._session()
-
-    async def _session(self):
-        try:  # one TLS session for the poll's requests (kept alive between them)
-            await self.sync_time()
-            await self.fetch_config()
-            await self._update()
-            await self.push_logs()
-        finally:
-            await self.close_kept()
+            try:  # one TLS session for the poll's requests (kept alive between them)
+                await self.sync_time()
+                await self.fetch_config()
+                await self._update()
+                await self.push_logs()
+            finally:
+                await self.close_kept()
+                unload("wan.http")
         self.sessions += 1
 
     async def run(self):

@@ -17,7 +17,6 @@ import asyncio
 import json
 
 from crypto.kdf import hmac_sha256
-from wan import http
 from wan.queue import open_queue
 from wan.tlsconn import WanError, open_session, unload
 
@@ -65,33 +64,27 @@ class Outbox:
         self.delivered = 0
         self.failures = 0
         self.wake = asyncio.Event()
-        self._recover()
-
-    # ---- intake ----------------------------------------------------------------------
-    def _recover(self):
-        """A payload in ".out" covers its TAF's values up to "upto": drop those from the
-        TAF's input queue (they may still be there after a power cut)."""
+        # recovery: a payload in ".out" covers its TAF's values up to "upto": drop those
+        # from the TAF's input queue (they may still be there after a power cut); only
+        # the header line of each payload is read
         upto = {}
         for seq in self.outq.iter(self.outq.first_seq):
-            h = self.header(seq)
-            if h:
-                upto[h["taf"]] = max(upto.get(h["taf"], 0), h["upto"])
+            fs = self.outq.open(seq)
+            if fs is None:
+                continue
+            try:
+                h = json.loads(fs[0].readline())
+            except ValueError:
+                continue
+            finally:
+                fs[0].close()
+            upto[h["taf"]] = max(upto.get(h["taf"], 0), h["upto"])
         for t, u in upto.items():
             q = self.inqs.get(t)
             if q is not None and u >= q.first_seq:
                 q.trim(u)
 
-    def header(self, seq):
-        fs = self.outq.open(seq)  # only the header line is read, not the payload
-        if fs is None:
-            return None
-        try:
-            return json.loads(fs[0].readline())
-        except ValueError:
-            return None
-        finally:
-            fs[0].close()
-
+    # ---- intake ----------------------------------------------------------------------
     def add(self, taf, meter, obis, value):
         q = self.inqs.get(taf)
         if q is None:
@@ -196,14 +189,20 @@ class Outbox:
                 self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
                 return True
             async with self.wan.ident.lock:
-                s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+                from wan import http  # per session, dropped after it (RAM between sessions)
+
                 try:
-                    st, hdr, body = await http.request(
-                        s, "POST", e.path, (f, n),
-                        {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
-                         "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+                    s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+                    try:
+                        st, hdr, body = await http.request(
+                            s, "POST", e.path, (f, n),
+                            {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
+                             "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+                    finally:
+                        await s.close()
                 finally:
-                    await s.close()
+                    http = None
+                    unload("wan.http")
         finally:
             f.close()
         if st != 200:
@@ -231,12 +230,6 @@ class Outbox:
         topic = "%s/%s" % (self.emt.mqtt.get("topic", "smgw"), did)
         await m.publish_reliable(topic, payload, self.emt.mqtt.get("qos", 1), attempts=2)
 
-    def next_backoff(self):
-        b = self.backoff * 2 if self.backoff else self.retry_min_s
-        self.backoff = min(b, self.retry_max_s)
-        r = self.wan.secmod.random(1)[0]
-        return self.backoff * (0.5 + r / 255)
-
     async def run(self):
         while True:
             try:
@@ -249,7 +242,9 @@ class Outbox:
                 await self.wake.wait()
             except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
                 self.failures += 1
-                d = self.next_backoff()
+                b = self.backoff * 2 if self.backoff else self.retry_min_s
+                self.backoff = min(b, self.retry_max_s)
+                d = self.backoff * (0.5 + self.wan.secmod.random(1)[0] / 255)
                 why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
                     type(ex).__name__, ex)
                 self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",

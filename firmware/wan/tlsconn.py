@@ -137,14 +137,9 @@ class Session:
             pass
 
 
-def link_ok(ctx):
-    """Contract: never connect unless ctx.link is None or its state is "up"."""
-    link = getattr(ctx, "link", None)
-    return link is None or link.state == "up"
-
-
 async def open_session(ctx, ident, name, host, port, timeout_s=30):
-    if not link_ok(ctx):
+    link = getattr(ctx, "link", None)
+    if link is not None and link.state != "up":  # contract: connect only over a link up
         raise WanError("WAN link not up", name)
     net = getattr(getattr(ctx, "hal", None), "net", None)
     if net is not None and hasattr(net, "getaddrinfo"):

@@ -36,6 +36,7 @@ import sys
 res["kept_loaded"] = [m for m in ("crypto.cms", "wan.ntp", "wan.config", "wan.profiles")
                       if m in sys.modules
                       or hasattr(sys.modules[m.split(".")[0]], m.split(".")[1])]
+res["http_loaded"] = "wan.http" in sys.modules or hasattr(sys.modules["wan"], "http")
 print(json.dumps(res))
 """
 
@@ -111,6 +112,7 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
         conns, kept = gwa.connections, gwa.kept
         out = _run(mpy, d, wan, 'await a.session()\nres["sessions"] = a.sessions')
         assert out["sessions"] == 1 and out["kept_loaded"] == [], out
+        assert out["http_loaded"] is False  # HTTP client: loaded per poll, dropped after it
         assert gwa.connections - conns == 1 and gwa.kept - kept == 3, (  # time, config, update
             gwa.connections - conns, gwa.kept - kept)
     finally:

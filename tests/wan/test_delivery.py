@@ -38,7 +38,7 @@ async def deliver(rounds=20):
 @STEPS@
 import sys
 # modules loaded per payload/session and dropped after (RAM): gone, also from the packages
-drop = [m for m in ("crypto.cms", "wan.cosem", "wan.profiles") if m in sys.modules or hasattr(
+drop = [m for m in ("crypto.cms", "wan.cosem", "wan.profiles", "wan.http") if m in sys.modules or hasattr(
     sys.modules[m.split(".")[0]], m.split(".")[1])]
 print(json.dumps({"status": w.status(), "logs": ctx.logs[-20:], "kept_loaded": drop}))
 """

@@ -108,7 +108,7 @@ def test_wan_end_to_end(sim):
         assert repr(m) not in mods, (m, mods)
     # loaded per use and dropped after it: NTP per poll, CMS per session and payload, the
     # profile schema check per configuration
-    for m in ("wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles"):
+    for m in ("wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles", "wan.http"):
         assert repr(m) not in mods, (m, mods)
 
     # --- emt2 down for two simulated hours, with a power cut in between ----------------
