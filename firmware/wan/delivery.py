@@ -13,7 +13,6 @@ A payload leaves ".out" only when the EMT acknowledged its delivery id
 "<gateway or alias>.<emt>.<out seq>" - unique, stable across retries and reboots, so the
 EMT drops duplicates (a lost acknowledgement makes the gateway send it again).
 """
-import asyncio
 import json
 
 from crypto.kdf import hmac_sha256
@@ -63,7 +62,7 @@ class Outbox:
         self.backoff = 0
         self.delivered = 0
         self.failures = 0
-        self.wake = asyncio.Event()
+        self.retry_at = 0  # gateway ms of the next attempt after a failure (0: none)
         # recovery: a payload in ".out" covers its TAF's values up to "upto": drop those
         # from the TAF's input queue (they may still be there after a power cut); only
         # the header line of each payload is read
@@ -134,7 +133,7 @@ class Outbox:
             q.trim(last)
             built += 1
         if built:
-            self.wake.set()
+            self.wan.wake.set()
         return built
 
     def build(self, taf, channels, now, delivery_id="", out=None):
@@ -230,23 +229,20 @@ class Outbox:
         topic = "%s/%s" % (self.emt.mqtt.get("topic", "smgw"), did)
         await m.publish_reliable(topic, payload, self.emt.mqtt.get("qos", 1), attempts=2)
 
-    async def run(self):
-        while True:
-            try:
-                while await self.send_one():
-                    self.backoff = 0
-                # until a payload is built (flush) or the next schedule tick (Wan.run
-                # wakes every outbox then): no timeout of its own (asyncio.wait_for_ms
-                # holds two tasks and three frames per waiting outbox, ~300 B x64)
-                self.wake.clear()
-                await self.wake.wait()
-            except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
-                self.failures += 1
-                b = self.backoff * 2 if self.backoff else self.retry_min_s
-                self.backoff = min(b, self.retry_max_s)
-                d = self.backoff * (0.5 + self.wan.secmod.random(1)[0] / 255)
-                why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
-                    type(ex).__name__, ex)
-                self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
-                             "%s: %s; retry in %d s" % (self.emt.id, why, d))
-                await self.ctx.sleep(d)
+    async def deliver(self):
+        """Send what is queued (Wan.deliver, when no retry is pending); after a failure
+        the next attempt waits a backoff with jitter (retry_at)."""
+        try:
+            while await self.send_one():
+                self.backoff = 0
+            self.retry_at = 0
+        except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
+            self.failures += 1
+            b = self.backoff * 2 if self.backoff else self.retry_min_s
+            self.backoff = min(b, self.retry_max_s)
+            d = self.backoff * (0.5 + self.wan.secmod.random(1)[0] / 255)
+            why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
+                type(ex).__name__, ex)
+            self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
+                         "%s: %s; retry in %d s" % (self.emt.id, why, d))
+            self.retry_at = self.ctx.now_ms() + int(d * 1000) or 1

@@ -11,6 +11,7 @@ import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
+from wan import wait_event
 from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
 
 _DATA = const("/data")
@@ -73,6 +74,7 @@ class Wan:
         self.admin = None
         self.wakeup = None  # wan.wakeup.Wakeup, made at the first packet (RAM)
         self.wakeup_sock = None
+        self.wake = asyncio.Event()  # a payload was built, or a schedule tick (deliver)
 
     def configure(self, wan_section, version=None):
         """Apply a validated "wan" section (raises profiles.ProfileError)."""
@@ -143,32 +145,40 @@ class Wan:
             if self.wakeup.handle(pkt, src) and self.admin:
                 self.admin.poke.set()
 
-    async def run(self):
-        tasks = {}
-        flush_s = 60
+    async def deliver(self):
+        """Delivery to all EMTs in one task (WAN sessions run one at a time anyway,
+        Identity.lock; a task per EMT held ~450 B x64 each): each outbox sends what is
+        queued unless it waits out a backoff after a failure."""
         while True:
-            for k, ob in self.outboxes.items():
-                t = tasks.get(k)
-                if t is None or t[0] is not ob or t[1].done():
-                    if t is not None and not t[1].done():
-                        t[1].cancel()
-                    tasks[k] = (ob, asyncio.create_task(ob.run()))
-            for k in list(tasks):
-                if k not in self.outboxes and k != "<wakeup>":
-                    tasks.pop(k)[1].cancel()
+            self.wake.clear()
+            nxt = 0
+            for ob in list(self.outboxes.values()):
+                if ob.retry_at <= self.ctx.now_ms():
+                    await ob.deliver()
+                if ob.retry_at and (not nxt or ob.retry_at < nxt):
+                    nxt = ob.retry_at
+            if nxt:
+                await wait_event(self.wake, max(1, self.ctx.real_ms(
+                    (nxt - self.ctx.now_ms()) / 1000)))
+            else:  # until a payload is built or the next schedule tick (run)
+                await self.wake.wait()
+
+    async def run(self):
+        dt = lt = None
+        while True:
+            if dt is None or dt.done():
+                dt = asyncio.create_task(self.deliver())
             if self.admin is not None and (self.admin.task is None or self.admin.task.done()):
                 self.admin.task = asyncio.create_task(self.admin.run())
-            if self.wakeup_sock is not None and (
-                    tasks.get("<wakeup>") is None or tasks["<wakeup>"][1].done()):
-                tasks["<wakeup>"] = (None, asyncio.create_task(self.listen()))
+            if self.wakeup_sock is not None and (lt is None or lt.done()):
+                lt = asyncio.create_task(self.listen())
             # payloads on the grid of the smallest schedule
             sched = [e.schedule_s for e in self.emts] or [900]
             flush_s = max(1, min(sched))
             now = self.ctx.now()
             await self.ctx.sleep_until((now // flush_s + 1) * flush_s)
             self.flush()
-            for ob in self.outboxes.values():
-                ob.wake.set()  # each outbox retries its queue at least once per tick
+            self.wake.set()  # each outbox tries its queue at least once per tick
             up = getattr(self.admin, "update", None)
             if up and up is not True:
                 up.tick()
