@@ -20,8 +20,8 @@ over it (Connection: keep-alive; a new session only after a failure, the GWA's
 """
 import asyncio
 import json
+import time
 
-from wan import wait_event
 from wan.tlsconn import WanError, open_session, unload
 
 class Admin:
@@ -29,7 +29,6 @@ class Admin:
         self.wan = wan
         self.ctx = wan.ctx
         self.task = None
-        self.poke = asyncio.Event()
         self.last_event = 0
         self.sessions = 0
         self.time_offset_ms = None
@@ -208,9 +207,9 @@ class Admin:
         self.sessions += 1
 
     async def run(self):
+        w = self.wan
         while True:
-            self.poke.clear()  # a wake-up during the session below makes the next one
-            if self.wan.gwa:
+            if w.gwa:
                 try:
                     await self.session()
                 except WanError as e:
@@ -218,4 +217,12 @@ class Admin:
                 except Exception as e:  # noqa: BLE001 - e.g. MemoryError: log, next poll
                     self.ctx.log(3, "wan.gwa", "GWA session error: %s: %s" % (
                         type(e).__name__, e))
-            await wait_event(self.poke, self.ctx.real_ms(self.wan.gwa.get("poll_s", 900)))
+            # the next poll after poll_s, or at once after a valid wake-up packet (also one
+            # that came during the session); the UDP socket is read here every 100 ms: no
+            # listener task, no event (RAM)
+            t0 = time.ticks_ms()
+            ms = self.ctx.real_ms(w.gwa.get("poll_s", 900))
+            while time.ticks_diff(time.ticks_ms(), t0) < ms:
+                if w.wakeup_sock is not None and w.woken():
+                    break
+                await asyncio.sleep_ms(100)

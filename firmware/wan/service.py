@@ -3,8 +3,8 @@
 setup(ctx): ctx.secmod (the board's secure element when there is one, else the
 software module on /data/pki/gateway.key), factory provisioning on the virtual board,
 the "wan" configuration, subscription to the core's TAF outputs; ctx.wan = the Wan.
-run(ctx): one delivery task per EMT, the payload builder on the schedule grid, the GWA
-poller and the wake-up listener (wan.admin, wan.wakeup).
+run(ctx): one delivery task for all EMTs, the payload builder on the schedule grid, the
+GWA poller, which also reads the wake-up packets between polls (wan.admin, wan.wakeup).
 """
 import asyncio
 import json
@@ -130,20 +130,21 @@ class Wan:
                 "emts": {k: {"pending": o.pending(), "delivered": o.delivered,
                              "failures": o.failures} for k, o in self.outboxes.items()}}
 
-    async def listen(self):
-        """Wake-up listener: each packet is checked by wan.wakeup (loaded at the first)."""
+    def woken(self):
+        """Check the wake-up packets received (Admin.run, between polls) with wan.wakeup
+        (loaded at the first packet): True when one was valid."""
+        ok = False
         while True:
             try:
                 pkt, src = self.wakeup_sock.recvfrom(256)
             except OSError:
-                await asyncio.sleep_ms(100)
-                continue
+                return ok
             if self.wakeup is None:
                 from wan.wakeup import Wakeup
 
                 self.wakeup = Wakeup(self)
-            if self.wakeup.handle(pkt, src) and self.admin:
-                self.admin.poke.set()
+            if self.wakeup.handle(pkt, src):
+                ok = True
 
     async def deliver(self):
         """Delivery to all EMTs in one task (WAN sessions run one at a time anyway,
@@ -164,14 +165,12 @@ class Wan:
                 await self.wake.wait()
 
     async def run(self):
-        dt = lt = None
+        dt = None
         while True:
             if dt is None or dt.done():
                 dt = asyncio.create_task(self.deliver())
             if self.admin is not None and (self.admin.task is None or self.admin.task.done()):
                 self.admin.task = asyncio.create_task(self.admin.run())
-            if self.wakeup_sock is not None and (lt is None or lt.done()):
-                lt = asyncio.create_task(self.listen())
             # payloads on the grid of the smallest schedule
             sched = [e.schedule_s for e in self.emts] or [900]
             flush_s = max(1, min(sched))

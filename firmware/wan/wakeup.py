@@ -8,7 +8,8 @@ ours, |now - creation| <= window (default 300 s), creation newer than the last a
 packet (persisted, so a replay after a reboot is refused too). Then the gateway connects
 to the *configured* GWA address; nothing in the packet says where. Every packet is
 logged: "wan.wakeup" valid / invalid with the reason (system log via ctx.log).
-The UDP listener is wan.service's (Wan.listen); this module is loaded at the first packet.
+The UDP socket is read by wan.admin between polls (Wan.woken); this module is loaded at
+the first packet.
 """
 import hashlib
 
