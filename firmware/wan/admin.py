@@ -22,7 +22,7 @@ import asyncio
 import json
 import time
 
-from wan.tlsconn import WanError, open_session, unload
+from wan.tlsconn import WanError, unload
 
 class Admin:
     def __init__(self, wan):
@@ -44,9 +44,11 @@ class Admin:
             await s.close()
             s = None
         if s is None:
+            from wan import http  # per poll: session() drops it (RAM between polls)
+
             g = self.wan.gwa
-            s = await open_session(self.ctx, self.wan.ident, g.get("name", "gwa"), g["host"],
-                                   g["port"])
+            s = await http.open_session(self.ctx, self.wan.ident, g.get("name", "gwa"),
+                                        g["host"], g["port"])
         return s
 
     async def _request(self, method, path, body=b"", headers=None, max_body=65536,

@@ -17,7 +17,7 @@ import json
 
 from crypto.kdf import hmac_sha256
 from wan.queue import open_queue
-from wan.tlsconn import WanError, open_session, unload
+from wan.tlsconn import WanError, unload
 
 _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
@@ -191,7 +191,8 @@ class Outbox:
                 from wan import http  # per session, dropped after it (RAM between sessions)
 
                 try:
-                    s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+                    s = await http.open_session(self.ctx, self.wan.ident, e.peer, e.host,
+                                                e.port)
                     try:
                         st, hdr, body = await http.request(
                             s, "POST", e.path, (f, n),
