@@ -18,22 +18,17 @@ over it (Connection: keep-alive; a new session only after a failure, the GWA's
    /data/fw/boot.json has a trial, staged or rolled-back slot), if that module is present.
 4. POST /log      recent warnings/errors (ctx.events) the GWA has not seen yet.
 """
-import asyncio
 import json
-import time
 
 from wan.tlsconn import WanError, unload
 
 class Admin:
+    """One poll (made per poll by Wan.poll, this module dropped after it: RAM). What lasts
+    from poll to poll is the Wan's: gwa_sessions, last_event (logs sent), updater."""
+
     def __init__(self, wan):
         self.wan = wan
         self.ctx = wan.ctx
-        self.task = None
-        self.last_event = 0
-        self.sessions = 0
-        self.time_offset_ms = None
-        self.time_delay_ms = None
-        self.update = True  # wan.update.Updater when needed (see _update), else None
         self._kept = None  # a TLS session kept open between requests (keep=True)
 
     async def _open(self):
@@ -97,7 +92,6 @@ class Admin:
         finally:
             ntp = None
             unload("wan.ntp")
-        self.time_offset_ms, self.time_delay_ms = off, delay
         core = getattr(self.ctx, "core", None)
         sync = getattr(core, "time_sync", None)
         if sync is not None:
@@ -146,7 +140,7 @@ class Admin:
         ev = getattr(self.ctx, "events", None)
         if not isinstance(ev, list):
             return 0
-        ev = [e for e in ev if e["t"] > self.last_event]
+        ev = [e for e in ev if e["t"] > self.wan.last_event]
         if not ev:
             return 0
         # the JSON array in parts (no one big string): the same bytes as json.dumps(ev)
@@ -159,26 +153,29 @@ class Admin:
         st, _, _ = await self._request("POST", "/log", parts,
                                        {"Content-Type": "application/json"})
         if st == 200:
-            self.last_event = ev[-1]["t"]
+            self.wan.last_event = ev[-1]["t"]
         return len(ev)
 
     # ---- firmware update ----------------------------------------------------------------
     def _updater(self):
-        if not self.update:
+        w = self.wan
+        if not w.updater:
             try:
                 from wan.update import Updater
             except ImportError:  # a build without firmware update
-                self.update = False
+                w.updater = False
                 return None
-            self.update = Updater(self.wan)
-        return self.update
+            w.updater = Updater(w)
+        return w.updater
 
     async def _update(self):
         """wan.update stays unloaded (RAM) until there is something to do: a trial boot
         to confirm, a rollback to report or a staged image (checked at the first session
-        after boot: only the boot loader and the Updater change those), or an offer."""
-        if self.update is True:
-            self.update = None
+        after boot: only the boot loader and the Updater change those), or an offer.
+        The Updater, once made, is the Wan's (wan.updater)."""
+        w = self.wan
+        if w.updater is True:
+            w.updater = None
             try:
                 with open("/data/fw/boot.json") as f:
                     st = json.load(f)
@@ -186,16 +183,16 @@ class Admin:
                     self._updater()
             except (OSError, ValueError, AttributeError):
                 pass
-        if self.update:
-            return await self.update.poll(self._request)
-        if self.update is False:
+        if w.updater:
+            return await w.updater.poll(self._request)
+        if w.updater is False:
             return None
         st, _, body = await self._request("GET", "/update")
         if st == 200 and self._updater():
-            return await self.update.offer(self._request, body)
+            return await w.updater.offer(self._request, body)
         return None
 
-    # ---- loop --------------------------------------------------------------------------
+    # ---- poll ---------------------------------------------------------------------------
     async def session(self):
         async with self.wan.ident.lock:
             try:  # one TLS session for the poll's requests (kept alive between them)
@@ -206,25 +203,13 @@ class Admin:
             finally:
                 await self.close_kept()
                 unload("wan.http")
-        self.sessions += 1
+        self.wan.gwa_sessions += 1
 
-    async def run(self):
-        w = self.wan
-        while True:
-            if w.gwa:
-                try:
-                    await self.session()
-                except WanError as e:
-                    self.ctx.log(2, "wan.gwa", "GWA session failed: %s" % e)
-                except Exception as e:  # noqa: BLE001 - e.g. MemoryError: log, next poll
-                    self.ctx.log(3, "wan.gwa", "GWA session error: %s: %s" % (
-                        type(e).__name__, e))
-            # the next poll after poll_s, or at once after a valid wake-up packet (also one
-            # that came during the session); the UDP socket is read here every 100 ms: no
-            # listener task, no event (RAM)
-            t0 = time.ticks_ms()
-            ms = self.ctx.real_ms(w.gwa.get("poll_s", 900))
-            while time.ticks_diff(time.ticks_ms(), t0) < ms:
-                if w.wakeup_sock is not None and w.woken():
-                    break
-                await asyncio.sleep_ms(100)
+    async def poll(self):
+        """One poll for Wan.poll: failures are logged, the next poll comes anyway."""
+        try:
+            await self.session()
+        except WanError as e:
+            self.ctx.log(2, "wan.gwa", "GWA session failed: %s" % e)
+        except Exception as e:  # noqa: BLE001 - e.g. MemoryError: log, next poll
+            self.ctx.log(3, "wan.gwa", "GWA session error: %s: %s" % (type(e).__name__, e))

@@ -71,7 +71,11 @@ class Wan:
         self.retry_min_s = 30
         self.retry_max_s = 3600
         self.config_version = None
-        self.admin = None
+        self.admin = False  # GWA administration (wan.admin, loaded per poll) present
+        self.poller = None  # the poll task
+        self.gwa_sessions = 0  # completed GWA polls
+        self.last_event = 0  # time of the last event sent to the GWA (POST /log)
+        self.updater = True  # wan.update.Updater when needed (wan.admin._update), else None
         self.wakeup = None  # wan.wakeup.Wakeup, made at the first packet (RAM)
         self.wakeup_sock = None
         self.wake = asyncio.Event()  # a payload was built, or a schedule tick (deliver)
@@ -130,6 +134,33 @@ class Wan:
                 "emts": {k: {"pending": o.pending(), "delivered": o.delivered,
                              "failures": o.failures} for k, o in self.outboxes.items()}}
 
+    async def poll(self):
+        """The GWA poller: a poll (wan.admin.Admin, the module loaded per poll and dropped
+        after it: RAM) every poll_s, or at once after a valid wake-up packet, also one that
+        came during the poll (the UDP socket is read here every 100 ms: no listener task)."""
+        import time
+
+        from wan.tlsconn import unload
+
+        while True:
+            if self.gwa:
+                try:
+                    from wan.admin import Admin
+                except ImportError:  # a build without GWA administration
+                    self.admin = False
+                    return
+                try:
+                    await Admin(self).poll()
+                finally:
+                    Admin = None
+                    unload("wan.admin")
+            t0 = time.ticks_ms()
+            ms = self.ctx.real_ms(self.gwa.get("poll_s", 900))
+            while time.ticks_diff(time.ticks_ms(), t0) < ms:
+                if self.wakeup_sock is not None and self.woken():
+                    break
+                await asyncio.sleep_ms(100)
+
     def woken(self):
         """Check the wake-up packets received (Admin.run, between polls) with wan.wakeup
         (loaded at the first packet): True when one was valid."""
@@ -169,8 +200,8 @@ class Wan:
         while True:
             if dt is None or dt.done():
                 dt = asyncio.create_task(self.deliver())
-            if self.admin is not None and (self.admin.task is None or self.admin.task.done()):
-                self.admin.task = asyncio.create_task(self.admin.run())
+            if self.admin and (self.poller is None or self.poller.done()):
+                self.poller = asyncio.create_task(self.poll())
             # payloads on the grid of the smallest schedule
             sched = [e.schedule_s for e in self.emts] or [900]
             flush_s = max(1, min(sched))
@@ -178,7 +209,7 @@ class Wan:
             await self.ctx.sleep_until((now // flush_s + 1) * flush_s)
             self.flush()
             self.wake.set()  # each outbox tries its queue at least once per tick
-            up = getattr(self.admin, "update", None)
+            up = self.updater
             if up and up is not True:
                 up.tick()
 
@@ -241,12 +272,7 @@ def setup(ctx):
         ctx.log(4, "wan.config", "refused: %s" % e)
     if cfg.get("wan_retry"):
         WAN.retry_min_s, WAN.retry_max_s = cfg["wan_retry"]
-    try:
-        from wan.admin import Admin
-
-        WAN.admin = Admin(WAN)
-    except ImportError:
-        pass
+    WAN.admin = True  # wan.admin is loaded per poll (Wan.poll)
     if WAN.gwa:
         try:
             WAN.wakeup_sock, port = bind_udp(WAN.gwa.get("wakeup_port", 0), WAN.secmod.random)

@@ -103,14 +103,14 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
         gwa.publish(dict(new, version=4))
         conns, kept = gwa.connections, gwa.kept
         out = _run(mpy, d, wan, 'ctx.events = [{"t": 5, "level": 3, "event": "x", "msg": "m"}]\n'
-                                'await a.session()\nres["sessions"] = a.sessions')
+                                'await a.session()\nres["sessions"] = w.gwa_sessions')
         assert out["sessions"] == 1 and out["version"] == 4, out
         # time, config; (applied: a new session for the new configuration) ack, update, log
         assert gwa.connections - conns == 2 and gwa.kept - kept == 5, (
             gwa.connections - conns, gwa.kept - kept)
         gwa.config = None  # nothing newer: 204
         conns, kept = gwa.connections, gwa.kept
-        out = _run(mpy, d, wan, 'await a.session()\nres["sessions"] = a.sessions')
+        out = _run(mpy, d, wan, 'await a.session()\nres["sessions"] = w.gwa_sessions')
         assert out["sessions"] == 1 and out["kept_loaded"] == [], out
         assert out["http_loaded"] is False  # HTTP client: loaded per poll, dropped after it
         assert gwa.connections - conns == 1 and gwa.kept - kept == 3, (  # time, config, update
