@@ -1,7 +1,9 @@
 """Administration by the gateway administrator (GWA): the gateway polls, never listens.
 
-Every `poll_s` (and at once after a valid wake-up packet) the gateway opens TLS sessions
-to the *configured* GWA (pinned certificate "gwa") and, each an HTTP request:
+Every `poll_s` (and at once after a valid wake-up packet) the gateway opens one TLS
+session to the *configured* GWA (pinned certificate "gwa") and makes these HTTP requests
+over it (Connection: keep-alive; a new session only after a failure, the GWA's
+"Connection: close" or an applied configuration):
 1. POST /time     NTPv4 exchange (wan.ntp) -> ctx.core.time_sync(offset, "gwa")
 2. GET  /config?version=N  -> 204 (nothing newer) or 200 with the configuration JSON and
    header X-Signature: hex(r || s), ECDSA-SHA256 by the GWA key over the body bytes.
@@ -16,38 +18,42 @@ to the *configured* GWA (pinned certificate "gwa") and, each an HTTP request:
    /data/fw/boot.json has a trial, staged or rolled-back slot), if that module is present.
 4. POST /log      recent warnings/errors (ctx.events) the GWA has not seen yet.
 """
-import asyncio
 import json
 
-from wan import http, ntp
-from wan.tlsconn import WanError, open_session
+from wan.tlsconn import WanError, unload
 
 class Admin:
+    """One poll (made per poll by Wan.poll, this module dropped after it: RAM). What lasts
+    from poll to poll is the Wan's: gwa_sessions, last_event (logs sent), updater."""
+
     def __init__(self, wan):
         self.wan = wan
         self.ctx = wan.ctx
-        self.task = None
-        self.poke = asyncio.Event()
-        self.last_event = 0
-        self.sessions = 0
-        self.time_offset_ms = None
-        self.time_delay_ms = None
-        self.update = True  # wan.update.Updater when needed (see _update), else None
         self._kept = None  # a TLS session kept open between requests (keep=True)
 
-    async def _request(self, method, path, body=b"", headers=None, max_body=65536,
-                       keep=False):
-        """One request to the GWA; keep=True keeps the TLS session for the next call
-        (until a call without keep, or close_kept())."""
+    async def _open(self):
+        """The poll's TLS session: the one kept from the previous request, or a new one."""
         s = self._kept
         self._kept = None
         if s is not None and s.expired(self.ctx.now()):
             await s.close()
             s = None
         if s is None:
+            from wan import http  # per poll: session() drops it (RAM between polls)
+
             g = self.wan.gwa
-            s = await open_session(self.ctx, self.wan.ident, g.get("name", "gwa"), g["host"],
-                                   g["port"])
+            s = await http.open_session(self.ctx, self.wan.ident, g.get("name", "gwa"),
+                                        g["host"], g["port"])
+        return s
+
+    async def _request(self, method, path, body=b"", headers=None, max_body=65536,
+                       keep=True):
+        """One request to the GWA over the poll's session: kept open for the next request
+        (one TLS handshake per poll, the layer's largest transient RAM user) until a
+        call with keep=False, a failure, the GWA's "Connection: close" or close_kept()."""
+        from wan import http  # per poll: session() drops it (RAM between polls)
+
+        s = await self._open()
         ok = False
         try:
             res = await http.request(s, method, path, body, headers, max_body=max_body,
@@ -67,25 +73,25 @@ class Admin:
 
     # ---- time --------------------------------------------------------------------------
     async def sync_time(self):
-        g = self.wan.gwa
-        s = await open_session(self.ctx, self.wan.ident, g.get("name", "gwa"), g["host"],
-                               g["port"])
+        from wan import ntp  # per poll, dropped after it (RAM between polls)
+
         try:
+            self._kept = await self._open()
             t1 = self.ctx.now_ms()  # after the handshake: only the exchange is timed
             req = ntp.request(t1)
-            st, _, body = await http.request(s, "POST", "/time", req,
-                                             {"Content-Type": "application/ntp"})
+            st, _, body = await self._request("POST", "/time", req,
+                                              {"Content-Type": "application/ntp"})
             t4 = self.ctx.now_ms()
+            if st != 200:
+                raise WanError("time: HTTP %d" % st, "gwa")
+            try:
+                off, delay = ntp.evaluate(req, body, t4)
+            except ntp.NtpError as e:
+                self.ctx.log(3, "wan.time", "refused NTP reply: %s" % e)
+                return None
         finally:
-            await s.close()
-        if st != 200:
-            raise WanError("time: HTTP %d" % st, "gwa")
-        try:
-            off, delay = ntp.evaluate(req, body, t4)
-        except ntp.NtpError as e:
-            self.ctx.log(3, "wan.time", "refused NTP reply: %s" % e)
-            return None
-        self.time_offset_ms, self.time_delay_ms = off, delay
+            ntp = None
+            unload("wan.ntp")
         core = getattr(self.ctx, "core", None)
         sync = getattr(core, "time_sync", None)
         if sync is not None:
@@ -117,6 +123,14 @@ class Admin:
                 ack["version"] = json.loads(body).get("version")
             except (ValueError, AttributeError):
                 pass
+        finally:
+            config = None
+            unload("wan.config")
+            unload("wan.profiles")
+            unload("crypto.cms")
+        if "reason" not in ack:
+            # the acknowledgement goes to the GWA (and with the certificates) just applied
+            await self.close_kept()
         await self._request("POST", "/ack", json.dumps(ack).encode(),
                             {"Content-Type": "application/json"})
         return ack
@@ -126,7 +140,7 @@ class Admin:
         ev = getattr(self.ctx, "events", None)
         if not isinstance(ev, list):
             return 0
-        ev = [e for e in ev if e["t"] > self.last_event]
+        ev = [e for e in ev if e["t"] > self.wan.last_event]
         if not ev:
             return 0
         # the JSON array in parts (no one big string): the same bytes as json.dumps(ev)
@@ -139,26 +153,29 @@ class Admin:
         st, _, _ = await self._request("POST", "/log", parts,
                                        {"Content-Type": "application/json"})
         if st == 200:
-            self.last_event = ev[-1]["t"]
+            self.wan.last_event = ev[-1]["t"]
         return len(ev)
 
     # ---- firmware update ----------------------------------------------------------------
     def _updater(self):
-        if not self.update:
+        w = self.wan
+        if not w.updater:
             try:
                 from wan.update import Updater
             except ImportError:  # a build without firmware update
-                self.update = False
+                w.updater = False
                 return None
-            self.update = Updater(self.wan)
-        return self.update
+            w.updater = Updater(w)
+        return w.updater
 
     async def _update(self):
         """wan.update stays unloaded (RAM) until there is something to do: a trial boot
         to confirm, a rollback to report or a staged image (checked at the first session
-        after boot: only the boot loader and the Updater change those), or an offer."""
-        if self.update is True:
-            self.update = None
+        after boot: only the boot loader and the Updater change those), or an offer.
+        The Updater, once made, is the Wan's (wan.updater)."""
+        w = self.wan
+        if w.updater is True:
+            w.updater = None
             try:
                 with open("/data/fw/boot.json") as f:
                     st = json.load(f)
@@ -166,43 +183,33 @@ class Admin:
                     self._updater()
             except (OSError, ValueError, AttributeError):
                 pass
-        if self.update:
-            return await self.update.poll(self._request)
-        if self.update is False:
+        if w.updater:
+            return await w.updater.poll(self._request)
+        if w.updater is False:
             return None
         st, _, body = await self._request("GET", "/update")
         if st == 200 and self._updater():
-            return await self.update.offer(self._request, body)
+            return await w.updater.offer(self._request, body)
         return None
 
-    # ---- loop --------------------------------------------------------------------------
+    # ---- poll ---------------------------------------------------------------------------
     async def session(self):
         async with self.wan.ident.lock:
-            await self._session()
+            try:  # one TLS session for the poll's requests (kept alive between them)
+                await self.sync_time()
+                await self.fetch_config()
+                await self._update()
+                await self.push_logs()
+            finally:
+                await self.close_kept()
+                unload("wan.http")
+        self.wan.gwa_sessions += 1
 
-    async def _session(self):
-        await self.sync_time()
-        await self.fetch_config()
+    async def poll(self):
+        """One poll for Wan.poll: failures are logged, the next poll comes anyway."""
         try:
-            await self._update()
-        finally:
-            await self.close_kept()
-        await self.push_logs()
-        self.sessions += 1
-
-    async def run(self):
-        while True:
-            self.poke.clear()  # a wake-up during the session below makes the next one
-            if self.wan.gwa:
-                try:
-                    await self.session()
-                except WanError as e:
-                    self.ctx.log(2, "wan.gwa", "GWA session failed: %s" % e)
-                except Exception as e:  # noqa: BLE001 - e.g. MemoryError: log, next poll
-                    self.ctx.log(3, "wan.gwa", "GWA session error: %s: %s" % (
-                        type(e).__name__, e))
-            try:
-                await asyncio.wait_for_ms(
-                    self.poke.wait(), self.ctx.real_ms(self.wan.gwa.get("poll_s", 900)))
-            except asyncio.TimeoutError:
-                pass
+            await self.session()
+        except WanError as e:
+            self.ctx.log(2, "wan.gwa", "GWA session failed: %s" % e)
+        except Exception as e:  # noqa: BLE001 - e.g. MemoryError: log, next poll
+            self.ctx.log(3, "wan.gwa", "GWA session error: %s: %s" % (type(e).__name__, e))

@@ -13,15 +13,39 @@ A payload leaves ".out" only when the EMT acknowledged its delivery id
 "<gateway or alias>.<emt>.<out seq>" - unique, stable across retries and reboots, so the
 EMT drops duplicates (a lost acknowledgement makes the gateway send it again).
 """
-import asyncio
 import json
 
-from wan import http
+from crypto.kdf import hmac_sha256
 from wan.queue import open_queue
-from wan.tlsconn import WanError, open_session
+from wan.tlsconn import WanError, unload
 
 _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
+
+
+class Emt:
+    """One EMT profile (the "emts" entries of the "wan" section, checked by wan.profiles)."""
+
+    def __init__(self, d):
+        self.id = d["id"]
+        self.host = d["host"]
+        self.port = d["port"]
+        self.path = d.get("path", "/deliver")
+        self.peer = d.get("peer", self.id)
+        self.enc_cert = d.get("enc_cert", self.peer)
+        self.tafs = d.get("tafs", ["TAF7"])
+        self.schedule_s = d.get("schedule_s", 900)
+        self.alias = d.get("alias")
+        self._pkey = (d.get("pseudonym_key") or self.alias or "").encode()
+        self.mqtt = d.get("mqtt")
+
+    def gateway_name(self, gateway_id):
+        return self.alias or gateway_id
+
+    def meter_name(self, meter):
+        if not self.alias:
+            return meter
+        return "%s-%s" % (self.alias, hmac_sha256(self._pkey, meter.encode())[:6].hex())
 
 
 class Outbox:
@@ -38,34 +62,28 @@ class Outbox:
         self.backoff = 0
         self.delivered = 0
         self.failures = 0
-        self.wake = asyncio.Event()
-        self._recover()
-
-    # ---- intake ----------------------------------------------------------------------
-    def _recover(self):
-        """A payload in ".out" covers its TAF's values up to "upto": drop those from the
-        TAF's input queue (they may still be there after a power cut)."""
+        self.retry_at = 0  # gateway ms of the next attempt after a failure (0: none)
+        # recovery: a payload in ".out" covers its TAF's values up to "upto": drop those
+        # from the TAF's input queue (they may still be there after a power cut); only
+        # the header line of each payload is read
         upto = {}
         for seq in self.outq.iter(self.outq.first_seq):
-            h = self.header(seq)
-            if h:
-                upto[h["taf"]] = max(upto.get(h["taf"], 0), h["upto"])
+            fs = self.outq.open(seq)
+            if fs is None:
+                continue
+            try:
+                h = json.loads(fs[0].readline())
+            except ValueError:
+                continue
+            finally:
+                fs[0].close()
+            upto[h["taf"]] = max(upto.get(h["taf"], 0), h["upto"])
         for t, u in upto.items():
             q = self.inqs.get(t)
             if q is not None and u >= q.first_seq:
                 q.trim(u)
 
-    def header(self, seq):
-        fs = self.outq.open(seq)  # only the header line is read, not the payload
-        if fs is None:
-            return None
-        try:
-            return json.loads(fs[0].readline())
-        except ValueError:
-            return None
-        finally:
-            fs[0].close()
-
+    # ---- intake ----------------------------------------------------------------------
     def add(self, taf, meter, obis, value):
         q = self.inqs.get(taf)
         if q is None:
@@ -115,12 +133,13 @@ class Outbox:
             q.trim(last)
             built += 1
         if built:
-            self.wake.set()
+            self.wan.wake.set()
         return built
 
     def build(self, taf, channels, now, delivery_id="", out=None):
-        """The CMS payload (bytearray), or written to the stream `out`."""
-        from crypto import cms  # imported when the first payload is built (RAM)
+        """The CMS payload (bytearray), or written to the stream `out`. crypto.cms and
+        wan.cosem are loaded per payload and dropped after it (RAM between payloads)."""
+        from crypto import cms
         from wan import cosem
 
         e = self.emt
@@ -130,9 +149,14 @@ class Outbox:
         for (m, o), vals in sorted(channels.items()):
             vals.sort(key=lambda x: x[0])  # by capture time
             chans.append((e.meter_name(m), o, vals))
-        # the document is generated twice (hash, then copy) straight into the CMS buffer
-        return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
-                         w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now, out)
+        try:
+            # the document is generated twice (hash, then copy) straight into the CMS buffer
+            return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
+                             w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now,
+                             out)
+        finally:
+            unload("crypto.cms")
+            unload("wan.cosem")
 
     # ---- delivery --------------------------------------------------------------------
     def pending(self):
@@ -164,14 +188,21 @@ class Outbox:
                 self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
                 return True
             async with self.wan.ident.lock:
-                s = await open_session(self.ctx, self.wan.ident, e.peer, e.host, e.port)
+                from wan import http  # per session, dropped after it (RAM between sessions)
+
                 try:
-                    st, hdr, body = await http.request(
-                        s, "POST", e.path, (f, n),
-                        {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
-                         "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+                    s = await http.open_session(self.ctx, self.wan.ident, e.peer, e.host,
+                                                e.port)
+                    try:
+                        st, hdr, body = await http.request(
+                            s, "POST", e.path, (f, n),
+                            {"Content-Type": "application/pkcs7-mime", "X-Delivery-Id": did,
+                             "X-Gateway": e.gateway_name(self.wan.gateway_id)})
+                    finally:
+                        await s.close()
                 finally:
-                    await s.close()
+                    http = None
+                    unload("wan.http")
         finally:
             f.close()
         if st != 200:
@@ -199,30 +230,20 @@ class Outbox:
         topic = "%s/%s" % (self.emt.mqtt.get("topic", "smgw"), did)
         await m.publish_reliable(topic, payload, self.emt.mqtt.get("qos", 1), attempts=2)
 
-    def next_backoff(self):
-        b = self.backoff * 2 if self.backoff else self.retry_min_s
-        self.backoff = min(b, self.retry_max_s)
-        r = self.wan.secmod.random(1)[0]
-        return self.backoff * (0.5 + r / 255)
-
-    async def run(self):
-        while True:
-            try:
-                while await self.send_one():
-                    self.backoff = 0
-                await self._wait(self.emt.schedule_s)
-            except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
-                self.failures += 1
-                d = self.next_backoff()
-                why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
-                    type(ex).__name__, ex)
-                self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
-                             "%s: %s; retry in %d s" % (self.emt.id, why, d))
-                await self.ctx.sleep(d)
-
-    async def _wait(self, s):
-        self.wake.clear()
+    async def deliver(self):
+        """Send what is queued (Wan.deliver, when no retry is pending); after a failure
+        the next attempt waits a backoff with jitter (retry_at)."""
         try:
-            await asyncio.wait_for_ms(self.wake.wait(), self.ctx.real_ms(s))
-        except asyncio.TimeoutError:
-            pass
+            while await self.send_one():
+                self.backoff = 0
+            self.retry_at = 0
+        except Exception as ex:  # noqa: BLE001 - WanError, or MemoryError/OSError
+            self.failures += 1
+            b = self.backoff * 2 if self.backoff else self.retry_min_s
+            self.backoff = min(b, self.retry_max_s)
+            d = self.backoff * (0.5 + self.wan.secmod.random(1)[0] / 255)
+            why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
+                type(ex).__name__, ex)
+            self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
+                         "%s: %s; retry in %d s" % (self.emt.id, why, d))
+            self.retry_at = self.ctx.now_ms() + int(d * 1000) or 1

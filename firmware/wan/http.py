@@ -1,12 +1,89 @@
-"""Minimal HTTP/1.1 client over an asyncio stream pair (RFC 9112): Content-Length bodies
+"""A WAN session: the pinned TLS context and connection (wan.tlsconn's profile), and a
+minimal HTTP/1.1 client over its asyncio stream pair (RFC 9112): Content-Length bodies
 only, bounded sizes; one request per connection (Connection: close) unless keep_alive
-(firmware download: many Range requests over one TLS session)."""
+(a GWA poll, the firmware download). Loaded per session and dropped after it (RAM)."""
 import asyncio
+import os
 
-from wan.tlsconn import WanError
+from wan.tlsconn import Session, WanError, read_file, unload
+
+# one string (split when a context is made): four str objects and a tuple less at import
+_SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256 "
+                "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384 TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
 
 _MAX_HEADER = const(4096)
 _PART = const(1024)
+
+
+def _issuer(ident, cert):
+    """The trusted CA (<pki>/ca/*.der, in name order) that issued cert, or None.
+    Read per session, not cached: parsed certificates stay out of the heap."""
+    from crypto.cms import Cert
+
+    try:
+        names = sorted(os.listdir(ident.pki + "/ca"))
+    except OSError:
+        names = ()
+    for n in names:
+        if n.endswith(".der"):
+            ca = Cert(read_file(ident.pki + "/ca/" + n))
+            if ca.subject == cert.issuer and cert.signed_by(ca):
+                return ca
+    return None
+
+
+def context(ident, name):
+    """SSLContext pinned to the CA of peer `name` (Identity.context). Not cached: a
+    context holds parsed certificates and key in the heap (several KiB per peer, up to 25
+    peers); making one costs a few milliseconds per session. crypto.cms (Cert) is
+    dropped after it: loaded per session and per payload, not kept between them (RAM)."""
+    import tls
+
+    try:
+        ca = _issuer(ident, ident.peer_cert(name))
+    finally:
+        unload("crypto.cms")
+    if ca is None:
+        raise WanError("pinned certificate not issued by a trusted CA", name)
+    key = getattr(ident.secmod, "private_key_der", None)
+    if key is None:
+        raise WanError("security module cannot provide a TLS key to this build", name)
+    c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    c.load_cert_chain(ident.cert_der(), key())
+    c.load_verify_locations(ca.der)
+    c.verify_mode = tls.CERT_REQUIRED
+    try:
+        c.set_ciphers(_SUITES.split())
+    except (AttributeError, ValueError, OSError):
+        pass
+    return c
+
+
+async def open_session(ctx, ident, name, host, port, timeout_s=30):
+    """A TLS session (tlsconn.Session) to peer `name` at host:port (tlsconn.open_session)."""
+    link = getattr(ctx, "link", None)
+    if link is not None and link.state != "up":  # contract: connect only over a link up
+        raise WanError("WAN link not up", name)
+    net = getattr(getattr(ctx, "hal", None), "net", None)
+    if net is not None and hasattr(net, "getaddrinfo"):
+        # resolve through the hal (docs/contracts.md: the link counts look-ups)
+        try:
+            net.getaddrinfo(host, port)
+        except OSError as e:
+            raise WanError("resolve %s: %s" % (host, e), name)
+    sslctx = context(ident, name)
+    try:
+        r, w = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=sslctx, server_hostname=name), timeout_s)
+    except asyncio.TimeoutError:
+        raise WanError("connect timeout", name)
+    except (OSError, ValueError) as e:
+        raise WanError("connect: %s" % e, name)
+    ok = getattr(link, "session_ok", None)
+    if ok:
+        ok()
+    ctx.led("TLS", 1)
+    return Session(name, r, w, ctx.now())
 
 
 async def request(session, method, path, body=b"", headers=None, timeout_s=30,

@@ -21,6 +21,8 @@ Every state change is logged (ctx.log -> system log) and set on the RSSI LED at 
 """
 import asyncio
 
+from wan import wait_event
+
 
 def _defaults():
     # a new dict per call, none kept at module level (RAM): the numeric settings
@@ -202,13 +204,10 @@ class Link:
 
     async def _wait(self, ms):
         """Sleep up to ms (None = forever) or until woken by a request/URC."""
-        try:
-            if ms is None:
-                await self._wake.wait()
-            else:
-                await asyncio.wait_for_ms(self._wake.wait(), int(ms))
-        except asyncio.TimeoutError:
-            pass
+        if ms is None:
+            await self._wake.wait()
+        else:
+            await wait_event(self._wake, int(ms))
         self._wake.clear()
 
     def _lose(self, reason):

@@ -17,9 +17,10 @@ name checked in TLS); enc_cert = the content-encryption certificate (same folder
 alias = pseudonym: the EMT sees it instead of the gateway id, and meter ids become
 "<alias>-" + 12 hex digits of HMAC-SHA256(alias key, meter id) (stable per profile,
 not reversible without the key; key = "pseudonym_key" of the profile or the alias).
-"""
-from crypto.kdf import hmac_sha256
 
+RAM: this module is loaded to check a "wan" section and dropped after it (Wan.configure,
+wan.config); the parsed profiles are wan.delivery.Emt objects.
+"""
 _MAX_EMTS = const(24)
 _TAFS = const(("TAF1", "TAF2", "TAF6", "TAF7"))
 # schemas as "field:type" strings (no dicts at import); types: s str, i int, l list,
@@ -49,31 +50,10 @@ def _check(d, schema, where):
             raise ProfileError("%s.%s: wrong type" % (where, k))
 
 
-class Emt:
-    def __init__(self, d):
-        self.id = d["id"]
-        self.host = d["host"]
-        self.port = d["port"]
-        self.path = d.get("path", "/deliver")
-        self.peer = d.get("peer", self.id)
-        self.enc_cert = d.get("enc_cert", self.peer)
-        self.tafs = d.get("tafs", ["TAF7"])
-        self.schedule_s = d.get("schedule_s", 900)
-        self.alias = d.get("alias")
-        self._pkey = (d.get("pseudonym_key") or self.alias or "").encode()
-        self.mqtt = d.get("mqtt")
-
-    def gateway_name(self, gateway_id):
-        return self.alias or gateway_id
-
-    def meter_name(self, meter):
-        if not self.alias:
-            return meter
-        return "%s-%s" % (self.alias, hmac_sha256(self._pkey, meter.encode())[:6].hex())
-
-
 def parse(wan):
-    """Validate the "wan" section; returns (gateway_id, gwa dict, [Emt])."""
+    """Validate the "wan" section; returns (gateway_id, gwa dict, [wan.delivery.Emt])."""
+    from wan.delivery import Emt
+
     _check(wan, _WAN, "wan")
     gwa = wan.get("gwa") or {}
     _check(gwa, _GWA, "wan.gwa")

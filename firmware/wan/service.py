@@ -3,14 +3,15 @@
 setup(ctx): ctx.secmod (the board's secure element when there is one, else the
 software module on /data/pki/gateway.key), factory provisioning on the virtual board,
 the "wan" configuration, subscription to the core's TAF outputs; ctx.wan = the Wan.
-run(ctx): one delivery task per EMT, the payload builder on the schedule grid, the GWA
-poller and the wake-up listener (wan.admin, wan.wakeup).
+run(ctx): one delivery task for all EMTs, the payload builder on the schedule grid, the
+GWA poller, which also reads the wake-up packets between polls (wan.admin, wan.wakeup).
 """
 import asyncio
 import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
+from wan import wait_event
 from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
 
 _DATA = const("/data")
@@ -70,17 +71,26 @@ class Wan:
         self.retry_min_s = 30
         self.retry_max_s = 3600
         self.config_version = None
-        self.admin = None
+        self.admin = False  # GWA administration (wan.admin, loaded per poll) present
+        self.poller = None  # the poll task
+        self.gwa_sessions = 0  # completed GWA polls
+        self.last_event = 0  # time of the last event sent to the GWA (POST /log)
+        self.updater = True  # wan.update.Updater when needed (wan.admin._update), else None
         self.wakeup = None  # wan.wakeup.Wakeup, made at the first packet (RAM)
         self.wakeup_sock = None
+        self.wake = asyncio.Event()  # a payload was built, or a schedule tick (deliver)
 
     def configure(self, wan_section, version=None):
         """Apply a validated "wan" section (raises profiles.ProfileError)."""
         from wan import profiles
         from wan.delivery import Outbox
-        from wan.tlsconn import Identity
+        from wan.tlsconn import Identity, unload
 
-        gid, gwa, emts = profiles.parse(wan_section)
+        try:
+            gid, gwa, emts = profiles.parse(wan_section)
+        finally:
+            profiles = None
+            unload("wan.profiles")  # the schema check, not needed until the next one (RAM)
         self.gateway_id = gid
         self.gwa = gwa
         self.emts = emts
@@ -124,46 +134,82 @@ class Wan:
                 "emts": {k: {"pending": o.pending(), "delivered": o.delivered,
                              "failures": o.failures} for k, o in self.outboxes.items()}}
 
-    async def listen(self):
-        """Wake-up listener: each packet is checked by wan.wakeup (loaded at the first)."""
+    async def poll(self):
+        """The GWA poller: a poll (wan.admin.Admin, the module loaded per poll and dropped
+        after it: RAM) every poll_s, or at once after a valid wake-up packet, also one that
+        came during the poll (the UDP socket is read here every 100 ms: no listener task)."""
+        import time
+
+        from wan.tlsconn import unload
+
+        while True:
+            if self.gwa:
+                try:
+                    from wan.admin import Admin
+                except ImportError:  # a build without GWA administration
+                    self.admin = False
+                    return
+                try:
+                    await Admin(self).poll()
+                finally:
+                    Admin = None
+                    unload("wan.admin")
+            t0 = time.ticks_ms()
+            ms = self.ctx.real_ms(self.gwa.get("poll_s", 900))
+            while time.ticks_diff(time.ticks_ms(), t0) < ms:
+                if self.wakeup_sock is not None and self.woken():
+                    break
+                await asyncio.sleep_ms(100)
+
+    def woken(self):
+        """Check the wake-up packets received (Admin.run, between polls) with wan.wakeup
+        (loaded at the first packet): True when one was valid."""
+        ok = False
         while True:
             try:
                 pkt, src = self.wakeup_sock.recvfrom(256)
             except OSError:
-                await asyncio.sleep_ms(100)
-                continue
+                return ok
             if self.wakeup is None:
                 from wan.wakeup import Wakeup
 
                 self.wakeup = Wakeup(self)
-            if self.wakeup.handle(pkt, src) and self.admin:
-                self.admin.poke.set()
+            if self.wakeup.handle(pkt, src):
+                ok = True
+
+    async def deliver(self):
+        """Delivery to all EMTs in one task (WAN sessions run one at a time anyway,
+        Identity.lock; a task per EMT held ~450 B x64 each): each outbox sends what is
+        queued unless it waits out a backoff after a failure."""
+        while True:
+            self.wake.clear()
+            nxt = 0
+            for ob in list(self.outboxes.values()):
+                if ob.retry_at <= self.ctx.now_ms():
+                    await ob.deliver()
+                if ob.retry_at and (not nxt or ob.retry_at < nxt):
+                    nxt = ob.retry_at
+            if nxt:
+                await wait_event(self.wake, max(1, self.ctx.real_ms(
+                    (nxt - self.ctx.now_ms()) / 1000)))
+            else:  # until a payload is built or the next schedule tick (run)
+                await self.wake.wait()
 
     async def run(self):
-        tasks = {}
-        flush_s = 60
+        dt = None
         while True:
-            for k, ob in self.outboxes.items():
-                t = tasks.get(k)
-                if t is None or t[0] is not ob or t[1].done():
-                    if t is not None and not t[1].done():
-                        t[1].cancel()
-                    tasks[k] = (ob, asyncio.create_task(ob.run()))
-            for k in list(tasks):
-                if k not in self.outboxes and k != "<wakeup>":
-                    tasks.pop(k)[1].cancel()
-            if self.admin is not None and (self.admin.task is None or self.admin.task.done()):
-                self.admin.task = asyncio.create_task(self.admin.run())
-            if self.wakeup_sock is not None and (
-                    tasks.get("<wakeup>") is None or tasks["<wakeup>"][1].done()):
-                tasks["<wakeup>"] = (None, asyncio.create_task(self.listen()))
+            if dt is None or dt.done():
+                dt = asyncio.create_task(self.deliver())
+            if self.admin and (self.poller is None or self.poller.done()):
+                self.poller = asyncio.create_task(self.poll())
             # payloads on the grid of the smallest schedule
             sched = [e.schedule_s for e in self.emts] or [900]
             flush_s = max(1, min(sched))
             now = self.ctx.now()
             await self.ctx.sleep_until((now // flush_s + 1) * flush_s)
             self.flush()
-            up = getattr(self.admin, "update", None)
+            self.wake.set()  # each outbox tries its queue at least once per tick
+            up = self.updater
             if up and up is not True:
                 up.tick()
 
@@ -226,12 +272,7 @@ def setup(ctx):
         ctx.log(4, "wan.config", "refused: %s" % e)
     if cfg.get("wan_retry"):
         WAN.retry_min_s, WAN.retry_max_s = cfg["wan_retry"]
-    try:
-        from wan.admin import Admin
-
-        WAN.admin = Admin(WAN)
-    except ImportError:
-        pass
+    WAN.admin = True  # wan.admin is loaded per poll (Wan.poll)
     if WAN.gwa:
         try:
             WAN.wakeup_sock, port = bind_udp(WAN.gwa.get("wakeup_port", 0), WAN.secmod.random)

@@ -1,4 +1,6 @@
-"""TLS 1.2 client sessions for the WAN (GWA, EMTs, MQTT broker) with mutual authentication.
+"""TLS 1.2 client sessions for the WAN (GWA, EMTs, MQTT broker) with mutual authentication:
+the identity, the session object and the layer's error type stay loaded; making the
+pinned context and opening a session is wan.http's (loaded per session, RAM).
 
 TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
 - TLS 1.2 ECDHE-ECDSA suites only (AES-128-GCM-SHA256, AES-128-CBC-SHA256,
@@ -15,13 +17,9 @@ TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
   with MBEDTLS_ECP_DP_BP256R1_ENABLED (board build option, see docs/wan.md).
 """
 import asyncio
-import os
 
 _PKI = const("/data/pki")
 _MAX_SESSION_S = const(172800)  # 48 h
-# one string (split when a context is made): four str objects and a tuple less at import
-_SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256 "
-                "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384 TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
 
 
 class WanError(Exception):
@@ -31,6 +29,19 @@ class WanError(Exception):
         super().__init__(reason if peer is None else "%s: %s" % (peer, reason))
         self.reason = reason
         self.peer = peer
+
+
+def unload(name):
+    """Drop a module loaded for one use (RAM between uses), with its package's reference
+    to it. Only for modules nothing keeps a reference to (their objects are transient)."""
+    import sys
+
+    if sys.modules.pop(name, None) is not None:
+        pkg, _, sub = name.rpartition(".")
+        try:
+            delattr(sys.modules[pkg], sub)
+        except (KeyError, AttributeError):
+            pass
 
 
 def read_file(path):
@@ -60,45 +71,12 @@ class Identity:
         except OSError:
             raise WanError("no pinned certificate", name)
 
-    def issuer_of(self, cert):
-        """The trusted CA (/data/pki/ca/*.der, in name order) that issued cert, or None.
-        Read per session, not cached: parsed certificates stay out of the heap."""
-        from crypto.cms import Cert
-
-        try:
-            names = sorted(os.listdir(self.pki + "/ca"))
-        except OSError:
-            names = ()
-        for n in names:
-            if n.endswith(".der"):
-                ca = Cert(read_file(self.pki + "/ca/" + n))
-                if ca.subject == cert.issuer and cert.signed_by(ca):
-                    return ca
-        return None
-
     def context(self, name):
-        """SSLContext pinned to the CA of peer `name`. Not cached: a context holds parsed
-        certificates and key in the heap (several KiB per peer, up to 25 peers); making
-        one costs a few milliseconds per session."""
-        import tls
+        """SSLContext pinned to the CA of peer `name` (wan.http.context: the session code
+        is loaded with the HTTP client, per session)."""
+        from wan import http
 
-        peer = self.peer_cert(name)
-        ca = self.issuer_of(peer)
-        if ca is None:
-            raise WanError("pinned certificate not issued by a trusted CA", name)
-        key = getattr(self.secmod, "private_key_der", None)
-        if key is None:
-            raise WanError("security module cannot provide a TLS key to this build", name)
-        c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-        c.load_cert_chain(self.cert_der(), key())
-        c.load_verify_locations(ca.der)
-        c.verify_mode = tls.CERT_REQUIRED
-        try:
-            c.set_ciphers(_SUITES.split())
-        except (AttributeError, ValueError, OSError):
-            pass
-        return c
-
+        return http.context(self, name)
 
 
 class Session:
@@ -121,32 +99,8 @@ class Session:
             pass
 
 
-def link_ok(ctx):
-    """Contract: never connect unless ctx.link is None or its state is "up"."""
-    link = getattr(ctx, "link", None)
-    return link is None or link.state == "up"
-
-
 async def open_session(ctx, ident, name, host, port, timeout_s=30):
-    if not link_ok(ctx):
-        raise WanError("WAN link not up", name)
-    net = getattr(getattr(ctx, "hal", None), "net", None)
-    if net is not None and hasattr(net, "getaddrinfo"):
-        # resolve through the hal (docs/contracts.md: the link counts look-ups)
-        try:
-            net.getaddrinfo(host, port)
-        except OSError as e:
-            raise WanError("resolve %s: %s" % (host, e), name)
-    sslctx = ident.context(name)
-    try:
-        r, w = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=sslctx, server_hostname=name), timeout_s)
-    except asyncio.TimeoutError:
-        raise WanError("connect timeout", name)
-    except (OSError, ValueError) as e:
-        raise WanError("connect: %s" % e, name)
-    ok = getattr(getattr(ctx, "link", None), "session_ok", None)
-    if ok:
-        ok()
-    ctx.led("TLS", 1)
-    return Session(name, r, w, ctx.now())
+    """A TLS session to peer `name` (wan.http.open_session, loaded per session: RAM)."""
+    from wan import http
+
+    return await http.open_session(ctx, ident, name, host, port, timeout_s)

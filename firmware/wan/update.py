@@ -28,7 +28,7 @@ import json
 import os
 import struct
 
-from wan.tlsconn import WanError
+from wan.tlsconn import WanError, unload
 from store.records import exists, mkdirs
 
 MAGIC = b"SMGWFW01"
@@ -227,6 +227,8 @@ class Updater:
             signer = ident.peer_cert("fwsign")
         except WanError:
             signer = ident.peer_cert(self.wan.gwa.get("name", "gwa"))
+        finally:
+            unload("crypto.cms")  # loaded per check, not kept (RAM)
         if not self.wan.secmod.verify(signer.point, hashlib.sha256(h["signed"]).digest(),
                                       h["r"], h["s"]):
             raise UpdateError("bad signature")

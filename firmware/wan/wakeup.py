@@ -8,9 +8,12 @@ ours, |now - creation| <= window (default 300 s), creation newer than the last a
 packet (persisted, so a replay after a reboot is refused too). Then the gateway connects
 to the *configured* GWA address; nothing in the packet says where. Every packet is
 logged: "wan.wakeup" valid / invalid with the reason (system log via ctx.log).
-The UDP listener is wan.service's (Wan.listen); this module is loaded at the first packet.
+The UDP socket is read by wan.admin between polls (Wan.woken); this module is loaded at
+the first packet.
 """
 import hashlib
+
+from wan.tlsconn import unload
 
 MAGIC = b"SMWU"
 _VERSION = const(1)
@@ -71,6 +74,8 @@ class Wakeup:
             gwa = self.wan.ident.peer_cert(self.wan.gwa.get("name", "gwa"))
         except Exception:  # noqa: BLE001 - no pinned GWA: nothing can be valid
             raise WakeupError("no GWA certificate")
+        finally:
+            unload("crypto.cms")  # loaded per check, not kept (RAM)
         if not self.wan.secmod.verify(gwa.point, hashlib.sha256(body).digest(), r, s):
             raise WakeupError("bad signature")
         window = self.wan.gwa.get("wakeup_window_s", 300)

@@ -201,3 +201,82 @@ def test_soft_secmod_lifecycle():
         SoftSecMod(key=ecc.P256.n + 1).public_key()
     with raises(SecModError):
         SoftSecMod(key=b"short")
+
+
+async def test_wait_event_timeout_wakeup_and_ram():
+    """wan.wait_event: ends when the event is set or after ms; a waiting task holds less
+    than with asyncio.wait_for_ms (the GWA poller and the link wait with it)."""
+    import asyncio
+    import gc
+    import time
+
+    from wan import wait_event
+
+    ev = asyncio.Event()
+    t0 = time.ticks_ms()
+    await wait_event(ev, 60)
+    assert ev.is_set() and 50 <= time.ticks_diff(time.ticks_ms(), t0) < 1000
+    ev.clear()
+    t = asyncio.create_task(wait_event(ev, 100000))
+    await asyncio.sleep_ms(10)
+    ev.set()
+    await asyncio.sleep_ms(10)
+    assert t.done()
+
+    async def waiter(use_wait_for, e):
+        try:
+            if use_wait_for:
+                await asyncio.wait_for_ms(e.wait(), 100000)
+            else:
+                await wait_event(e, 100000)
+        except asyncio.TimeoutError:
+            pass
+
+    used = []
+    for use_wait_for in (True, False, True, False):  # the first round loads asyncio.funcs
+        e = asyncio.Event()
+        gc.collect()
+        a = gc.mem_alloc()
+        ts = [asyncio.create_task(waiter(use_wait_for, e)) for i in range(4)]
+        await asyncio.sleep_ms(10)
+        gc.collect()
+        used.append(gc.mem_alloc() - a)
+        e.set()
+        await asyncio.sleep_ms(10)
+        assert all(x.done() for x in ts)
+        ts = e = None
+    assert used[3] < used[2] - 4 * 150, used  # x64: ~80 vs ~300 B per waiting task
+
+
+async def test_running_delivery_does_not_grow_per_emt():
+    """All outboxes are served by one delivery task (Wan.deliver): the heap that the
+    running WAN holds beyond its configuration does not grow with the number of EMTs
+    (a task per EMT held ~450 B x64 each)."""
+    import asyncio
+    import gc
+
+    from crypto.secmod import SoftSecMod
+    from wan.service import Wan
+    from wanctx import Ctx
+
+    ws = []
+    for n in (1, 1, 6):  # the first one warms up what the first run() loads
+        d = tmpdir() + "/run%d_%d" % (n, len(ws))
+        w = Wan(Ctx(), SoftSecMod(key_path=d + "/k"), pki=d + "/pki", qroot=d + "/q")
+        w.configure({"gateway_id": "G", "emts": [
+            {"id": "e%d" % i, "host": "127.0.0.1", "port": 1, "tafs": ["TAF7"]}
+            for i in range(n)]}, 1)
+        ws.append(w)
+    used = []
+    ts = []
+    for w in ws:  # all kept running until the end: nothing is freed while measuring
+        gc.collect()
+        a = gc.mem_alloc()
+        ts.append(asyncio.create_task(w.run()))
+        await asyncio.sleep_ms(30)
+        gc.collect()
+        used.append(gc.mem_alloc() - a)
+    for t in ts:
+        t.cancel()
+    await asyncio.sleep_ms(10)
+    assert used[2] - used[1] < 5 * 150, used  # x64: ~13 B per EMT (a task each: ~470)

@@ -31,6 +31,12 @@ asyncio.run(main())
 res["version"] = w.config_version
 res["emts"] = sorted(w.outboxes)
 res["logs"] = ctx.logs
+import sys
+# loaded per poll/configuration and dropped after (RAM): gone, also from the packages
+res["kept_loaded"] = [m for m in ("crypto.cms", "wan.ntp", "wan.config", "wan.profiles")
+                      if m in sys.modules
+                      or hasattr(sys.modules[m.split(".")[0]], m.split(".")[1])]
+res["http_loaded"] = "wan.http" in sys.modules or hasattr(sys.modules["wan"], "http")
 print(json.dumps(res))
 """
 
@@ -52,6 +58,7 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
         out = _run(mpy, d, wan, 'res["off"] = await a.sync_time()\nres["now"] = ctx.now()')
         off, delay = out["off"]
         assert abs(off - 3600_000) < 2000 and 0 <= delay < 2000
+        assert out["kept_loaded"] == [], out["kept_loaded"]
         assert abs(out["now"] - (time.time() + 3600)) < 3
         # 2. a signed configuration with one EMT profile and a meter key is applied
         new = {"version": 2, "wan": dict(wan, emts=emt_profiles([emt])),
@@ -64,6 +71,7 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
                                 'res["ack"] = await a.fetch_config()\n'
                                 'res["known"] = ctx.wmbus.keys.known("KAM-12345678")')
         assert out["ack"] == {"version": 2, "result": "applied"}
+        assert out["kept_loaded"] == [], out["kept_loaded"]
         # the receiver decrypts the new meter at once (its key store is reloaded)
         assert out["known_before"] is False and out["known"] is True
         assert out["version"] == 2 and out["emts"] == ["emt1"]
@@ -91,6 +99,22 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
             assert any(x[1] == "wan.config" and "refused" in x[2] for x in out["logs"])
         acks = [json.loads(x) for x in (tmp_path / "gwa" / "acks.jsonl").read_text().splitlines()]
         assert [a["result"] for a in acks] == ["applied"] + ["refused"] * 5
+        # a whole poll (time, configuration, update offer, logs) is one TLS session
+        gwa.publish(dict(new, version=4))
+        conns, kept = gwa.connections, gwa.kept
+        out = _run(mpy, d, wan, 'ctx.events = [{"t": 5, "level": 3, "event": "x", "msg": "m"}]\n'
+                                'await a.session()\nres["sessions"] = w.gwa_sessions')
+        assert out["sessions"] == 1 and out["version"] == 4, out
+        # time, config; (applied: a new session for the new configuration) ack, update, log
+        assert gwa.connections - conns == 2 and gwa.kept - kept == 5, (
+            gwa.connections - conns, gwa.kept - kept)
+        gwa.config = None  # nothing newer: 204
+        conns, kept = gwa.connections, gwa.kept
+        out = _run(mpy, d, wan, 'await a.session()\nres["sessions"] = w.gwa_sessions')
+        assert out["sessions"] == 1 and out["kept_loaded"] == [], out
+        assert out["http_loaded"] is False  # HTTP client: loaded per poll, dropped after it
+        assert gwa.connections - conns == 1 and gwa.kept - kept == 3, (  # time, config, update
+            gwa.connections - conns, gwa.kept - kept)
     finally:
         gwa.down()
         emt.down()

@@ -100,11 +100,15 @@ def test_wan_end_to_end(sim):
     # rarely used parts stay unloaded (RAM) until needed: configuration handling, firmware
     # update (no offer, nothing staged), wake-up checking (no packet yet)
     # after the first complete GWA session (time, configuration, update poll, logs)
-    code = "import sys, wan.service as s; print(s.WAN.admin.sessions, sorted(sys.modules))"
+    code = "import sys, wan.service as s; print(s.WAN.gwa_sessions, sorted(sys.modules))"
     out = wait(lambda: [x for x in raw_exec(sim.vboard.endpoints["repl"], code).splitlines()
                         if x[:1].isdigit() and int(x.split()[0]) >= 1])
     mods = out[-1]
     for m in ("wan.config", "wan.update", "wan.wakeup"):
+        assert repr(m) not in mods, (m, mods)
+    # loaded per use and dropped after it: the GWA poll and NTP per poll, CMS per session
+    # and payload, the profile schema check per configuration
+    for m in ("wan.admin", "wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles", "wan.http"):
         assert repr(m) not in mods, (m, mods)
 
     # --- emt2 down for two simulated hours, with a power cut in between ----------------
@@ -174,3 +178,7 @@ def test_wan_end_to_end(sim):
     gwa.send_wakeup(addr, t=sim.now())
     wait(lambda: any(a.get("result") == "applied" for a in gwa.acks), timeout=30)
     assert wait(lambda: status(sim)["config"] == 6)
+    # configuration handling is dropped after use; payloads were built, wake-ups checked
+    mods = raw_exec(sim.vboard.endpoints["repl"], "import sys; print(sorted(sys.modules))")
+    for m in ("wan.config", "wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles"):
+        assert repr(m) not in mods, (m, mods)
