@@ -1,6 +1,6 @@
 """The WAN link service: builds ctx.link for the board's variant (-M modem, -E Ethernet).
 
-Listed in app.SERVICES before "wan" so ctx.link exists when the WAN layer sets up.
+Listed in app._SERVICES before "wan" so ctx.link exists when the WAN layer sets up.
 Settings: the "link" section of /data/config/active.json (APN, PIN, supervision...;
 see docs/link.md), overridden on the virtual board by vboard config key "link";
 ctx.link.configure() applies new ones at run time (e.g. the GWA profile's APN).

@@ -266,12 +266,12 @@ def setup(ctx):
         ctx.log(1, "wan.idle", "no WAN configuration")
         return
     WAN = ctx.wan = Wan(ctx, ctx.secmod)
+    if cfg.get("wan_retry"):  # before configure(): the outboxes copy it when made
+        WAN.retry_min_s, WAN.retry_max_s = cfg["wan_retry"]
     try:
         WAN.configure(wan_cfg, (active or {}).get("version"))
     except ValueError as e:  # profiles.ProfileError
         ctx.log(4, "wan.config", "refused: %s" % e)
-    if cfg.get("wan_retry"):
-        WAN.retry_min_s, WAN.retry_max_s = cfg["wan_retry"]
     WAN.admin = True  # wan.admin is loaded per poll (Wan.poll)
     if WAN.gwa:
         try:

@@ -110,6 +110,10 @@ def test_wan_end_to_end(sim):
     # and payload, the profile schema check per configuration
     for m in ("wan.admin", "wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles", "wan.http"):
         assert repr(m) not in mods, (m, mods)
+    # the board's retry option ([60, 900] above) reaches the outboxes made at boot
+    code = ("import wan.service as s\n"
+            "print(sorted({(o.retry_min_s, o.retry_max_s) for o in s.WAN.outboxes.values()}))")
+    assert raw_exec(sim.vboard.endpoints["repl"], code).split() == ["[(60,", "900)]"]
 
     # --- emt2 down for two simulated hours, with a power cut in between ----------------
     emt2.down()
