@@ -180,15 +180,20 @@ def _at(seqs, i):
 
 
 class RecordList:
-    # RAM per list matters (one per OML channel): rarely changed state lives in these
-    # class defaults until a list sets its own; the path, the segment size and the last
-    # payload are derived (the last record is read back from flash at its offset)
+    # RAM per list matters (one per OML channel): per object only store, name, capacity,
+    # segs (a tuple), last_seq and _end; rarely changed state lives in these class
+    # defaults until a list sets its own; the path, the segment size, the newest
+    # segment's record count and the last payload are derived (the last record is read
+    # back from flash at its offset)
     policy = "drop"
     warned = False
-    dropped = 0
     trimmed = 0
     recovered_bytes = 0
-    _loff = -1  # file offset of the last record in the newest segment (-1: none)
+    segs = ()  # first sequence number of each segment file, ascending
+    # newest segment: its size << 12 | the last record's size (0: no record); both fit,
+    # so it stays a small int on the 32-bit boards too (< 2**28)
+    _end = 0
+    _gap = 0  # records of the newest segment's sequence span lost to damage (recovery)
 
     def __init__(self, store, name, capacity, policy="drop"):
         self.store = store
@@ -206,6 +211,23 @@ class RecordList:
     @property
     def seg_records(self):
         return min(_SEG_RECORDS, max(16, self.capacity // 4))
+
+    @property
+    def cur_bytes(self):
+        """Size of the newest segment file (its valid records)."""
+        return self._end >> 12
+
+    @property
+    def cur_count(self):
+        """Valid records in the newest segment."""
+        s = self.segs
+        return self.last_seq - s[-1] + 1 - self._gap if s else 0
+
+    @property
+    def _loff(self):
+        """File offset of the last record in the newest segment (-1: none)."""
+        e = self._end
+        return (e >> 12) - (e & 0xFFF) if e & 0xFFF else -1
 
     @property
     def last(self):
@@ -234,34 +256,33 @@ class RecordList:
                 except ValueError:
                     pass
         segs.sort()
-        self.segs = segs
         try:
             with open(path + "/trim") as f:
                 self.trimmed = int(f.read())
         except (OSError, ValueError):
             pass
         self.last_seq = self.trimmed
-        self.cur_count = self.cur_bytes = 0
         buf = self.store.buf
-        while self.segs:
-            first = self.segs[-1]
+        while segs:
+            first = segs[-1]
             p = self._seg_path(first)
             with open(p, "rb") as f:
                 offs, seqs, end, size = index_file(f, buf)
-                if offs:
-                    self._loff = offs[-1]
             if end < size:  # torn tail: keep the valid prefix only (atomic rename)
                 self.recovered_bytes = size - end
                 if end:
                     _copy_prefix(p, end, buf)
                 else:
                     os.remove(p)
-                    self.segs.pop()
+                    segs.pop()
                     continue
             self.last_seq = _at(seqs, len(offs) - 1)
-            self.cur_count = len(offs)
-            self.cur_bytes = end
+            self._end = end << 12 | (end - offs[-1])
+            if self.last_seq - first + 1 != len(offs):
+                self._gap = self.last_seq - first + 1 - len(offs)
             break
+        if segs:
+            self.segs = tuple(segs)
 
     @property
     def _cache(self):
@@ -313,12 +334,13 @@ class RecordList:
                 raise
             self._drop_oldest()  # ENOSPC: make room in a ring list and retry once
             self._write(seq, rec, new_seg)
+        end = self.cur_bytes
         if new_seg:
-            self.segs.append(seq)
-            self.cur_count = self.cur_bytes = 0
-        self._loff = self.cur_bytes
-        self.cur_count += 1
-        self.cur_bytes += size
+            self.segs += (seq,)
+            end = 0
+            if self._gap:
+                self._gap = 0
+        self._end = (end + size) << 12 | size
         self.last_seq = seq
         c = self._cache
         if c is not None and c[0] == self.segs[-1]:
@@ -340,9 +362,8 @@ class RecordList:
         first = self.segs[0]
         nxt = self.segs[1] if len(self.segs) > 1 else self.last_seq + 1
         self.store.on_drop(self, first, nxt)  # before: the hook may read the segment
-        self.segs.pop(0)
+        self.segs = self.segs[1:]
         os.remove(self._seg_path(first))
-        self.dropped += 1
         self._cache = None
         self.store.event(2 if self.policy == "drop" else 3, "store.dropped",
                          "%s: records %d..%d dropped" % (self.name, first, nxt - 1))
@@ -355,7 +376,9 @@ class RecordList:
         self.trimmed = upto_seq
         write_atomic(self.path + "/trim", str(upto_seq).encode())
         while len(self.segs) > 1 and self.segs[1] <= upto_seq + 1:
-            os.remove(self._seg_path(self.segs.pop(0)))
+            first = self.segs[0]
+            self.segs = self.segs[1:]
+            os.remove(self._seg_path(first))
             self._cache = None
 
     # ---- reading -----------------------------------------------------------------------
