@@ -39,6 +39,7 @@ def setup(ctx, st, cfg, meters):
             ctx.log(3, "lmn.tls", "no TLS credentials: %s" % e)
         gc.collect()
     timeout = int(cfg.get("lmn_timeout_ms", 300))
+    now = ctx.now  # one bound method for every session (each `ctx.now` makes a new one)
     for m in meters:
         tls_on = m.get("tls", True)
         if tls_on and context is None:
@@ -47,7 +48,7 @@ def setup(ctx, st, cfg, meters):
         if mid != mid.lower():  # else keep the config's string (no copy per meter)
             mid = mid.lower()
         mt = _meter.Meter(st.bus, mid, int(m["address"]),
-                          context if tls_on else None, ctx.now, timeout_ms=timeout,
+                          context if tls_on else None, now, timeout_ms=timeout,
                           renew_s=m.get("renew_s", 31 * 86400),
                           renew_bytes=m.get("renew_bytes", 5000000))
         mt.readings = 0
