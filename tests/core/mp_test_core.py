@@ -229,9 +229,10 @@ def test_ram_per_channel():
     # channel key, TAF state, half a meter id string) with values in it; 20 wM-Bus meters
     # give ~35 channels. x64, measured here incl. dict growth, with TAF7 only (the
     # default, as in the benchmark's day): 228 B (372 before the channel lists got their
-    # own type, 4 attributes each); with all four TAFs: 404 B (647 before, 1046 before
-    # the record list, the channel keys and the TAF7 state were slimmed)
+    # own type, 4 attributes each); with all four TAFs: 356 B (647 before, 404 with TAF2
+    # state per channel as a dict under a (meter, obis) tuple; 1046 before the record
+    # list, the channel keys and the TAF7 state were slimmed)
     per = _per_channel({"core": {"tafs": ["TAF7"]}})
     assert per < 260, per
     per = _per_channel(None)
-    assert per < 440, per
+    assert per < 390, per
