@@ -213,28 +213,12 @@ class RecordList:
         return min(_SEG_RECORDS, max(16, self.capacity // 4))
 
     @property
-    def cur_bytes(self):
-        """Size of the newest segment file (its valid records)."""
-        return self._end >> 12
-
-    @property
-    def cur_count(self):
-        """Valid records in the newest segment."""
-        s = self.segs
-        return self.last_seq - s[-1] + 1 - self._gap if s else 0
-
-    @property
-    def _loff(self):
-        """File offset of the last record in the newest segment (-1: none)."""
-        e = self._end
-        return (e >> 12) - (e & 0xFFF) if e & 0xFFF else -1
-
-    @property
     def last(self):
         """Payload of the newest record (also after trim), or None."""
-        if self._loff < 0 or not self.segs:
+        e = self._end
+        if not e & 0xFFF:
             return None
-        return self._read_at(self.segs[-1], self._loff)
+        return self._read_at(self.segs[-1], (e >> 12) - (e & 0xFFF))
 
     def _read_at(self, first, off):
         with open(self._seg_path(first), "rb") as f:
@@ -322,8 +306,10 @@ class RecordList:
         if self.policy == "block" and len(self) >= self.capacity:
             self.store.flush()
             raise StoreFull(self.name)
-        new_seg = (not self.segs or self.cur_count >= self.seg_records
-                   or self.cur_bytes + size > _SEG_BYTES)
+        segs = self.segs
+        end = self._end >> 12  # the newest segment's size
+        new_seg = (not segs or self.last_seq - segs[-1] + 1 - self._gap >= self.seg_records
+                   or end + size > _SEG_BYTES)
         # ring: drop the oldest segment once the rest alone holds the capacity
         while len(self.segs) > 1 and self.last_seq + 1 - self.segs[1] >= self.capacity:
             self._drop_oldest()
@@ -334,7 +320,6 @@ class RecordList:
                 raise
             self._drop_oldest()  # ENOSPC: make room in a ring list and retry once
             self._write(seq, rec, new_seg)
-        end = self.cur_bytes
         if new_seg:
             self.segs += (seq,)
             end = 0
@@ -421,8 +406,8 @@ class RecordList:
     def read(self, seq):
         if seq < self.first_seq or seq > self.last_seq:
             return None
-        if seq == self.last_seq and self._loff >= 0:
-            return self._read_at(self.segs[-1], self._loff)
+        if seq == self.last_seq and self._end & 0xFFF:
+            return self.last
         first, off = self._locate(seq)
         if first is None:
             return None
@@ -469,15 +454,6 @@ class RecordList:
                         break
                 else:
                     break
-
-    def records_reverse(self, from_seq=None):
-        s = self.last_seq if from_seq is None else min(from_seq, self.last_seq)
-        lo = self.first_seq
-        while s >= lo:
-            p = self.read(s)
-            if p is not None:
-                yield s, p
-            s -= 1
 
 
 def _copy_prefix(path, n, buf):
