@@ -266,7 +266,7 @@ class RecordList:
                 self._gap = self.last_seq - first + 1 - len(offs)
             break
         if segs:
-            self.segs = tuple(segs)
+            self.segs = (1,) if segs == [1] else tuple(segs)  # (1,): see append()
 
     @property
     def _cache(self):
@@ -321,7 +321,9 @@ class RecordList:
             self._drop_oldest()  # ENOSPC: make room in a ring list and retry once
             self._write(seq, rec, new_seg)
         if new_seg:
-            self.segs += (seq,)
+            # (1,) is a constant of this module: every young list (one segment, from
+            # sequence 1, e.g. each OML channel for its first 512 values) shares it
+            self.segs = self.segs + (seq,) if self.segs else (1,) if seq == 1 else (seq,)
             end = 0
             if self._gap:
                 self._gap = 0
