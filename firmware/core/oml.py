@@ -117,16 +117,14 @@ class Oml:
             self._open(seq, meter, obis)
 
     def _open(self, n, meter, obis):
-        # one string object per meter id and per OBIS code across the channel keys (the
-        # producers pass new strings with every reading; ~48 B each on x64)
-        fm = fo = False
-        for m, o in self.chans:
-            if not fm and m == meter:
-                meter, fm = m, True
-            if not fo and o == obis:
-                obis, fo = o, True
-            if fm and fo:
-                break
+        # the key's strings interned (hasattr makes a qstr of a str, "%s" % then returns
+        # that qstr): one object per meter id and OBIS code for every holder, and the
+        # producers' strings decoded anew with each reading are that object too (no heap
+        # str per reading); bounded: at most 256 channels
+        hasattr(Oml, meter)
+        hasattr(Oml, obis)
+        meter = "%s" % meter
+        obis = "%s" % obis
         if self._chan is None:
             self._chan = _chan_type(self.store, self.capacity)
         lst = self._chan(n)
