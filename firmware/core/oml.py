@@ -38,6 +38,8 @@ import json
 import struct
 from binascii import hexlify
 
+from store.records import RecordList, mkdirs
+
 SMGW_ID = const(0x00000002)
 TIME_INVALID = const(0x00000200)
 METER_ID = const(0x00000100)
@@ -82,10 +84,32 @@ def status_word(smgw_bits, meter_status):
     return ((m << 32) | (SMGW_ID | smgw_bits)) & 0xFFFFFFFFFFFFFFFF
 
 
+def _chan_type(store, capacity):
+    """The type of one Oml's channel lists "oml-<n>" (RAM: ~35 of them with 20 wM-Bus
+    meters): per object only n, segs, last_seq and _end; the store and the capacity are
+    the type's, the name is derived; the lists are not in store.lists. Made when the
+    first channel opens (a gateway without meters has none)."""
+
+    class Chan(RecordList):
+        def __init__(self, n):
+            self.n = n
+            mkdirs(self.path)
+            self._open()
+
+        @property
+        def name(self):
+            return "oml-%d" % self.n
+
+    Chan.store = store
+    Chan.capacity = max(1, capacity)
+    return Chan
+
+
 class Oml:
     def __init__(self, store, capacity=4096):
         self.store = store
         self.capacity = capacity
+        self._chan = None  # the channel lists' type (_chan_type), made on first use
         self.chan_list = store.open_list("channels", 256, "block")
         self.chans = {}  # (meter, obis) -> record list
         for seq, p in self.chan_list.records():
@@ -93,17 +117,17 @@ class Oml:
             self._open(seq, meter, obis)
 
     def _open(self, n, meter, obis):
-        # one string object per meter id and per OBIS code across the channel keys (the
-        # producers pass new strings with every reading; ~48 B each on x64)
-        fm = fo = False
-        for m, o in self.chans:
-            if not fm and m == meter:
-                meter, fm = m, True
-            if not fo and o == obis:
-                obis, fo = o, True
-            if fm and fo:
-                break
-        lst = self.store.open_list("oml-%d" % n, self.capacity, "drop")
+        # the key's strings interned (hasattr makes a qstr of a str, "%s" % then returns
+        # that qstr): one object per meter id and OBIS code for every holder, and the
+        # producers' strings decoded anew with each reading are that object too (no heap
+        # str per reading); bounded: at most 256 channels
+        hasattr(Oml, meter)
+        hasattr(Oml, obis)
+        meter = "%s" % meter
+        obis = "%s" % obis
+        if self._chan is None:
+            self._chan = _chan_type(self.store, self.capacity)
+        lst = self._chan(n)
         self.chans[(meter, obis)] = lst
         return lst
 

@@ -1,6 +1,7 @@
 """Viper glue for the block-cipher modes: XOR, big-endian counter blocks, tag compare.
 
-Each viper routine has a plain-Python reference (`*_ref`) the tests compare it with.
+Each viper routine has a plain-Python reference the tests compare it with
+(tests/wmbus/refimpl.py: not loaded on the gateway).
 The word-wise variants (`_xor32`, `_counters32`) need 4-byte aligned buffers: only
 bytearrays (their data is a separate, aligned heap block on every port) with offsets
 that are multiples of 4 take that path - Cortex-M0+ (RP2040) faults on unaligned words.
@@ -45,11 +46,6 @@ def xor_into(dst, doff, a, aoff, b, boff, n):
         _xor8(dst, doff, a, aoff, b, boff, n)
 
 
-def xor_into_ref(dst, doff, a, aoff, b, boff, n):
-    for i in range(n):
-        dst[doff + i] = a[aoff + i] ^ b[boff + i]
-
-
 @micropython.viper
 def _counters32(out: ptr32, blk: ptr32, block: ptr8, n: int, width: int):
     """n counter blocks from `block` (aligned bytearray), the last `width` bytes count."""
@@ -75,17 +71,6 @@ def counters(out, block, n, width):
     if type(out) is not bytearray or type(block) is not bytearray:
         raise TypeError("counters: bytearrays")
     _counters32(out, block, block, n, width)
-
-
-def counters_ref(out, block, n, width):
-    for b in range(n):
-        out[b * 16:b * 16 + 16] = block
-        i = 15
-        while i >= 16 - width:
-            block[i] = (block[i] + 1) & 0xFF
-            if block[i]:
-                break
-            i -= 1
 
 
 @micropython.viper

@@ -62,7 +62,8 @@ def _patch(r, offs, tid):
 class Meter:
     # class defaults: the instance table gets an entry only once a value differs (the
     # service sets readings, period, due; a healthy meter never sets failures, lost,
-    # last_error), so a meter's attributes fit 12 slots
+    # last_error), so a meter's attributes fit 12 slots; the server id bytes are made
+    # from the id when needed (a poll)
     tid = polls = failures = 0
     lost = False
     last_error = None
@@ -71,17 +72,17 @@ class Meter:
                  timeout_ms=300, retries=3, renew_s=tlslink.RENEW_SECONDS,
                  renew_bytes=tlslink.RENEW_BYTES):
         self.id = meter_id
-        self.server_id = bytes.fromhex(meter_id)
+        sid = bytes.fromhex(meter_id)
         self.address = address
         self.link = _link.Link(bus, [1, address], timeout_ms=timeout_ms, retries=retries)
         if context is not None:
-            self.session = tlslink.Session(self.link, context, hostname or "meter-" + meter_id,
-                                           clock, renew_s, renew_bytes)
+            self.session = tlslink.Session(self.link, context, hostname, clock, renew_s,
+                                           renew_bytes, meter_id)
         else:
             self.session = tlslink.Session(self.link)
         # failures: consecutive failed polls
         # the request frame for tid 0 and its message offsets (None: encode each time)
-        r = bytearray(sml.get_list_request(b"gw\x00\x00\x00", _CLIENT_ID, self.server_id))
+        r = bytearray(sml.get_list_request(b"gw\x00\x00\x00", _CLIENT_ID, sid))
         offs = None
         try:
             s, end, payload, kind = sml.frame(r)
@@ -89,8 +90,7 @@ class Meter:
             offs = o[1] | o[2] << 10 | o[3] << 20 if len(o) == 4 and o[0] == 8 else None
             t = bytearray(r)
             if not offs or end != len(r) or end > 0x3FF or not _patch(t, offs, 0x1B2C3D) \
-                    or t != sml.get_list_request(b"gw\x1b\x2c\x3d", _CLIENT_ID,
-                                                 self.server_id):
+                    or t != sml.get_list_request(b"gw\x1b\x2c\x3d", _CLIENT_ID, sid):
                 offs = None
         except (sml.SmlError, IndexError):
             offs = None
@@ -103,7 +103,7 @@ class Meter:
         if r is not None and _patch(r, self.offs, tid):
             return r
         return sml.get_list_request(b"gw" + tid.to_bytes(3, "big"), _CLIENT_ID,
-                                    self.server_id)
+                                    bytes.fromhex(self.id))
 
     async def poll(self):
         self.tid = (self.tid + 1) & 0xFFFFFF
@@ -119,8 +119,9 @@ class Meter:
         if kind is None:
             raise sml.SmlError("frame CRC", 0)
         vals = sml.readings(msgs)
+        sid = bytes.fromhex(self.id)
         for v in vals:
-            if v["server_id"] != self.server_id:
+            if v["server_id"] != sid:
                 raise sml.SmlError("answer from server id %s" % sml.obis(v["server_id"]))
         self.polls += 1
         return vals

@@ -39,15 +39,16 @@ def setup(ctx, st, cfg, meters):
             ctx.log(3, "lmn.tls", "no TLS credentials: %s" % e)
         gc.collect()
     timeout = int(cfg.get("lmn_timeout_ms", 300))
+    now = ctx.now  # one bound method for every session (each `ctx.now` makes a new one)
     for m in meters:
         tls_on = m.get("tls", True)
         if tls_on and context is None:
             continue
-        mid = m["id"]
-        if mid != mid.lower():  # else keep the config's string (no copy per meter)
-            mid = mid.lower()
+        mid = m["id"].lower()
+        hasattr(_meter, mid)  # interned (a qstr): the one object for every holder
+        mid = "%s" % mid
         mt = _meter.Meter(st.bus, mid, int(m["address"]),
-                          context if tls_on else None, ctx.now, timeout_ms=timeout,
+                          context if tls_on else None, now, timeout_ms=timeout,
                           renew_s=m.get("renew_s", 31 * 86400),
                           renew_bytes=m.get("renew_bytes", 5000000))
         mt.readings = 0
@@ -83,8 +84,9 @@ def _ingest(ctx, st, mid, vals, capture):
             ctx.log(3, "lmn.ingest", "%s %s: %s" % (mid, ob, e))
         k = mid + " " + ob
         t = st.totals.get(k)
-        if t is None:
-            t = st.totals[k] = [0, 0]
+        if t is None:  # the key interned: the next readings' keys are that qstr (no str)
+            hasattr(st, k)
+            t = st.totals["%s" % k] = [0, 0]
         t[0] += 1
         t[1] += raw
         n += 1

@@ -43,35 +43,45 @@ class Session(io.IOBase):
     WANT_READ), write() collects records for the next exchange.
     """
 
-    renew_s = RENEW_SECONDS  # class defaults: an instance stores them only when they differ
+    # class defaults: an instance stores a value only once it differs (RAM: each
+    # attribute is a slot in the instance's table, 10 of them in use); the meter's
+    # hostname is derived from its id
+    renew_s = RENEW_SECONDS
     renew_bytes = RENEW_BYTES
+    context = hostname = name = clock = None
+    renewals = 0
 
     def __init__(self, link, context=None, hostname=None, clock=None, renew_s=RENEW_SECONDS,
-                 renew_bytes=RENEW_BYTES):
+                 renew_bytes=RENEW_BYTES, name=None):
+        """name: the meter id; without a hostname the meter's certificate must carry
+        "meter-<name>" (no copy of that string per meter)."""
         self.link = link
-        self.context = context
-        self.hostname = hostname
-        self.clock = clock
+        if context is not None:
+            self.context = context
+            self.clock = clock
+        if hostname is not None:
+            self.hostname = hostname
+        elif name is not None:
+            self.name = name
         if renew_s != RENEW_SECONDS:
             self.renew_s = renew_s
         if renew_bytes != RENEW_BYTES:
             self.renew_bytes = renew_bytes
         self.sock = None
-        self.rx = self.tx = None  # link -> mbedTLS (read from rpos), mbedTLS -> link
-        self.rpos = 0
-        self.started = self.bytes = self.handshakes = self.renewals = 0
+        self.rx = self.tx = None  # link -> mbedTLS (consumed from the front), mbedTLS -> link
+        self.started = self.bytes = self.handshakes = 0
 
     # the stream under mbedTLS
     def readinto(self, buf):
         rx = self.rx
-        n = len(rx) - self.rpos if rx else 0
-        if n <= 0:
+        if not rx:
             return None
-        n = min(n, len(buf))
-        buf[:n] = memoryview(rx)[self.rpos:self.rpos + n]
-        self.rpos += n
-        if self.rpos == len(rx):
+        n = min(len(rx), len(buf))
+        buf[:n] = memoryview(rx)[:n]
+        if n == len(rx):
             self.rx = None
+        else:
+            rx[:n] = b""  # in place: the rest moves to the front
         return n
 
     def write(self, buf):
@@ -93,15 +103,17 @@ class Session(io.IOBase):
                 self.rx.extend(got)
             else:
                 self.rx = got
-                self.rpos = 0
         return len(out) + len(got)
 
     def _open(self):
         self.rx = self.tx = None
+        h = self.hostname
+        if h is None and self.name is not None:
+            h = "meter-" + self.name
         try:
             self.sock = self.context.wrap_socket(self, server_side=False,
                                                  do_handshake_on_connect=False,
-                                                 server_hostname=self.hostname)
+                                                 server_hostname=h)
         except Exception as e:  # noqa: BLE001 - mbedTLS raises OSError/ValueError
             self.sock = None
             raise TlsError("setup: %s" % e)

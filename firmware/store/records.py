@@ -180,15 +180,20 @@ def _at(seqs, i):
 
 
 class RecordList:
-    # RAM per list matters (one per OML channel): rarely changed state lives in these
-    # class defaults until a list sets its own; the path, the segment size and the last
-    # payload are derived (the last record is read back from flash at its offset)
+    # RAM per list matters (one per OML channel): per object only store, name, capacity,
+    # segs (a tuple), last_seq and _end; rarely changed state lives in these class
+    # defaults until a list sets its own; the path, the segment size, the newest
+    # segment's record count and the last payload are derived (the last record is read
+    # back from flash at its offset)
     policy = "drop"
     warned = False
-    dropped = 0
     trimmed = 0
     recovered_bytes = 0
-    _loff = -1  # file offset of the last record in the newest segment (-1: none)
+    segs = ()  # first sequence number of each segment file, ascending
+    # newest segment: its size << 12 | the last record's size (0: no record); both fit,
+    # so it stays a small int on the 32-bit boards too (< 2**28)
+    _end = 0
+    _gap = 0  # records of the newest segment's sequence span lost to damage (recovery)
 
     def __init__(self, store, name, capacity, policy="drop"):
         self.store = store
@@ -210,9 +215,10 @@ class RecordList:
     @property
     def last(self):
         """Payload of the newest record (also after trim), or None."""
-        if self._loff < 0 or not self.segs:
+        e = self._end
+        if not e & 0xFFF:
             return None
-        return self._read_at(self.segs[-1], self._loff)
+        return self._read_at(self.segs[-1], (e >> 12) - (e & 0xFFF))
 
     def _read_at(self, first, off):
         with open(self._seg_path(first), "rb") as f:
@@ -234,34 +240,33 @@ class RecordList:
                 except ValueError:
                     pass
         segs.sort()
-        self.segs = segs
         try:
             with open(path + "/trim") as f:
                 self.trimmed = int(f.read())
         except (OSError, ValueError):
             pass
         self.last_seq = self.trimmed
-        self.cur_count = self.cur_bytes = 0
         buf = self.store.buf
-        while self.segs:
-            first = self.segs[-1]
+        while segs:
+            first = segs[-1]
             p = self._seg_path(first)
             with open(p, "rb") as f:
                 offs, seqs, end, size = index_file(f, buf)
-                if offs:
-                    self._loff = offs[-1]
             if end < size:  # torn tail: keep the valid prefix only (atomic rename)
                 self.recovered_bytes = size - end
                 if end:
                     _copy_prefix(p, end, buf)
                 else:
                     os.remove(p)
-                    self.segs.pop()
+                    segs.pop()
                     continue
             self.last_seq = _at(seqs, len(offs) - 1)
-            self.cur_count = len(offs)
-            self.cur_bytes = end
+            self._end = end << 12 | (end - offs[-1])
+            if self.last_seq - first + 1 != len(offs):
+                self._gap = self.last_seq - first + 1 - len(offs)
             break
+        if segs:
+            self.segs = (1,) if segs == [1] else tuple(segs)  # (1,): see append()
 
     @property
     def _cache(self):
@@ -301,8 +306,10 @@ class RecordList:
         if self.policy == "block" and len(self) >= self.capacity:
             self.store.flush()
             raise StoreFull(self.name)
-        new_seg = (not self.segs or self.cur_count >= self.seg_records
-                   or self.cur_bytes + size > _SEG_BYTES)
+        segs = self.segs
+        end = self._end >> 12  # the newest segment's size
+        new_seg = (not segs or self.last_seq - segs[-1] + 1 - self._gap >= self.seg_records
+                   or end + size > _SEG_BYTES)
         # ring: drop the oldest segment once the rest alone holds the capacity
         while len(self.segs) > 1 and self.last_seq + 1 - self.segs[1] >= self.capacity:
             self._drop_oldest()
@@ -314,11 +321,13 @@ class RecordList:
             self._drop_oldest()  # ENOSPC: make room in a ring list and retry once
             self._write(seq, rec, new_seg)
         if new_seg:
-            self.segs.append(seq)
-            self.cur_count = self.cur_bytes = 0
-        self._loff = self.cur_bytes
-        self.cur_count += 1
-        self.cur_bytes += size
+            # (1,) is a constant of this module: every young list (one segment, from
+            # sequence 1, e.g. each OML channel for its first 512 values) shares it
+            self.segs = self.segs + (seq,) if self.segs else (1,) if seq == 1 else (seq,)
+            end = 0
+            if self._gap:
+                self._gap = 0
+        self._end = (end + size) << 12 | size
         self.last_seq = seq
         c = self._cache
         if c is not None and c[0] == self.segs[-1]:
@@ -340,9 +349,8 @@ class RecordList:
         first = self.segs[0]
         nxt = self.segs[1] if len(self.segs) > 1 else self.last_seq + 1
         self.store.on_drop(self, first, nxt)  # before: the hook may read the segment
-        self.segs.pop(0)
+        self.segs = self.segs[1:]
         os.remove(self._seg_path(first))
-        self.dropped += 1
         self._cache = None
         self.store.event(2 if self.policy == "drop" else 3, "store.dropped",
                          "%s: records %d..%d dropped" % (self.name, first, nxt - 1))
@@ -355,7 +363,9 @@ class RecordList:
         self.trimmed = upto_seq
         write_atomic(self.path + "/trim", str(upto_seq).encode())
         while len(self.segs) > 1 and self.segs[1] <= upto_seq + 1:
-            os.remove(self._seg_path(self.segs.pop(0)))
+            first = self.segs[0]
+            self.segs = self.segs[1:]
+            os.remove(self._seg_path(first))
             self._cache = None
 
     # ---- reading -----------------------------------------------------------------------
@@ -398,8 +408,8 @@ class RecordList:
     def read(self, seq):
         if seq < self.first_seq or seq > self.last_seq:
             return None
-        if seq == self.last_seq and self._loff >= 0:
-            return self._read_at(self.segs[-1], self._loff)
+        if seq == self.last_seq and self._end & 0xFFF:
+            return self.last
         first, off = self._locate(seq)
         if first is None:
             return None
@@ -446,15 +456,6 @@ class RecordList:
                         break
                 else:
                     break
-
-    def records_reverse(self, from_seq=None):
-        s = self.last_seq if from_seq is None else min(from_seq, self.last_seq)
-        lo = self.first_seq
-        while s >= lo:
-            p = self.read(s)
-            if p is not None:
-                yield s, p
-            s -= 1
 
 
 def _copy_prefix(path, n, buf):

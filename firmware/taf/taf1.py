@@ -5,7 +5,7 @@ at which the reading is taken, default 0), `tolerance` (s, default 9). The first
 within the tolerance of a boundary is that period's value; a boundary passed without a
 reading is logged ("taf.missed") and produces no value."""
 from taf.cal import days_from_civil, civil_from_days
-from taf.engine import TafError, value
+from taf.engine import TafError, value, prev
 
 NAME = "TAF1"
 INPUTS = ("1-0:1.8.", "1-0:2.8.", "6-0:1.0.", "7-0:3.0.", "8-0:1.0.")
@@ -38,7 +38,8 @@ class Taf1:
     def __init__(self, p, api):
         self.p = p
         self.api = api
-        self.next = {}  # (meter, obis) -> next boundary
+        self.key = api.oml.key
+        self.next = {}  # channel key (oml.key) -> next boundary
 
     def boundary_after(self, t):
         b = self.p["period_start"] + self.p["capture_offset"]
@@ -49,9 +50,9 @@ class Taf1:
 
     def on_value(self, meter, obis, d):
         t = d["capture_time"]
-        k = (meter, obis)
-        b = self.next.get(k)
-        if b is None:
+        k = self.key(meter, obis)
+        b = prev(self.next, k, meter, obis)
+        if b < 0:
             b = self.next[k] = self.boundary_after(t)
         tol = self.p["tolerance"]
         if t < b - tol:
@@ -64,7 +65,7 @@ class Taf1:
         return [value(d, b, kind="billing")]
 
     def restore(self, o):
-        self.next[(o["meter"], o["obis"])] = self.boundary_after(
+        self.next[self.key(o["meter"], o["obis"])] = self.boundary_after(
             o["target_time"] + self.p["tolerance"] + 1)
 
 

@@ -14,8 +14,18 @@ interpolation, which the rules forbid). So the registers plus the error register
 sum to the meter's advance. At each new billing day (00:00 UTC) the registers are
 output (one value per register, target time = the day boundary, "register" key);
 `state()` gives the current registers."""
+from micropython import const
+
 from taf.cal import civil_from_days
-from taf.engine import TafError
+from taf.engine import TafError, prev
+
+# a channel's state: a list [registers {stage: sum}, time of the last reading, its raw
+# value, day of the last output, raw value at the start] (RAM: a list, not a dict each)
+_REGS = const(0)
+_T = const(1)
+_RAW = const(2)
+_DAY = const(3)
+_FIRST = const(4)
 
 NAME = "TAF2"
 INPUTS = ("1-0:1.8.", "1-0:2.8.")
@@ -64,10 +74,16 @@ def validate(p):
 
 
 class Taf2:
-    def __init__(self, p):
+    def __init__(self, p, api=None):
         self.p = p
-        self.ch = {}  # (meter, obis) -> {"regs": {...}, "t": last time, "raw": last raw,
-        #                                   "day": day of last output, "unit", "scaler"}
+        self.oml = api.oml if api is not None else None
+        self.ch = {}  # channel key (oml.key) -> state list (_REGS .. _FIRST)
+
+    def _key(self, meter, obis):
+        return (meter, obis) if self.oml is None else self.oml.key(meter, obis)
+
+    def _new(self, t, raw, day, first):
+        return [{n: 0 for n in self.p["tariffs"] + ["error"]}, t, raw, day, first]
 
     def day_profile(self, day):
         y, m, d = civil_from_days(day)
@@ -95,45 +111,46 @@ class Taf2:
         return 1 << 62
 
     def on_value(self, meter, obis, d):
-        k = (meter, obis)
+        k = self._key(meter, obis)
         t, raw = d["capture_time"], d["raw"]
-        c = self.ch.get(k)
+        c = prev(self.ch, k, meter, obis)
         outs = None
-        if c is None:
-            c = self.ch[k] = {"regs": {n: 0 for n in self.p["tariffs"] + ["error"]},
-                              "t": t, "raw": raw, "day": t // 86400, "first": raw}
-        elif t > c["t"]:
-            delta = raw - c["raw"]
-            reg = self.stage(c["t"]) if self.next_change(c["t"]) >= t else "error"
-            c["regs"][reg] += delta
-            c["t"], c["raw"] = t, raw
-            if t // 86400 != c["day"]:
-                c["day"] = t // 86400
-                outs = self._outputs(meter, obis, c, d, c["day"] * 86400)
-        c["scaler"], c["unit"], c["status"] = d["scaler"], d["unit"], d["status"]
+        if c == -1:
+            c = self.ch[k] = self._new(t, raw, t // 86400, raw)
+        elif t > c[_T]:
+            delta = raw - c[_RAW]
+            reg = self.stage(c[_T]) if self.next_change(c[_T]) >= t else "error"
+            c[_REGS][reg] += delta
+            c[_T], c[_RAW] = t, raw
+            if t // 86400 != c[_DAY]:
+                c[_DAY] = t // 86400
+                outs = self._outputs(meter, obis, c, d, c[_DAY] * 86400)
         return outs
 
     def _outputs(self, meter, obis, c, d, target):
-        return [{"meter": meter, "obis": obis, "capture_time": c["t"], "target_time": target,
+        return [{"meter": meter, "obis": obis, "capture_time": c[_T], "target_time": target,
                  "raw": v, "scaler": d["scaler"], "unit": d["unit"], "status": d["status"],
-                 "register": n, "last_raw": c["raw"], "first_raw": c["first"]}
-                for n, v in sorted(c["regs"].items())]
+                 "register": n, "last_raw": c[_RAW], "first_raw": c[_FIRST]}
+                for n, v in sorted(c[_REGS].items())]
 
     def restore(self, o):
-        k = (o["meter"], o["obis"])
+        k = self._key(o["meter"], o["obis"])
         c = self.ch.get(k)
-        if c is None or c["day"] * 86400 < o["target_time"]:
-            c = self.ch[k] = {"regs": {n: 0 for n in self.p["tariffs"] + ["error"]},
-                              "t": o["capture_time"], "raw": o["last_raw"],
-                              "day": o["target_time"] // 86400, "first": o["first_raw"]}
-        if o["register"] in c["regs"]:
-            c["regs"][o["register"]] = o["raw"]
+        if c is None or c[_DAY] * 86400 < o["target_time"]:
+            c = self.ch[k] = self._new(o["capture_time"], o["last_raw"],
+                                       o["target_time"] // 86400, o["first_raw"])
+        if o["register"] in c[_REGS]:
+            c[_REGS][o["register"]] = o["raw"]
 
     def state(self):
-        return {"%s %s" % k: {"registers": dict(c["regs"]), "first_raw": c["first"],
-                              "last_raw": c["raw"], "last_time": c["t"]}
-                for k, c in self.ch.items()}
+        names = {}  # channel list object -> (meter, obis)
+        if self.oml is not None:
+            for mo, lst in self.oml.chans.items():
+                names[lst] = mo
+        return {"%s %s" % (k if isinstance(k, tuple) else names[k]): {
+                "registers": dict(c[_REGS]), "first_raw": c[_FIRST], "last_raw": c[_RAW],
+                "last_time": c[_T]} for k, c in self.ch.items()}
 
 
 def make(p, api):
-    return Taf2(p)
+    return Taf2(p, api)

@@ -83,6 +83,10 @@ class Receiver:
         meter = t["meter"]
         if not self.keys.known(meter):
             return self._unknown(meter, t)
+        # a known meter's id interned (a qstr, bounded by the key store): the one object
+        # in self.last, ctx.meters and the OML, and the decoder's next copies are it
+        hasattr(Receiver, meter)
+        meter = "%s" % meter
         acc = t["access_number"]
         ctr = t["counter"]
         # one int per meter, not a tuple (RAM; an immediate small int on x64)

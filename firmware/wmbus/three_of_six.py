@@ -4,7 +4,8 @@ Every nibble (high nibble first) becomes a 6-chip code word with three ones; two
 are three encoded bytes. An odd byte count ends with 12 chips and a 4-chip postamble
 (0101) to fill the last byte. Decoding is a 64-entry table lookup in viper into a
 preallocated output buffer; an invalid code word raises WmbusError("3of6", ...) with the
-chip-byte offset. `decode_ref` is the plain reference the tests compare with.
+chip-byte offset. The plain reference the tests compare with is in tests/wmbus/refimpl.py
+(not loaded on the gateway).
 """
 import micropython
 
@@ -67,29 +68,6 @@ def decode(chips, n=-1):
     if n < 0:
         n = len(chips) * 2 // 3
     return decode_into(chips, 0, bytearray(n), n)
-
-
-def decode_ref(chips, n):
-    """Plain bitwise reference of decode()."""
-    out = bytearray(n)
-    bits = 0
-    acc = 0
-    pos = 0
-    nib = []
-    while len(nib) < 2 * n:
-        acc = (acc << 8) | chips[pos]
-        pos += 1
-        bits += 8
-        while bits >= 6 and len(nib) < 2 * n:
-            bits -= 6
-            code = (acc >> bits) & 0x3F
-            v = CODES.find(bytes((code,)))
-            if v < 0:
-                raise WmbusError("3of6", "invalid symbol", pos - 1)
-            nib.append(v)
-    for i in range(n):
-        out[i] = (nib[2 * i] << 4) | nib[2 * i + 1]
-    return out
 
 
 def encode(data):

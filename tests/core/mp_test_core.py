@@ -207,23 +207,44 @@ def test_tenants_filtering_and_archive():
     assert ts.get("c5") is not None
 
 
-def test_ram_per_channel():
-    # RAM guard (docs/memory.md): what the core keeps per OML channel (record list,
-    # channel key, TAF7 state) with values in it; 20 wM-Bus meters give ~35 channels.
-    # x64, measured here incl. dict growth: 644 B, 1046 B before the record list, the
-    # channel keys and the TAF7 state were slimmed
+def _per_channel(config):
     import gc
+    from core.oml import Oml
 
-    c, clk, _ = _core()
+    c, clk, _ = _core(config)
     c.ingest(M1, E, 1, 0, 30, T0, None)  # the first channel: lists and dicts exist
     n = 40
     obis = ("1-0:1.8.0*255", "8-0:1.0.0*255")
-    gc.collect()
+    ids = ["KAM-%08d" % (i // 2) for i in range(n)]
+    for m in ids + list(obis):
+        hasattr(Oml, m)  # interned first, as Oml does: the figure is the channel's own
+    gc.collect()  # (and no qstr pool step can land in it)
     a = gc.mem_alloc()
     for i in range(n):
-        m = "KAM-%08d" % (i // 2)
-        c.ingest(m, obis[i % 2], 100 + i, 0, 30, T0 + 900, None)
-        c.ingest(m, obis[i % 2], 101 + i, 0, 30, T0 + 1800, None)
+        c.ingest(ids[i], obis[i % 2], 100 + i, 0, 30, T0 + 900, None)
+        c.ingest(ids[i], obis[i % 2], 101 + i, 0, 30, T0 + 1800, None)
     gc.collect()
-    per = (gc.mem_alloc() - a) // n
-    assert per < 800, per
+    return (gc.mem_alloc() - a) // n
+
+
+def test_channel_keys_interned():
+    # RAM: a channel's meter id and OBIS code are interned (qstrs): the readings' new
+    # copies of them (decoded anew each time) are that object, no heap str
+    c, clk, _ = _core()
+    c.ingest("KAM-" + "%08d" % 77, "8-0:" + "1.0.0*255", 1, 0, 30, T0)
+    (m, o), = [k for k in c.oml.channels() if k[0].startswith("KAM-0")]
+    assert "KAM-" + "%08d" % 77 is m and "8-0:" + "1.0.0*255" is o
+
+
+def test_ram_per_channel():
+    # RAM guard (docs/memory.md): what the core keeps per OML channel (record list,
+    # channel key, TAF state) with values in it, meter ids and OBIS codes interned (as
+    # the core does, before the measurement); 20 wM-Bus meters give ~35 channels. x64,
+    # incl. dict growth, with TAF7 only (the default, as in the benchmark's day): 155 B
+    # (364 B measured the same way before the channel lists got their own type with 4
+    # attributes each and a shared segment tuple while young); with all four TAFs: 278 B
+    # (570 B before, incl. TAF1/TAF2 state under (meter, obis) tuples and TAF2's as dicts)
+    per = _per_channel({"core": {"tafs": ["TAF7"]}})
+    assert per < 180, per
+    per = _per_channel(None)
+    assert per < 310, per

@@ -76,7 +76,8 @@ def _meters_load_the_stack_and_unload_the_encoder():
 
 def _per_meter_state():
     # the live state of one configured meter (plain; a TLS session adds its socket):
-    # Meter + Link + Session + request frame, measured ~0.98 KB on x64
+    # Meter + Link + Session + request frame, measured 876 B on x64 (1036 B while each
+    # meter kept its server id bytes and each session all its attributes)
     import gc
     from lmn import link, meter
 
@@ -88,4 +89,4 @@ def _per_meter_state():
     gc.collect()
     per = (gc.mem_alloc() - a) // len(ms)
     print("per meter", per)
-    assert per < 1100, per
+    assert per < 950, per

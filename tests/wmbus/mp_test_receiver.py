@@ -112,6 +112,10 @@ def test_readings_replay_unknown_and_decrypt_failures():
     eq(rx.handle(oms, "A", -70, "T1"), 1)
     eq(ctx.readings, [("ELS-12345678", "7-0:3.0.0*255", 2850427, -2, 13, 0, "wmbus")])
     eq(ctx.seen["ELS-12345678"]["rssi_dbm"], -70)
+    # a known meter's id is interned (RAM): the one object for every holder, and a
+    # string made anew from its parts (as the decoder does per telegram) is that object
+    mid = ctx.readings[0][0]
+    assert "ELS" + "-" + "12345678" is mid and next(iter(rx.last)) is mid
     assert ("WMT", 1) in ctx.leds
     # a repeater resends the same telegram: dropped
     eq(rx.handle(oms, "A", -75), 0)
