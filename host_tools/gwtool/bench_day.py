@@ -298,15 +298,19 @@ def import_footprint():
 def bisect_rounds(ok_many, lo, hi, step, width=3, rounds=3):
     """Smallest heap h in (lo, hi] with ok(h), assuming ok(hi) and monotonicity.
 
-    Each round asks ok_many() about `width` heaps spread evenly over (lo, hi) at once
-    (the probes run side by side, see _Probes), so a round narrows the interval to
-    1/(width+1) in the wall time of one probe. Stops after `rounds` rounds or when the
+    Each round asks ok_many() about `width` heaps spread over (lo, hi) at once (the
+    probes run side by side, see _Probes), so a round narrows the interval in the wall
+    time of one probe: to 1/(width+1) with the points spread evenly, which they are once
+    hi <= 1.5 lo; before that they lie quadratically closer to lo. Stops after `rounds` rounds or when the
     interval is within `step`. Returns (h, resolution = hi - lo)."""
     for _ in range(rounds):
         if hi - lo <= step:
             break
-        pts = sorted({(lo + (hi - lo) * (i + 1) // (width + 1)) // 1024 * 1024
-                      for i in range(width)})
+        # far apart (the first round: hi is the generous heap), the points lie closer
+        # to lo, where the answer is (the live peak plus a fragmentation margin)
+        d = width + 1
+        pts = sorted({(lo + (hi - lo) * ((i + 1) ** 2 if hi > 3 * lo // 2 else (i + 1) * d)
+                       // (d * d)) // 1024 * 1024 for i in range(width)})
         pts = [h for h in pts if lo < h < hi]
         if not pts:
             break

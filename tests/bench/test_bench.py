@@ -101,9 +101,14 @@ def test_bisect_rounds_finds_threshold():
     rounds.clear()
     h, res = bench_day.bisect_rounds(ok_many, 100 * 1024, 1024 * 1024, 4096, width=3,
                                      rounds=1)
-    assert rounds == [[331 * 1024, 562 * 1024, 793 * 1024]]  # evenly over (lo, hi)
-    # one round of three: the threshold lies below the first probe
-    assert h == 331 * 1024 and res == 331 * 1024 - 100 * 1024
+    # hi > 1.5 lo: quadratically closer to lo (lo + (hi - lo) * (1, 4, 9) / 16)
+    assert rounds == [[157 * 1024, 331 * 1024, 619 * 1024]]
+    assert h == 331 * 1024 and res == (331 - 157) * 1024
+    rounds.clear()
+    h, res = bench_day.bisect_rounds(ok_many, 280 * 1024, 400 * 1024, 4096, width=3,
+                                     rounds=1)
+    assert rounds == [[310 * 1024, 340 * 1024, 370 * 1024]]  # evenly over (lo, hi)
+    assert h == 310 * 1024 and res == 30 * 1024
 
 
 def test_trace_watch_stops_a_failing_probe(tmp_path):
