@@ -115,6 +115,9 @@ def server(st):
     .digest, .http, .api and .portal (~17 KB and ~200 qstrs on x64) stay out of the heap
     while no connection is open (release)."""
     if st.server is None:
+        import gc
+
+        gc.collect()  # the stack's long-lived objects packed low (docs/memory.md)
         from han.server import for_layer
 
         for_layer(st)

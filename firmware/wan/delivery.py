@@ -139,6 +139,9 @@ class Outbox:
     def build(self, taf, channels, now, delivery_id="", out=None):
         """The CMS payload (bytearray), or written to the stream `out`. crypto.cms and
         wan.cosem are loaded per payload and dropped after it (RAM between payloads)."""
+        import gc
+
+        gc.collect()  # the CMS modules and buffers packed low (docs/memory.md)
         from crypto import cms
         from wan import cosem
 
@@ -170,6 +173,9 @@ class Outbox:
         q = self.outq
         if q.last_seq < q.first_seq:
             return False
+        import gc
+
+        gc.collect()  # the TLS session's buffers packed low (docs/memory.md)
         seq = q.first_seq
         fs = q.open(seq)  # the payload is streamed from its file, never held in RAM
         if fs is None:  # lost record (should not happen): skip it, logged

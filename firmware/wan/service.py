@@ -144,6 +144,9 @@ class Wan:
 
         while True:
             if self.gwa:
+                import gc
+
+                gc.collect()  # the poll's objects packed low (docs/memory.md)
                 try:
                     from wan.admin import Admin
                 except ImportError:  # a build without GWA administration
