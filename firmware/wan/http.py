@@ -15,42 +15,59 @@ _MAX_HEADER = const(4096)
 _PART = const(1024)
 
 
-def _issuer(ident, cert):
-    """The trusted CA (<pki>/ca/*.der, in name order) that issued cert, or None.
-    Read per session, not cached: parsed certificates stay out of the heap."""
+def _issuer(ident, name):
+    """The name of the trusted CA file (<pki>/ca/*.der, in name order) that issued peer
+    `name`'s pinned certificate, or None. Parsed and verified (crypto.cms, pure-Python
+    ECDSA) only on a peer's first session after boot or a configuration apply
+    (Identity.issuers remembers it): the certificates do not change in between."""
     from crypto.cms import Cert
 
     try:
-        names = sorted(os.listdir(ident.pki + "/ca"))
-    except OSError:
-        names = ()
-    for n in names:
-        if n.endswith(".der"):
-            ca = Cert(read_file(ident.pki + "/ca/" + n))
-            if ca.subject == cert.issuer and cert.signed_by(ca):
-                return ca
-    return None
+        cert = ident.peer_cert(name)
+        try:
+            names = sorted(os.listdir(ident.pki + "/ca"))
+        except OSError:
+            names = ()
+        for n in names:
+            if n.endswith(".der"):
+                ca = Cert(read_file(ident.pki + "/ca/" + n))
+                if ca.subject == cert.issuer and cert.signed_by(ca):
+                    return n
+        return None
+    finally:
+        unload("crypto.cms")
+
+
+def _ca_der(ident, name):
+    """DER of the CA that issued peer `name`'s pinned certificate (raises WanError)."""
+    memo = ident.issuers
+    n = memo.get(name)
+    if n is not None:
+        try:
+            return read_file(ident.pki + "/ca/" + n)
+        except OSError:
+            del memo[name]  # CA file gone: look again
+    n = _issuer(ident, name)
+    if n is None:
+        raise WanError("pinned certificate not issued by a trusted CA", name)
+    memo[name] = n
+    return read_file(ident.pki + "/ca/" + n)
 
 
 def context(ident, name):
-    """SSLContext pinned to the CA of peer `name` (Identity.context). Not cached: a
-    context holds parsed certificates and key in the heap (several KiB per peer, up to 25
-    peers); making one costs a few milliseconds per session. crypto.cms (Cert) is
-    dropped after it: loaded per session and per payload, not kept between them (RAM)."""
+    """SSLContext pinned to the CA of peer `name` (Identity.context): it trusts only the
+    CA that issued the pinned certificate. Not cached: a context holds parsed
+    certificates and key in the heap (several KiB per peer, up to 25 peers); making one
+    costs a few milliseconds per session (two DER files, no crypto.cms: _ca_der)."""
     import tls
 
-    try:
-        ca = _issuer(ident, ident.peer_cert(name))
-    finally:
-        unload("crypto.cms")
-    if ca is None:
-        raise WanError("pinned certificate not issued by a trusted CA", name)
+    ca = _ca_der(ident, name)
     key = getattr(ident.secmod, "private_key_der", None)
     if key is None:
         raise WanError("security module cannot provide a TLS key to this build", name)
     c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     c.load_cert_chain(ident.cert_der(), key())
-    c.load_verify_locations(ca.der)
+    c.load_verify_locations(ca)
     c.verify_mode = tls.CERT_REQUIRED
     try:
         c.set_ciphers(_SUITES.split())

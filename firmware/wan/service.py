@@ -95,7 +95,7 @@ class Wan:
         self.gwa = gwa
         self.emts = emts
         if self.ident is None:
-            self.ident = Identity(self.secmod, self.pki)  # caches nothing: no reset
+            self.ident = Identity(self.secmod, self.pki)
         old = self.outboxes
         self.outboxes = {}
         for e in emts:

@@ -59,6 +59,9 @@ class Identity:
         # handshake is the largest RAM user of the layer (on the unix port mbedTLS
         # allocates from the GC heap), and a WAN link is one pipe anyway.
         self.lock = asyncio.Lock()
+        # peer name -> file name of the CA that issued its pinned certificate (wan.http):
+        # found once, not per session; cleared when a configuration is applied
+        self.issuers = {}
 
     def cert_der(self):
         return read_file(self.pki + "/gateway.der")

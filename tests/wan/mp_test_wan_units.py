@@ -130,6 +130,72 @@ def test_certificate_parser_fuzz():
             pass
 
 
+def _cert(subject, issuer, key, issuer_key):
+    """A minimal P-256 certificate: `subject` (CN) with key `key`, signed by issuer_key."""
+    def name(cn):
+        return der.seq(der.set_of(der.seq(der.oid("2.5.4.3"), der.tlv(0x0C, cn))))
+
+    sig_alg = der.seq(der.oid("1.2.840.10045.4.3.2"))
+    spki = der.seq(der.seq(der.oid("1.2.840.10045.2.1"), der.oid(ecc.P256.oid)),
+                   der.bits(ecc.P256.public(key)))
+    tbs = der.seq(der.ctx(0, der.integer(2)), der.integer(key), sig_alg, name(issuer),
+                  der.seq(der.utctime(0), der.utctime(86400)), name(subject), spki)
+    sig = ecdsa.sig_der(*ecdsa.sign(ecc.P256, issuer_key,
+                                    __import__("hashlib").sha256(tbs).digest()))
+    return der.seq(tbs, sig_alg, der.bits(sig))
+
+
+def test_pinned_ca_found_once_per_peer():
+    # the context's trust anchor is the CA that issued the pinned certificate (same
+    # subject AND signature); found with crypto.cms once, then two file reads per session
+    import sys
+
+    from wan import http
+    from wan.tlsconn import Identity, WanError
+
+    pki = tmpdir() + "/pkipin"
+    for d in (pki, pki + "/ca", pki + "/peers"):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+
+    def put(path, data):
+        with open(pki + path, "wb") as f:
+            f.write(data)
+
+    ca_a, ca_b = _cert(b"CA-A", b"CA-A", 11, 11), _cert(b"CA-B", b"CA-B", 13, 13)
+    put("/ca/a.der", ca_a)
+    put("/ca/b.der", ca_b)
+    put("/ca/c.der", _cert(b"CA-B", b"CA-B", 17, 17))  # B's name, another key: not B
+    put("/peers/p.der", _cert(b"p", b"CA-B", 19, 13))
+    put("/peers/q.der", _cert(b"q", b"CA-B", 23, 17))  # issued by c.der's key
+    put("/peers/x.der", _cert(b"x", b"CA-X", 29, 31))  # issuer not trusted
+    ident = Identity(None, pki)
+    eq(http._ca_der(ident, "p"), ca_b)
+    eq(http._ca_der(ident, "q"), _cert(b"CA-B", b"CA-B", 17, 17))
+    assert "crypto.cms" not in sys.modules  # dropped after the look-up
+    with raises(WanError) as r:
+        http._ca_der(ident, "x")
+    assert "not issued by a trusted CA" in r.value.reason
+    with raises(WanError):
+        http._ca_der(ident, "nobody")
+    eq(ident.issuers, {"p": "b.der", "q": "c.der"})
+    sys.modules["crypto.cms"] = None  # a later session must not need crypto.cms
+    try:
+        eq(http._ca_der(ident, "p"), ca_b)
+    finally:
+        del sys.modules["crypto.cms"]
+    # a new pinned certificate (configuration apply clears the memo): looked up again
+    put("/peers/p.der", _cert(b"p", b"CA-A", 19, 11))
+    ident.issuers.clear()
+    eq(http._ca_der(ident, "p"), ca_a)
+    os.remove(pki + "/ca/a.der")  # the CA file gone: looked up again, no trust left
+    with raises(WanError):
+        http._ca_der(ident, "p")
+    assert "p" not in ident.issuers
+
+
 class _Reader:
     def __init__(self, data):
         self.d = data
