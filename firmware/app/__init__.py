@@ -28,7 +28,10 @@ class Context:
         self.boot_ms = time.ticks_ms()
         self.operational_ms = None
         self.events = []  # last errors/warnings, newest last
-        self.meters = {}  # meter id -> {"via", "last_seen", "count", ...}
+        # meter id -> [via, count, last_seen, keys, value per key...]: a short list per
+        # meter, the key tuples shared (_kt); `meters` gives the documented dict form
+        self._seen = {}
+        self._kt = {}
         self.sinks = []  # log sinks added by core (system log) etc.: f(level, event, msg)
         self.heap_peak = 0
         self.sup = Supervisor(self.log)
@@ -53,12 +56,34 @@ class Context:
                 pass
 
     def meter_seen(self, meter_id, via, **info):
-        m = self.meters.get(meter_id)
+        m = self._seen.get(meter_id)
         if m is None:
-            m = self.meters[meter_id] = {"via": via, "count": 0}
-        m["count"] += 1
-        m["last_seen"] = time.time()
-        m.update(info)
+            m = self._seen[meter_id] = [via, 0, 0, ()]
+        m[1] += 1
+        m[2] = time.time()
+        ks = m[3]
+        for k in info:
+            if k not in ks:  # new keys (first info, apl_error): extend, share the tuple
+                new = tuple(j for j in info if j not in ks)
+                ks = ks + new
+                m = self._seen[meter_id] = m + [info[j] for j in new]  # exact size
+                m[3] = self._kt.setdefault(ks, ks)
+                break
+        for k in info:
+            m[4 + ks.index(k)] = info[k]
+
+    @property
+    def meters(self):
+        """meter id -> {"via", "count", "last_seen", info...}: built on each call, in the
+        key order (and so the JSON order) of the former dict per meter."""
+        out = self._seen.copy()  # same table layout, so the same order of the meter ids
+        for i, m in out.items():
+            d = {"via": m[0], "count": m[1]}
+            d["last_seen"] = m[2]
+            for k, v in zip(m[3], m[4:]):
+                d[k] = v
+            out[i] = d
+        return out
 
     def ingest(self, meter, obis, raw, scaler, unit, capture_time, status=None, via="lmn"):
         """A reading from a meter (wired or wireless) for the core.
