@@ -15,6 +15,9 @@ import time
 _SERVICES = const("core=core.service lmn=lmn.service radio=wmbus.service taf=taf.service"
                   " link=wan.link_service wan=wan.service han=han.service")
 _EVENTS = const(16)
+# boot log events and texts, msg(_T, i) (one string constant: RAM, see texts.py)
+_T = const("boot.import|boot.setup|%s.setup failed: %s: %s|operational after %d ms"
+           "|gateway stopped|GC_THRESHOLD")
 
 CTX = None  # the running gateway, for diag and the REPL
 
@@ -144,13 +147,15 @@ class Context:
 def _load(ctx):
     """Import and set up the services, then start their run() tasks (in the order of a
     dict of the services, as before); the dict is not kept (RAM)."""
+    from texts import msg
+
     services = {}
     for item in _SERVICES.split():
         name, modname = item.split("=")
         try:
             mod = __import__(modname, None, None, ("run",))
         except ImportError as e:
-            ctx.log(3, "boot.import", "%s: %s" % (modname, e))
+            ctx.log(3, msg(_T, 0), "%s: %s" % (modname, e))
             continue
         services[name] = mod
         setup = getattr(mod, "setup", None)
@@ -158,7 +163,7 @@ def _load(ctx):
             try:
                 setup(ctx)
             except Exception as e:  # noqa: BLE001 - boot the rest, report this one
-                ctx.log(4, "boot.setup", "%s.setup failed: %s: %s" % (name, type(e).__name__, e))
+                ctx.log(4, msg(_T, 1), msg(_T, 2) % (name, type(e).__name__, e))
         gc.collect()
     for name, mod in services.items():
         run = getattr(mod, "run", None)
@@ -168,6 +173,7 @@ def _load(ctx):
 
 async def _start(ctx):
     from app import leds, repl
+    from texts import msg
 
     _load(ctx)
     ctx.sup.add("leds", lambda: leds.run(ctx))
@@ -177,7 +183,7 @@ async def _start(ctx):
         r.banner()
     await asyncio.sleep_ms(0)
     ctx.operational_ms = ctx.uptime_ms()
-    ctx.log(1, "boot.ok", "operational after %d ms" % ctx.operational_ms)
+    ctx.log(1, "boot.ok", msg(_T, 3) % ctx.operational_ms)
     announce = getattr(ctx.board, "announce", None)
     if announce:
         announce(ctx)
@@ -191,9 +197,10 @@ async def _start(ctx):
 def main():
     global CTX
     import board
+    from texts import msg
 
     gc.collect()
-    thr = getattr(board, "GC_THRESHOLD", 0)
+    thr = getattr(board, msg(_T, 5), 0)
     if thr:  # keeps the heap compact (boards/unix/board.py)
         gc.threshold(thr)
     CTX = Context(board, board.make_hal())
@@ -203,4 +210,4 @@ def main():
         pass
     finally:
         CTX.sup.stop()
-        print("gateway stopped", file=sys.stderr)
+        print(msg(_T, 4), file=sys.stderr)
