@@ -12,8 +12,8 @@ status bit 0x200 (core.oml.TIME_INVALID). The clock itself is corrected at every
 from texts import msg as _m
 
 # log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
-_T = ("deviation %.3f s > %.1f s (%s); clock corrected, time invalid|time.deviation"
-      "|time.resync|deviation %.3f s (%s); time valid again|offset %.3f s")
+_T = const("deviation %.3f s > %.1f s (%s); clock corrected, time invalid|time.deviation"
+           "|time.resync|deviation %.3f s (%s); time valid again|offset %.3f s")
 
 
 class TimeKeeper:

@@ -22,9 +22,9 @@ from texts import msg as _m
 
 DEFAULT_TAFS = ("TAF7",)
 # log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
-_T = ("core.config|tenants refused: %s|core.ingest|no security module|core.oml_unsigned"
-      "|OML values stored unsigned (%s)|log.calibration_full"
-      "|calibration log full: entry refused|/data/config/active.json")
+_T = const("core.config|tenants refused: %s|core.ingest|no security module|core.oml_unsigned"
+           "|OML values stored unsigned (%s)|log.calibration_full"
+           "|calibration log full: entry refused|/data/config/active.json")
 
 
 class Core:

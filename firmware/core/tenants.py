@@ -14,10 +14,10 @@ from texts import msg as _m
 
 MAX_ACTIVE = const(3)
 # errors, _m(_T, i) (one string constant: RAM, see texts.py)
-_T = ("tenant needs id and user|tenant %s: contract needs valid_from"
-      "|tenant %s: contract ends before it starts|duplicate user %s"
-      "|more than %d active consumers|user exists: %s|already %d active consumers"
-      "|no such consumer|consumer %s is archived")
+_T = const("tenant needs id and user|tenant %s: contract needs valid_from"
+           "|tenant %s: contract ends before it starts|duplicate user %s"
+           "|more than %d active consumers|user exists: %s|already %d active consumers"
+           "|no such consumer|consumer %s is archived")
 
 
 class TenantError(Exception):

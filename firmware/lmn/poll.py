@@ -9,8 +9,8 @@ from texts import msg
 _GRID = const(900)
 _LOST_AFTER = const(3)
 # log texts and paths, msg(_T, i) (one string constant: RAM, see texts.py)
-_T = ("no TLS credentials: %s|meter %s: %s|meter lost: %s|meter back: %s|lmn.ingest"
-      "|/data/pki/gateway.der|/data/pki/gateway.key|/data/pki/ca")
+_T = const("no TLS credentials: %s|meter %s: %s|meter lost: %s|meter back: %s|lmn.ingest"
+           "|/data/pki/gateway.der|/data/pki/gateway.key|/data/pki/ca")
 
 
 def _read(path):

@@ -32,8 +32,8 @@ from binascii import crc32
 from texts import msg as _m
 
 # errors, log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
-_T = ("record too long: %d|store.almost_full|%s: %d of %d records|store.dropped"
-      "|%s: records %d..%d dropped|file system %d%% used, %d bytes free")
+_T = const("record too long: %d|store.almost_full|%s: %d of %d records|store.dropped"
+           "|%s: records %d..%d dropped|file system %d%% used, %d bytes free")
 _MAGIC = const(0xA5)
 _HDR = const(7)
 _TAIL = const(4)

@@ -31,9 +31,9 @@ from texts import msg as _m
 
 BUILTIN = ("taf1", "taf2", "taf6", "taf7")
 # errors, log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
-_T = ("%s: %s missing|unknown TAF|/profiles.json|taf.profile_invalid"
-      "|%s: %s (previous profile kept)|taf.profile|%s profile applied|%s: %s: %s"
-      "|taf.subscriber|%s has no on-demand read")
+_T = const("%s: %s missing|unknown TAF|/profiles.json|taf.profile_invalid"
+           "|%s: %s (previous profile kept)|taf.profile|%s profile applied|%s: %s: %s"
+           "|taf.subscriber|%s has no on-demand read")
 
 
 class TafError(Exception):
