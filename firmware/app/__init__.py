@@ -15,6 +15,9 @@ import time
 _SERVICES = const("core=core.service lmn=lmn.service radio=wmbus.service taf=taf.service"
                   " link=wan.link_service wan=wan.service han=han.service")
 _EVENTS = const(16)
+# boot log events and texts, msg(_T, i) (one string constant: RAM, see texts.py)
+_T = const("boot.import|boot.setup|%s.setup failed: %s: %s|operational after %d ms"
+           "|gateway stopped|GC_THRESHOLD")
 
 CTX = None  # the running gateway, for diag and the REPL
 
@@ -28,7 +31,10 @@ class Context:
         self.boot_ms = time.ticks_ms()
         self.operational_ms = None
         self.events = []  # last errors/warnings, newest last
-        self.meters = {}  # meter id -> {"via", "last_seen", "count", ...}
+        # meter id -> [via, count, last_seen, keys, value per key...]: a short list per
+        # meter, the key tuples shared (_kt); `meters` gives the documented dict form
+        self._seen = {}
+        self._kt = {}
         self.sinks = []  # log sinks added by core (system log) etc.: f(level, event, msg)
         self.heap_peak = 0
         self.sup = Supervisor(self.log)
@@ -53,12 +59,34 @@ class Context:
                 pass
 
     def meter_seen(self, meter_id, via, **info):
-        m = self.meters.get(meter_id)
+        m = self._seen.get(meter_id)
         if m is None:
-            m = self.meters[meter_id] = {"via": via, "count": 0}
-        m["count"] += 1
-        m["last_seen"] = time.time()
-        m.update(info)
+            m = self._seen[meter_id] = [via, 0, 0, ()]
+        m[1] += 1
+        m[2] = time.time()
+        ks = m[3]
+        for k in info:
+            if k not in ks:  # new keys (first info, apl_error): extend, share the tuple
+                new = tuple(j for j in info if j not in ks)
+                ks = ks + new
+                m = self._seen[meter_id] = m + [info[j] for j in new]  # exact size
+                m[3] = self._kt.setdefault(ks, ks)
+                break
+        for k in info:
+            m[4 + ks.index(k)] = info[k]
+
+    @property
+    def meters(self):
+        """meter id -> {"via", "count", "last_seen", info...}: built on each call, in the
+        key order (and so the JSON order) of the former dict per meter."""
+        out = self._seen.copy()  # same table layout, so the same order of the meter ids
+        for i, m in out.items():
+            d = {"via": m[0], "count": m[1]}
+            d["last_seen"] = m[2]
+            for k, v in zip(m[3], m[4:]):
+                d[k] = v
+            out[i] = d
+        return out
 
     def ingest(self, meter, obis, raw, scaler, unit, capture_time, status=None, via="lmn"):
         """A reading from a meter (wired or wireless) for the core.
@@ -119,13 +147,15 @@ class Context:
 def _load(ctx):
     """Import and set up the services, then start their run() tasks (in the order of a
     dict of the services, as before); the dict is not kept (RAM)."""
+    from texts import msg
+
     services = {}
     for item in _SERVICES.split():
         name, modname = item.split("=")
         try:
             mod = __import__(modname, None, None, ("run",))
         except ImportError as e:
-            ctx.log(3, "boot.import", "%s: %s" % (modname, e))
+            ctx.log(3, msg(_T, 0), "%s: %s" % (modname, e))
             continue
         services[name] = mod
         setup = getattr(mod, "setup", None)
@@ -133,7 +163,7 @@ def _load(ctx):
             try:
                 setup(ctx)
             except Exception as e:  # noqa: BLE001 - boot the rest, report this one
-                ctx.log(4, "boot.setup", "%s.setup failed: %s: %s" % (name, type(e).__name__, e))
+                ctx.log(4, msg(_T, 1), msg(_T, 2) % (name, type(e).__name__, e))
         gc.collect()
     for name, mod in services.items():
         run = getattr(mod, "run", None)
@@ -143,6 +173,7 @@ def _load(ctx):
 
 async def _start(ctx):
     from app import leds, repl
+    from texts import msg
 
     _load(ctx)
     ctx.sup.add("leds", lambda: leds.run(ctx))
@@ -152,7 +183,7 @@ async def _start(ctx):
         r.banner()
     await asyncio.sleep_ms(0)
     ctx.operational_ms = ctx.uptime_ms()
-    ctx.log(1, "boot.ok", "operational after %d ms" % ctx.operational_ms)
+    ctx.log(1, "boot.ok", msg(_T, 3) % ctx.operational_ms)
     announce = getattr(ctx.board, "announce", None)
     if announce:
         announce(ctx)
@@ -166,9 +197,10 @@ async def _start(ctx):
 def main():
     global CTX
     import board
+    from texts import msg
 
     gc.collect()
-    thr = getattr(board, "GC_THRESHOLD", 0)
+    thr = getattr(board, msg(_T, 5), 0)
     if thr:  # keeps the heap compact (boards/unix/board.py)
         gc.threshold(thr)
     CTX = Context(board, board.make_hal())
@@ -178,4 +210,4 @@ def main():
         pass
     finally:
         CTX.sup.stop()
-        print("gateway stopped", file=sys.stderr)
+        print(msg(_T, 4), file=sys.stderr)

@@ -9,6 +9,11 @@ into "invalid" until a later synchronisation finds the clock within the limit ag
 ("time.resync" in the calibration log). Values captured while invalid carry the SMGW
 status bit 0x200 (core.oml.TIME_INVALID). The clock itself is corrected at every sync.
 """
+from texts import msg as _m
+
+# log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
+_T = const("deviation %.3f s > %.1f s (%s); clock corrected, time invalid|time.deviation"
+           "|time.resync|deviation %.3f s (%s); time valid again|offset %.3f s")
 
 
 class TimeKeeper:
@@ -50,15 +55,15 @@ class TimeKeeper:
         dev = abs(offset_s)
         if dev > self.limit_s:
             self.state = "invalid"
-            msg = "deviation %.3f s > %.1f s (%s); clock corrected, time invalid" % (
-                offset_s, self.limit_s, source)
-            logs["calibration"].append(3, "time.deviation", msg, "invalid", subject=source)
-            logs["event"].append(3, "time.deviation", msg, "invalid", subject=source)
+            msg = _m(_T, 0) % (offset_s, self.limit_s, source)
+            ev = _m(_T, 1)
+            logs["calibration"].append(3, ev, msg, "invalid", subject=source)
+            logs["event"].append(3, ev, msg, "invalid", subject=source)
         else:
             if self.state == "invalid":
-                logs["calibration"].append(1, "time.resync", "deviation %.3f s (%s); time "
-                                           "valid again" % (offset_s, source), subject=source)
+                logs["calibration"].append(1, _m(_T, 2), _m(_T, 3) % (offset_s, source),
+                                           subject=source)
             self.state = "synchronised"
-            logs["system"].append(1, "time.sync", "offset %.3f s" % offset_s, subject=source)
+            logs["system"].append(1, "time.sync", _m(_T, 4) % offset_s, subject=source)
         self.last_sync = now
         return self.status(now)

@@ -17,9 +17,14 @@ from core.oml import Oml, OmlError, status_word, TIME_INVALID
 from core.logs import Log
 from core.clock import TimeKeeper
 from taf.engine import Engine
+from texts import msg as _m
 
 
 DEFAULT_TAFS = ("TAF7",)
+# log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
+_T = const("core.config|tenants refused: %s|core.ingest|no security module|core.oml_unsigned"
+           "|OML values stored unsigned (%s)|log.calibration_full"
+           "|calibration log full: entry refused|/data/config/active.json")
 
 
 class Core:
@@ -42,7 +47,7 @@ class Core:
             try:
                 self.tenants.load(cfg["tenants"])
             except Exception as e:  # noqa: BLE001 - TenantError: keep none, log
-                self.log(3, "core.config", "tenants refused: %s" % e)
+                self.log(3, _m(_T, 0), _m(_T, 1) % e)
             self._consumer_logs()
         if rtc is None:  # tests: a clock over now()
             from core.nowrtc import NowRtc
@@ -90,7 +95,7 @@ class Core:
                                   st, sig)
         except OmlError as e:
             self.errors += 1
-            self.log(3, "core.ingest", "%s %s: %s" % (meter, obis, e))
+            self.log(3, _m(_T, 2), "%s %s: %s" % (meter, obis, e))
             raise
         self.ingested += 1
         d = {"meter": meter, "obis": obis, "capture_time": capture_time,
@@ -108,7 +113,7 @@ class Core:
         sm = self.secmod
         if sm is not None and not hasattr(sm, "sign"):
             sm = sm()  # a getter (ctx.secmod set later by the WAN service)
-        why = "no security module"
+        why = None
         if sm is not None:
             from core.omlsig import sign
 
@@ -122,7 +127,7 @@ class Core:
                 why = "%s: %s" % (type(e).__name__, e)
         if not self._unsigned_logged:
             self._unsigned_logged = True
-            self.log(2, "core.oml_unsigned", "OML values stored unsigned (%s)" % why)
+            self.log(2, _m(_T, 4), _m(_T, 5) % (why or _m(_T, 3)))
         return None
 
     # ---- time ----------------------------------------------------------------------------
@@ -143,7 +148,7 @@ class Core:
                 self._consumer_logs()
             except Exception as e:  # noqa: BLE001 - TenantError: keep those in force
                 errors["tenants"] = str(e)
-                self.log(3, "core.config", "tenants refused: %s" % e)
+                self.log(3, _m(_T, 0), _m(_T, 1) % e)
         if "taf_profiles" in cfg:
             errors.update(self.taf.configure(cfg["taf_profiles"]))
         return errors
@@ -168,8 +173,7 @@ class Core:
 
     def full_calibration(self):
         for n in ("system", "event"):
-            self.logs[n].append(4, "log.calibration_full", "calibration log full: entry "
-                                "refused", "failed", subject="calibration")
+            self.logs[n].append(4, _m(_T, 6), _m(_T, 7), "failed", subject="calibration")
 
     def status(self):
         used, free = self.store.usage()
@@ -179,7 +183,8 @@ class Core:
                 "tenants": len(self._tenants.active()) if self._tenants else 0}
 
 
-def load_config(path="/data/config/active.json"):
+def load_config(path=None):
+    path = path or _m(_T, 8)
     try:
         with open(path) as f:
             return json.load(f)

@@ -10,7 +10,14 @@ one of its contracts is valid at the value's time (inclusive window). Archiving 
 the data readable for the archived consumer but refuses new assignments (`assign`).
 """
 
+from texts import msg as _m
+
 MAX_ACTIVE = const(3)
+# errors, _m(_T, i) (one string constant: RAM, see texts.py)
+_T = const("tenant needs id and user|tenant %s: contract needs valid_from"
+           "|tenant %s: contract ends before it starts|duplicate user %s"
+           "|more than %d active consumers|user exists: %s|already %d active consumers"
+           "|no such consumer|consumer %s is archived")
 
 
 class TenantError(Exception):
@@ -23,7 +30,7 @@ class Tenant:
             self.id = str(d["id"])
             self.user = str(d["user"])
         except (KeyError, TypeError):
-            raise TenantError("tenant needs id and user")
+            raise TenantError(_m(_T, 0))
         self.password = d.get("password")
         self.ha1 = d.get("ha1")
         self.meters = list(d.get("meters") or ())
@@ -31,10 +38,10 @@ class Tenant:
         self.contracts = []
         for c in d.get("contracts") or ():
             if not isinstance(c, dict) or "valid_from" not in c:
-                raise TenantError("tenant %s: contract needs valid_from" % self.id)
+                raise TenantError(_m(_T, 1) % self.id)
             vt = c.get("valid_to")
             if vt is not None and vt < c["valid_from"]:
-                raise TenantError("tenant %s: contract ends before it starts" % self.id)
+                raise TenantError(_m(_T, 2) % self.id)
             self.contracts.append({"taf": c.get("taf"), "emt": c.get("emt"),
                                    "valid_from": c["valid_from"], "valid_to": vt})
         self.archived = bool(d.get("archived"))
@@ -66,10 +73,10 @@ class Tenants:
         for d in items or ():
             t = Tenant(d)
             if t.user in new:
-                raise TenantError("duplicate user %s" % t.user)
+                raise TenantError(_m(_T, 3) % t.user)
             new[t.user] = t
         if sum(1 for t in new.values() if not t.archived) > MAX_ACTIVE:
-            raise TenantError("more than %d active consumers" % MAX_ACTIVE)
+            raise TenantError(_m(_T, 4) % MAX_ACTIVE)
         self.by_user = new
         return self
 
@@ -103,9 +110,9 @@ class Tenants:
     def add(self, d):
         t = Tenant(d)
         if t.user in self.by_user:
-            raise TenantError("user exists: %s" % t.user)
+            raise TenantError(_m(_T, 5) % t.user)
         if not t.archived and len(self.active()) >= MAX_ACTIVE:
-            raise TenantError("already %d active consumers" % MAX_ACTIVE)
+            raise TenantError(_m(_T, 6) % MAX_ACTIVE)
         self.by_user[t.user] = t
         return t
 
@@ -113,9 +120,9 @@ class Tenants:
         """Bind a meter (and optionally a contract) to an active consumer."""
         t = self.by_user.get(user)
         if t is None:
-            raise TenantError("no such consumer")
+            raise TenantError(_m(_T, 7))
         if t.archived:
-            raise TenantError("consumer %s is archived" % user)
+            raise TenantError(_m(_T, 8) % user)
         if meter not in t.meters:
             t.meters.append(meter)
         if contract:
@@ -128,7 +135,7 @@ class Tenants:
         """End all open contracts at t_end and archive the consumer."""
         t = self.by_user.get(user)
         if t is None:
-            raise TenantError("no such consumer")
+            raise TenantError(_m(_T, 7))
         for c in t.contracts:
             if c["valid_to"] is None or c["valid_to"] > t_end:
                 c["valid_to"] = t_end

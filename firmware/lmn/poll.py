@@ -4,9 +4,13 @@ import asyncio
 import gc
 
 from micropython import const
+from texts import msg
 
 _GRID = const(900)
 _LOST_AFTER = const(3)
+# log texts and paths, msg(_T, i) (one string constant: RAM, see texts.py)
+_T = const("no TLS credentials: %s|meter %s: %s|meter lost: %s|meter back: %s|lmn.ingest"
+           "|/data/pki/gateway.der|/data/pki/gateway.key|/data/pki/ca")
 
 
 def _read(path):
@@ -30,13 +34,14 @@ def setup(ctx, st, cfg, meters):
             else:
                 import os
 
-                cert = _read("/data/pki/gateway.der")
-                key = _read("/data/pki/gateway.key")
-                ca = _read("/data/pki/ca/" + sorted(os.listdir("/data/pki/ca"))[0])
+                cert = _read(msg(_T, 5))
+                key = _read(msg(_T, 6))
+                ca = msg(_T, 7)
+                ca = _read(ca + "/" + sorted(os.listdir(ca))[0])
             context = tlslink.client_context(cert, key, ca)
             cert = key = ca = None
         except Exception as e:  # noqa: BLE001 - missing credentials: log, plain meters run
-            ctx.log(3, "lmn.tls", "no TLS credentials: %s" % e)
+            ctx.log(3, "lmn.tls", msg(_T, 0) % e)
         gc.collect()
     timeout = int(cfg.get("lmn_timeout_ms", 300))
     now = ctx.now  # one bound method for every session (each `ctx.now` makes a new one)
@@ -81,7 +86,7 @@ def _ingest(ctx, st, mid, vals, capture):
             ctx.ingest(mid, ob, raw, v["scaler"] or 0, v["unit"], capture, v["status"],
                        via="lmn")
         except Exception as e:  # noqa: BLE001 - the core's problem must not stop polling
-            ctx.log(3, "lmn.ingest", "%s %s: %s" % (mid, ob, e))
+            ctx.log(3, msg(_T, 4), "%s %s: %s" % (mid, ob, e))
         k = mid + " " + ob
         t = st.totals.get(k)
         if t is None:  # the key interned: the next readings' keys are that qstr (no str)
@@ -105,14 +110,14 @@ async def poll_meter(ctx, st, m):
     except (HdlcError, TlsError, SmlError) as e:
         m.failures += 1
         m.last_error = "%s: %s" % (type(e).__name__, e.args[0] if e.args else "")
-        ctx.log(2, "lmn.poll", "meter %s: %s" % (m.id, m.last_error))
+        ctx.log(2, "lmn.poll", msg(_T, 1) % (m.id, m.last_error))
         if m.failures >= _LOST_AFTER and not m.lost:
             m.lost = True
-            ctx.log(3, "lmn.lost", "meter lost: %s" % m.id)
+            ctx.log(3, "lmn.lost", msg(_T, 2) % m.id)
         vals = None
     if vals is not None:
         if m.lost:
-            ctx.log(2, "lmn.back", "meter back: %s" % m.id)
+            ctx.log(2, "lmn.back", msg(_T, 3) % m.id)
             m.lost = False
         if m.failures:  # (assigned only when they change: see lmn.meter.Meter)
             m.failures = 0

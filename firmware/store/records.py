@@ -29,6 +29,11 @@ import struct
 from array import array
 from binascii import crc32
 
+from texts import msg as _m
+
+# errors, log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
+_T = const("record too long: %d|store.almost_full|%s: %d of %d records|store.dropped"
+           "|%s: records %d..%d dropped|file system %d%% used, %d bytes free")
 _MAGIC = const(0xA5)
 _HDR = const(7)
 _TAIL = const(4)
@@ -88,7 +93,7 @@ def _frame(seq, payload):
     (no concatenated copy of the payload)."""
     n = len(payload)
     if n > _MAX:
-        raise StoreError("record too long: %d" % n)
+        raise StoreError(_m(_T, 0) % n)
     h = struct.pack("<BHI", _MAGIC, n, seq & 0xFFFFFFFF)
     c = crc32(payload, crc32(h))
     return h, struct.pack("<I", c & 0xFFFFFFFF)
@@ -334,8 +339,7 @@ class RecordList:
             self._cache = None
         if not self.warned and len(self) * 10 >= self.capacity * 9:
             self.warned = True
-            self.store.event(2, "store.almost_full", "%s: %d of %d records"
-                             % (self.name, len(self), self.capacity))
+            self.store.event(2, _m(_T, 1), _m(_T, 2) % (self.name, len(self), self.capacity))
         if self.store.pending:
             self.store.flush()
         return seq
@@ -352,8 +356,8 @@ class RecordList:
         self.segs = self.segs[1:]
         os.remove(self._seg_path(first))
         self._cache = None
-        self.store.event(2 if self.policy == "drop" else 3, "store.dropped",
-                         "%s: records %d..%d dropped" % (self.name, first, nxt - 1))
+        self.store.event(2 if self.policy == "drop" else 3, _m(_T, 3),
+                         _m(_T, 4) % (self.name, first, nxt - 1))
 
     def trim(self, upto_seq):
         """Drop records up to and including upto_seq (acknowledged queue entries)."""
@@ -528,8 +532,7 @@ class RecordStore:
         used, free = self.usage()
         if used >= 0.9 and not self.fs_warned:
             self.fs_warned = True
-            self.event(3, "store.almost_full", "file system %d%% used, %d bytes free"
-                       % (int(used * 100), free))
+            self.event(3, _m(_T, 1), _m(_T, 5) % (int(used * 100), free))
             self.flush()
         elif used < 0.8:
             self.fs_warned = False

@@ -27,8 +27,13 @@ valid profiles are kept in /data/taf/profiles.json.
 import json
 
 from store.records import mkdirs, write_atomic
+from texts import msg as _m
 
 BUILTIN = ("taf1", "taf2", "taf6", "taf7")
+# errors, log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
+_T = const("%s: %s missing|unknown TAF|/profiles.json|taf.profile_invalid"
+           "|%s: %s (previous profile kept)|taf.profile|%s profile applied|%s: %s: %s"
+           "|taf.subscriber|%s has no on-demand read")
 
 
 class TafError(Exception):
@@ -63,13 +68,13 @@ class _Mod:
         self.validate = g("validate", lambda p: None)
         self.make = g("make")
         if not isinstance(self.NAME, str) or not self.NAME:
-            raise TafError("%s: NAME missing" % origin)
+            raise TafError(_m(_T, 0) % (origin, "NAME"))
         if not isinstance(self.INPUTS, (tuple, list)):
-            raise TafError("%s: INPUTS missing" % origin)
+            raise TafError(_m(_T, 0) % (origin, "INPUTS"))
         if not isinstance(self.OUTPUTS, (tuple, list)) or not self.OUTPUTS:
-            raise TafError("%s: OUTPUTS missing" % origin)
+            raise TafError(_m(_T, 0) % (origin, "OUTPUTS"))
         if not callable(self.make):
-            raise TafError("%s: make() missing" % origin)
+            raise TafError(_m(_T, 0) % (origin, "make()"))
 
 
 def load_builtin(modname):
@@ -124,7 +129,7 @@ class Engine:
             try:
                 self.install(mod, prof if prof is not None else saved.get(mod.NAME))
             except TafError as e:
-                self.core.log(3, "taf.profile_invalid", "%s: %s" % (mod.NAME, e))
+                self.core.log(3, _m(_T, 3), "%s: %s" % (mod.NAME, e))
                 self.install(mod, saved.get(mod.NAME))
         self._save()
 
@@ -134,7 +139,7 @@ class Engine:
         for name, prof in (profiles or {}).items():
             mod = self.mods.get(name)
             if mod is None:
-                errors[name] = "unknown TAF"
+                errors[name] = _m(_T, 1)
                 continue
             p = dict(mod.DEFAULT)
             p.update(prof)
@@ -142,24 +147,23 @@ class Engine:
                 mod.validate(p)
             except Exception as e:  # noqa: BLE001 - TafError or a validator bug
                 errors[name] = str(e)
-                self.core.log(3, "taf.profile_invalid", "%s: %s (previous profile kept)"
-                              % (name, e))
+                self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
                 continue
             if p != self.profiles.get(name):
                 self.install(mod, p)
-                self.core.log(1, "taf.profile", "%s profile applied" % name)
+                self.core.log(1, _m(_T, 5), _m(_T, 6) % name)
         self._save()
         return errors
 
     def _saved(self):
         try:
-            with open(self.state_dir + "/profiles.json") as f:
+            with open(self.state_dir + _m(_T, 2)) as f:
                 return json.load(f)
         except (OSError, ValueError):
             return {}
 
     def _save(self):
-        write_atomic(self.state_dir + "/profiles.json", json.dumps(self.profiles).encode())
+        write_atomic(self.state_dir + _m(_T, 2), json.dumps(self.profiles).encode())
 
     # ---- values --------------------------------------------------------------------------
     def on_value(self, meter, obis, d):
@@ -173,7 +177,7 @@ class Engine:
             try:
                 outs = inst.on_value(meter, obis, d)
             except Exception as e:  # noqa: BLE001 - one TAF's bug must not stop the others
-                self.core.log(3, "taf.error", "%s: %s: %s" % (name, type(e).__name__, e))
+                self.core.log(3, "taf.error", _m(_T, 7) % (name, type(e).__name__, e))
                 continue
             if outs:
                 self.emit(name, outs)
@@ -195,7 +199,7 @@ class Engine:
                 try:
                     cb(name, d["meter"], d["obis"], d)
                 except Exception as e:  # noqa: BLE001 - a subscriber must not stop TAFs
-                    self.core.log(3, "taf.subscriber", "%s: %s" % (type(e).__name__, e))
+                    self.core.log(3, _m(_T, 8), "%s: %s" % (type(e).__name__, e))
 
     def now(self):
         return self.core.now()
@@ -229,7 +233,7 @@ class Engine:
         inst = self.inst.get(taf_name)
         f = getattr(inst, "on_demand", None)
         if f is None:
-            raise TafError("%s has no on-demand read" % taf_name)
+            raise TafError(_m(_T, 9) % taf_name)
         d = self.core.oml.last(meter, obis)
         if d is None:
             return None

@@ -12,7 +12,11 @@ of 16 bytes per record: ~23 B per meter instead of ~130 B as a dict of str -> by
 """
 import json
 
+from texts import msg
+
 PATH = "/data/keys/meters.json"
+# load errors, msg(_E, i) (one string constant: RAM, see texts.py)
+_E = const("meters.json is not valid JSON|meters.json is not an object|bad key for one meter")
 
 
 def norm(meter):
@@ -64,10 +68,10 @@ class KeyStore:
         except OSError:
             return  # no key file: no meters
         except ValueError:
-            self.error = "meters.json is not valid JSON"
+            self.error = msg(_E, 0)
             return
         if not isinstance(d, dict):
-            self.error = "meters.json is not an object"
+            self.error = msg(_E, 1)
             return
         ids = bytearray()
         keys = bytearray()
@@ -77,7 +81,7 @@ class KeyStore:
             except (ValueError, TypeError):
                 kb = None
             if kb is None or len(kb) not in (0, 16):
-                self.error = "bad key for one meter"  # which one is not said: no hints
+                self.error = msg(_E, 2)  # which one is not said: no hints
                 continue
             m = norm(m)
             if not _pack(m, self._n):

@@ -116,3 +116,48 @@ def test_repl_friendly_mode_evaluates_lines():
     r = Repl(None, out)
     r.feed(b"2+3\r")
     assert b"5\r\n>>> " in out.buf, out.buf
+
+
+def test_meter_seen_compact_state_gives_the_former_dicts():
+    # ctx keeps a short list per meter (key tuples shared); ctx.meters (diag, HAN page)
+    # must give the former dict per meter, in the former key order (diag JSON bytes)
+    import json
+    import app
+
+    class Ctx(app.Context):
+        def __init__(self):
+            self._seen = {}
+            self._kt = {}
+
+    old = {}
+
+    def seen(mid, via, **info):
+        m = old.get(mid)
+        if m is None:
+            m = old[mid] = {"via": via, "count": 0}
+        m["count"] += 1
+        m["last_seen"] = 7
+        m.update(info)
+
+    c = Ctx()
+    for r in range(3):
+        for i in range(12):
+            mid = "KAM-%08d" % (i * 7919)
+            for f in (c.meter_seen, seen):
+                if i < 3:
+                    f("0a01454d48%010d" % i, "lmn", address=i, polls=r)
+                    f("0a01454d48%010d" % i, "lmn")
+                f(mid, "wmbus", rssi_dbm=-70 - i, mode="T1", access_number=r,
+                  security_mode=5, device_type=2)
+                if i == 4 and r == 1:
+                    f(mid, "wmbus", rssi_dbm=-1, mode="C1", access_number=r,
+                      security_mode=5, device_type=2, apl_error=3)
+                f(mid, "wmbus")
+    for m in c._seen.values():
+        m[2] = 7
+    eq(json.dumps(c.meters), json.dumps(old))
+    eq(c.meters["KAM-00031676"]["apl_error"], 3)
+    eq(c.meters["0a01454d480000000002"],
+       {"via": "lmn", "count": 6, "last_seen": 7, "address": 2, "polls": 2})
+    ks = [m[3] for m in c._seen.values() if m[0] == "wmbus" and len(m) == 9]
+    assert len(ks) == 11 and all(k is ks[0] for k in ks), ks  # one shared key tuple
