@@ -7,9 +7,12 @@ import asyncio
 import os
 import time
 
-from han import tlsutil
 from net import firewall
 from store.records import exists, mkdirs
+from texts import unload
+
+from han import tlsutil
+
 
 class State:
     pass
@@ -139,17 +142,12 @@ def release(st):
     srv = st.server
     if srv is None or srv.open:
         return
-    import sys
-
     import han
 
     st.state = han.server.state(st)
     st.server = st.api = st.portal = st.context = None
     for m in ("server", "digest", "http", "api", "portal"):
-        mod = getattr(han, m, None)  # the package's reference to it
-        if mod is not None:
-            sys.modules.pop(mod.__name__, None)
-            delattr(han, m)
+        unload("han." + m)
 
 
 def listen(ctx, st):

@@ -8,7 +8,8 @@
   GET  /smgw/export?from=&to=&format=csv|json   consumer's readings of a time range
 """
 import json
-import sys
+
+from texts import unload
 
 from han import http
 from han.api import ApiError, parse_iso
@@ -54,7 +55,6 @@ class Portal:
         if p == "/ui":
             if req.method not in ("GET", "HEAD"):
                 raise http.HttpError(405)
-            import han
             from han import pages  # ~18 KB (x64): loaded per page, dropped after it
 
             try:
@@ -63,11 +63,7 @@ class Portal:
                 else:
                     html = pages.consumer(self.api, user)
             finally:
-                sys.modules.pop("han.pages", None)
-                try:
-                    delattr(han, "pages")  # the package's reference to it
-                except (AttributeError, NameError):
-                    pass
+                unload("han.pages")
             return 200, [_HTML, _NOCACHE] + list(_SECURITY), html
         if p == "/logout":
             sid = req.cookie("smgw_sid")

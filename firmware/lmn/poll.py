@@ -4,7 +4,7 @@ import asyncio
 import gc
 
 from micropython import const
-from texts import msg
+from texts import msg, unload
 
 _GRID = const(900)
 _LOST_AFTER = const(3)
@@ -61,12 +61,7 @@ def setup(ctx, st, cfg, meters):
         mt.due = -1
         st.meters.append(mt)
     # the SML encoder (lmn.smlx) made the meters' request frames: unload it
-    import sys
-
-    if sys.modules.pop("lmn.smlx", None) is not None:
-        import lmn
-
-        delattr(lmn, "smlx")
+    unload("lmn.smlx")
 
 
 def next_poll(now, period):

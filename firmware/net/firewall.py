@@ -17,9 +17,8 @@ _MATRIX can never be allowed. Every refusal raises FirewallError and is logged
 network is the label the caller gives; on a board each network is its own interface.
 `self_test()` proves the rules: every forbidden combination is refused and logged.
 """
-import socket
-
 import asyncio
+import socket
 from asyncio import core
 
 # the (network, direction, purpose) flows that may ever be allowed, "|net dir purpose|"
@@ -149,19 +148,14 @@ class Firewall:
     # -- self-test ----------------------------------------------------------------------
     def self_test(self):
         """Check the policy (net/fwtest.py: loaded for the test and dropped after it)."""
-        import sys
+        from texts import unload
 
-        import net
         from net import fwtest
 
         try:
             return fwtest.run(self)
         finally:
-            sys.modules.pop("net.fwtest", None)
-            try:
-                delattr(net, "fwtest")
-            except (AttributeError, NameError):
-                pass
+            unload("net.fwtest")
 
 
 def of(ctx):

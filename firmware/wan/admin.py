@@ -20,7 +20,10 @@ over it (Connection: keep-alive; a new session only after a failure, the GWA's
 """
 import json
 
-from wan.tlsconn import WanError, unload
+from texts import unload
+
+from wan.tlsconn import WanError
+
 
 class Admin:
     """One poll (made per poll by Wan.poll, this module dropped after it: RAM). What lasts

@@ -16,8 +16,10 @@ EMT drops duplicates (a lost acknowledgement makes the gateway send it again).
 import json
 
 from crypto.kdf import hmac_sha256
+from texts import unload
+
 from wan.queue import open_queue
-from wan.tlsconn import WanError, unload
+from wan.tlsconn import WanError
 
 _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
@@ -143,6 +145,7 @@ class Outbox:
 
         gc.collect()  # the CMS modules and buffers packed low (docs/memory.md)
         from crypto import cms
+
         from wan import cosem
 
         e = self.emt

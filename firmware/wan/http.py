@@ -5,7 +5,9 @@ only, bounded sizes; one request per connection (Connection: close) unless keep_
 import asyncio
 import os
 
-from wan.tlsconn import Session, WanError, read_file, unload
+from texts import unload
+
+from wan.tlsconn import Session, WanError, read_file
 
 # one string (split when a context is made): four str objects and a tuple less at import
 _SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256 "

@@ -11,8 +11,9 @@ import json
 import os
 
 from crypto.secmod import SecModError, SoftSecMod
-from wan import wait_event
 from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
+
+from wan import wait_event
 
 _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
@@ -82,9 +83,11 @@ class Wan:
 
     def configure(self, wan_section, version=None):
         """Apply a validated "wan" section (raises profiles.ProfileError)."""
+        from texts import unload
+
         from wan import profiles
         from wan.delivery import Outbox
-        from wan.tlsconn import Identity, unload
+        from wan.tlsconn import Identity
 
         try:
             gid, gwa, emts = profiles.parse(wan_section)
@@ -140,7 +143,7 @@ class Wan:
         came during the poll (the UDP socket is read here every 100 ms: no listener task)."""
         import time
 
-        from wan.tlsconn import unload
+        from texts import unload
 
         while True:
             if self.gwa:

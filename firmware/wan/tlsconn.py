@@ -31,19 +31,6 @@ class WanError(Exception):
         self.peer = peer
 
 
-def unload(name):
-    """Drop a module loaded for one use (RAM between uses), with its package's reference
-    to it. Only for modules nothing keeps a reference to (their objects are transient)."""
-    import sys
-
-    if sys.modules.pop(name, None) is not None:
-        pkg, _, sub = name.rpartition(".")
-        try:
-            delattr(sys.modules[pkg], sub)
-        except (KeyError, AttributeError):
-            pass
-
-
 def read_file(path):
     with open(path, "rb") as f:
         return f.read()

@@ -28,8 +28,10 @@ import json
 import os
 import struct
 
-from wan.tlsconn import WanError, unload
 from store.records import exists, mkdirs
+from texts import unload
+
+from wan.tlsconn import WanError
 
 MAGIC = b"SMGWFW01"
 HEADER = const(160)

@@ -13,7 +13,7 @@ the first packet.
 """
 import hashlib
 
-from wan.tlsconn import unload
+from texts import unload
 
 MAGIC = b"SMWU"
 _VERSION = const(1)
