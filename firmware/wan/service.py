@@ -168,7 +168,7 @@ class Wan:
                 await asyncio.sleep_ms(100)
 
     def woken(self):
-        """Check the wake-up packets received (Admin.run, between polls) with wan.wakeup
+        """Check the wake-up packets received (Wan.poll, between polls) with wan.wakeup
         (loaded at the first packet): True when one was valid."""
         ok = False
         while True:
