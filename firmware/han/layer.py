@@ -61,7 +61,7 @@ def build(ctx, cfg, pki="/data/pki", clock=None):
     st.fw = firewall.of(ctx)
     st.fingerprint = tlsutil.fingerprint(cert)
     key = tlsutil.read(pki + "/han.key")
-    st.context = None  # the TLS server context: made with the request stack, dropped with it
+    st.context = None  # the TLS server context: made on the first connection, then kept
     if any(u.get("cert") for u in (cfg.get("users") or {}).values()):
         st.tls = tlsutil.client_cert_factory(cert, key)  # client certificate logins
     else:
@@ -128,7 +128,9 @@ def server(st):
 
 
 def tls_context(st):
-    """ssl factory of the listener: the server context, made once per loaded stack."""
+    """ssl factory of the listener: the server context, made on the first connection and
+    kept when the request stack is released: it is one ~3 KB piece of mbedTLS state, and
+    late in a day a fragmented heap may have no such run left (docs/memory.md)."""
     if st.context is None:
         st.context = tlsutil.server_context(tlsutil.read(st.pki + "/han.der"),
                                             tlsutil.read(st.pki + "/han.key"))
@@ -145,7 +147,7 @@ def release(st):
     import han
 
     st.state = han.server.state(st)
-    st.server = st.api = st.portal = st.context = None
+    st.server = st.api = st.portal = None
     for m in ("server", "digest", "http", "api", "portal"):
         unload("han." + m)
 

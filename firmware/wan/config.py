@@ -84,7 +84,7 @@ def apply(wan, cfg):
     pki = wan.ident.pki
     for name, b64 in cfg.pop("certs", {}).items():
         write_atomic(pki + "/" + name, binascii.a2b_base64(b64), True)
-    wan.ident.issuers.clear()  # pinned certificates or CAs may have changed (wan.http)
+    wan.ident.forget()  # pinned certificates or CAs may have changed (wan.http)
     keys = cfg.pop("keys", None)
     if keys is not None:
         write_atomic(wan.keys_path, json.dumps(keys).encode(), True)

@@ -15,6 +15,7 @@ _SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AE
 
 _MAX_HEADER = const(4096)
 _PART = const(1024)
+_CONTEXTS = const(2)  # issuing CAs whose context stays loaded
 
 
 def _issuer(ident, name):
@@ -58,23 +59,35 @@ def _ca_der(ident, name):
 
 def context(ident, name):
     """SSLContext pinned to the CA of peer `name` (Identity.context): it trusts only the
-    CA that issued the pinned certificate. Not cached: a context holds parsed
-    certificates and key in the heap (several KiB per peer, up to 25 peers); making one
-    costs a few milliseconds per session (two DER files, no crypto.cms: _ca_der)."""
+    CA that issued the pinned certificate, and the session checks the peer's name.
+
+    One context per issuing CA stays loaded (Identity.contexts; peers of one sub-CA share
+    it) as long as the gateway certificate is the same: making one allocates ~3 KB in one
+    piece (mbedTLS state), and late in a day no such run may be left in a fragmented heap
+    (docs/memory.md). Cleared when a configuration is applied."""
     import tls
 
     ca = _ca_der(ident, name)
+    n = ident.issuers[name]
+    own = ident.cert_der()
+    memo = ident.contexts
+    hit = memo.get(n)
+    if hit is not None and hit[0] == own:
+        return hit[1]
     key = getattr(ident.secmod, "private_key_der", None)
     if key is None:
         raise WanError("security module cannot provide a TLS key to this build", name)
+    if len(memo) >= _CONTEXTS:
+        memo.clear()
     c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    c.load_cert_chain(ident.cert_der(), key())
+    c.load_cert_chain(own, key())
     c.load_verify_locations(ca)
     c.verify_mode = tls.CERT_REQUIRED
     try:
         c.set_ciphers(_SUITES.split())
     except (AttributeError, ValueError, OSError):
         pass
+    memo[n] = (own, c)
     return c
 
 

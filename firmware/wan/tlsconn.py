@@ -49,6 +49,8 @@ class Identity:
         # peer name -> file name of the CA that issued its pinned certificate (wan.http):
         # found once, not per session; cleared when a configuration is applied
         self.issuers = {}
+        # CA file name -> (gateway certificate DER, SSLContext) (wan.http.context)
+        self.contexts = {}
 
     def cert_der(self):
         return read_file(self.pki + "/gateway.der")
@@ -60,6 +62,12 @@ class Identity:
             return Cert(read_file("%s/peers/%s.der" % (self.pki, name)))
         except OSError:
             raise WanError("no pinned certificate", name)
+
+    def forget(self):
+        """Pinned certificates or CAs may have changed (a configuration was applied):
+        find issuers and make contexts anew."""
+        self.issuers.clear()
+        self.contexts.clear()
 
     def context(self, name):
         """SSLContext pinned to the CA of peer `name` (wan.http.context: the session code

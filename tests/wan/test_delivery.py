@@ -40,7 +40,8 @@ import sys
 # modules loaded per payload/session and dropped after (RAM): gone, also from the packages
 drop = [m for m in ("crypto.cms", "wan.cosem", "wan.profiles", "wan.http") if m in sys.modules or hasattr(
     sys.modules[m.split(".")[0]], m.split(".")[1])]
-print(json.dumps({"status": w.status(), "logs": ctx.logs[-20:], "kept_loaded": drop}))
+print(json.dumps({"status": w.status(), "logs": ctx.logs[-20:], "kept_loaded": drop,
+                  "contexts": sorted(w.ident.contexts)}))
 """
 
 
@@ -64,6 +65,9 @@ def test_three_emts_down_and_back_exactly_once(mpy, pki, tmp_path):
         out = _run(mpy, d, cfg, "feed(4)\nw.flush()\nasyncio.run(deliver(3))")
         st = out["status"]["emts"]
         assert out["kept_loaded"] == [], out["kept_loaded"]
+        # the three EMTs share their issuing sub-CA: one TLS context, made once (RAM:
+        # no 3 KB run needed per session late in a fragmented day)
+        assert out["contexts"] == ["sub.der"], out["contexts"]
         assert st["emt1"]["pending"] == 0 and st["emt3"]["pending"] == 0
         assert st["emt2"]["pending"] == 1 and st["emt2"]["delivered"] == 0
         # "reboot": a new process on the same /data; more values; emt2 back
