@@ -39,6 +39,8 @@ class Context:
         self.heap_peak = 0
         self.sup = Supervisor(self.log)
         self.core = None
+        self.job = None  # who holds the heap for a big transient job (take), and how often
+        self.jobs = 0
 
     def log(self, level, event, msg, detail=None):
         """Record an event: ring of recent warnings for diag, trace, and the log sinks."""
@@ -58,12 +60,39 @@ class Context:
             except Exception:  # noqa: BLE001 - a broken sink must not break logging
                 pass
 
+    def hold(self, who):
+        """Hold the heap for a big transient job of kind `who` if no job of another kind
+        holds it (True): "han" (the HAN request stack, loaded while connections are
+        open) or "wan" (a WAN session or payload build). Both at once were the simulated
+        day's heap peak (docs/memory.md). give(who) ends each hold."""
+        if self.job not in (None, who):
+            return False
+        self.job = who
+        self.jobs += 1
+        return True
+
+    async def take(self, who, wait_ms):
+        """hold(who), waiting until it can, at most wait_ms host milliseconds; then it
+        holds anyway: a job is delayed, never refused."""
+        t0 = time.ticks_ms()
+        while not self.hold(who):
+            if time.ticks_diff(time.ticks_ms(), t0) >= wait_ms:
+                self.job, self.jobs = who, 1
+                return
+            await asyncio.sleep_ms(10)
+
+    def give(self, who):
+        if self.job == who:
+            self.jobs -= 1
+            if self.jobs <= 0:
+                self.job = None
+
     def meter_seen(self, meter_id, via, **info):
         m = self._seen.get(meter_id)
         if m is None:
             m = self._seen[meter_id] = [via, 0, 0, ()]
         m[1] += 1
-        m[2] = time.time()
+        m[2] = int(time.time())  # an int: no float object per reading in the list (unix)
         ks = m[3]
         for k in info:
             if k not in ks:  # new keys (first info, apl_error): extend, share the tuple

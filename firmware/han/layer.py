@@ -13,6 +13,10 @@ from texts import unload
 
 from han import tlsutil
 
+# how long (host ms) a connection waits for a WAN session or payload build to end before
+# the request stack is loaded anyway (ctx.take: one big transient heap user at a time)
+_TAKE_MS = const(10000)
+
 
 class State:
     pass
@@ -127,6 +131,22 @@ def server(st):
     return st.server
 
 
+def _connection(st, r, w, ip):
+    """The coroutine for a HAN connection: the request stack is loaded at once (so the
+    server counts the connection before the next accept) unless a WAN session or
+    payload build holds the heap (ctx.hold); then it waits for that first."""
+    if st.server is None and not st.ctx.hold("han"):
+        return _after_wan(st, r, w, ip)
+    return server(st).connection(r, w, ip)
+
+
+async def _after_wan(st, r, w, ip):
+    await st.ctx.take("han", _TAKE_MS)
+    if st.server is not None:  # another connection loaded it meanwhile: one hold
+        st.ctx.give("han")
+    await server(st).connection(r, w, ip)
+
+
 def tls_context(st):
     """ssl factory of the listener: the server context, made on the first connection and
     kept when the request stack is released: it is one ~3 KB piece of mbedTLS state, and
@@ -150,6 +170,7 @@ def release(st):
     st.server = st.api = st.portal = None
     for m in ("server", "digest", "http", "api", "portal"):
         unload("han." + m)
+    st.ctx.give("han")
 
 
 def listen(ctx, st):
@@ -201,7 +222,7 @@ async def serve(ctx, st):
     """Serve the listeners until cancelled (also used by tests with a fake ctx)."""
     listen(ctx, st)
     sock = st.sock
-    tasks = [firewall.serve(sock, lambda r, w, ip: server(st).connection(r, w, ip),
+    tasks = [firewall.serve(sock, lambda r, w, ip: _connection(st, r, w, ip),
                             st.tls or (lambda: tls_context(st)),
                             busy=lambda: st.server is not None and st.server.busy(),
                             log=ctx.log)]

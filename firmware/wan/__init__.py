@@ -1,6 +1,10 @@
 """Layer package: wan."""
 import asyncio
 
+# how long (host ms) a WAN session or payload build waits for the HAN request stack to be
+# released before it goes ahead anyway (ctx.take: one big transient heap user at a time)
+TAKE_MS = const(30000)
+
 
 async def _alarm(ev, ms):
     await asyncio.sleep_ms(ms)

@@ -18,6 +18,7 @@ import json
 from crypto.kdf import hmac_sha256
 from texts import unload
 
+from wan import TAKE_MS
 from wan.queue import open_queue
 from wan.tlsconn import WanError
 
@@ -197,9 +198,10 @@ class Outbox:
                 self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
                 return True
             async with self.wan.ident.lock:
-                from wan import http  # per session, dropped after it (RAM between sessions)
-
+                await self.ctx.take("wan", TAKE_MS)
                 try:
+                    from wan import http  # per session, dropped after it (RAM between them)
+
                     s = await http.open_session(self.ctx, self.wan.ident, e.peer, e.host,
                                                 e.port)
                     try:
@@ -212,6 +214,7 @@ class Outbox:
                 finally:
                     http = None
                     unload("wan.http")
+                    self.ctx.give("wan")
         finally:
             f.close()
         if st != 200:

@@ -13,7 +13,7 @@ import os
 from crypto.secmod import SecModError, SoftSecMod
 from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
 
-from wan import wait_event
+from wan import TAKE_MS, wait_event
 
 _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
@@ -149,17 +149,21 @@ class Wan:
             if self.gwa:
                 import gc
 
-                gc.collect()  # the poll's objects packed low (docs/memory.md)
+                await self.ctx.take("wan", TAKE_MS)
                 try:
-                    from wan.admin import Admin
-                except ImportError:  # a build without GWA administration
-                    self.admin = False
-                    return
-                try:
-                    await Admin(self).poll()
+                    gc.collect()  # the poll's objects packed low (docs/memory.md)
+                    try:
+                        from wan.admin import Admin
+                    except ImportError:  # a build without GWA administration
+                        self.admin = False
+                        return
+                    try:
+                        await Admin(self).poll()
+                    finally:
+                        Admin = None
+                        unload("wan.admin")
                 finally:
-                    Admin = None
-                    unload("wan.admin")
+                    self.ctx.give("wan")
             t0 = time.ticks_ms()
             ms = self.ctx.real_ms(self.gwa.get("poll_s", 900))
             while time.ticks_diff(time.ticks_ms(), t0) < ms:
@@ -213,7 +217,11 @@ class Wan:
             flush_s = max(1, min(sched))
             now = self.ctx.now()
             await self.ctx.sleep_until((now // flush_s + 1) * flush_s)
-            self.flush()
+            await self.ctx.take("wan", TAKE_MS)
+            try:
+                self.flush()
+            finally:
+                self.ctx.give("wan")
             self.wake.set()  # each outbox tries its queue at least once per tick
             up = self.updater
             if up and up is not True:

@@ -128,6 +128,12 @@ class Ctx:
     def now_ms(self): return time.time_ns() // 1000000
     def led(self, n, v): pass
     def log(self, *a): pass
+    job = None
+    jobs = 0
+    from app import Context as _C
+    hold = _C.hold
+    take = _C.take
+    give = _C.give
 def used():
     gc.collect()
     return gc.mem_alloc()

@@ -161,3 +161,44 @@ def test_meter_seen_compact_state_gives_the_former_dicts():
        {"via": "lmn", "count": 6, "last_seen": 7, "address": 2, "polls": 2})
     ks = [m[3] for m in c._seen.values() if m[0] == "wmbus" and len(m) == 9]
     assert len(ks) == 11 and all(k is ks[0] for k in ks), ks  # one shared key tuple
+
+
+async def test_one_big_heap_job_at_a_time():
+    """ctx.hold/take/give: the HAN request stack and a WAN session or payload build do not
+    hold the heap at the same time; a waiting job goes ahead after wait_ms anyway."""
+    import time
+
+    import app
+
+    class Ctx(app.Context):
+        def __init__(self):
+            self.job = None
+            self.jobs = 0
+
+    c = Ctx()
+    assert c.hold("han") and c.hold("han") and not c.hold("wan")
+    order = []
+
+    async def wan():
+        await c.take("wan", 5000)
+        order.append("wan")
+        c.give("wan")
+
+    t = asyncio.create_task(wan())
+    await asyncio.sleep_ms(30)
+    assert order == [] and c.job == "han"
+    c.give("han")
+    await asyncio.sleep_ms(30)
+    assert order == [] and c.job == "han"  # two holds, one given
+    c.give("han")
+    await t
+    assert order == ["wan"] and c.job is None and c.jobs == 0
+    # a holder that does not give: the other kind goes ahead after wait_ms
+    assert c.hold("wan")
+    t0 = time.ticks_ms()
+    await c.take("han", 60)
+    assert 50 <= time.ticks_diff(time.ticks_ms(), t0) < 2000 and c.job == "han"
+    c.give("wan")  # the old holder's give does not end the new hold
+    assert c.job == "han"
+    c.give("han")
+    assert c.job is None

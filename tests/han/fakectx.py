@@ -1,6 +1,8 @@
 """A minimal gateway Context for HAN tests (MicroPython): the names han.* uses."""
 import time
 
+from jobctx import Jobs
+
 
 class Board:
     NAME = "unix"
@@ -48,7 +50,7 @@ class Link:
         return {"variant": "M", "operator": "TestNet"}
 
 
-class Ctx:
+class Ctx(Jobs):
     def __init__(self, core=None, cfg=None, now=None):
         self.core = core
         self.board = Board(cfg)

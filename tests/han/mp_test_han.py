@@ -545,3 +545,35 @@ def test_nonce_table_reuses_expired_slots_and_keeps_live_ones():
     for n in first:
         i = digest.slot(a.nonces, n)
         assert i < 0 or a.meta[3 * i] < 0 or clk.t - a.meta[3 * i] > 300
+
+
+async def test_connection_waits_while_a_wan_job_holds_the_heap():
+    """han.layer: a connection that would load the request stack while a WAN session or
+    payload build holds the heap (ctx.hold) waits for it; with the stack loaded, or the
+    heap free, it goes ahead at once and holds it once for the stack."""
+    from fakectx import Ctx
+
+    from han import layer
+
+    class Srv:
+        async def connection(self, r, w, ip):
+            calls.append(ip)
+
+    calls = []
+    st = layer.State()
+    st.ctx = Ctx()
+    st.server = None
+    real = layer.server
+    layer.server = lambda st: st.server or setattr(st, "server", Srv()) or st.server
+    try:
+        assert st.ctx.hold("wan")
+        t = asyncio.create_task(layer._connection(st, None, None, "a"))
+        await asyncio.sleep_ms(40)
+        assert calls == [] and st.server is None  # not loaded while WAN holds the heap
+        st.ctx.give("wan")
+        await t
+        assert calls == ["a"] and st.ctx.job == "han" and st.ctx.jobs == 1
+        await layer._connection(st, None, None, "b")  # loaded: no second hold
+        assert calls == ["a", "b"] and st.ctx.jobs == 1
+    finally:
+        layer.server = real

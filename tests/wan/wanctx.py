@@ -2,6 +2,8 @@
 import asyncio
 import time
 
+from jobctx import Jobs
+
 
 class _Rtc:
     accelerate = 1
@@ -37,7 +39,7 @@ class Link:
         self.ok += 1
 
 
-class Ctx:
+class Ctx(Jobs):
     def __init__(self, t0=1767225600):
         self.hal = _Hal(t0)
         self.logs = []
