@@ -36,11 +36,13 @@ class StepClock:
         return self.t
 
 
-def radio():
+def radio(step=40):
+    """(emulator, driver) in RX; each SPI transaction advances the chip's clock by `step`
+    us (200: ~8 bytes arrive per poll of three transactions)."""
     from drivers.cc1101 import CC1101
     from hal.unix.cc1101_emu import Cc1101Emu
 
-    emu = Cc1101Emu(None, 12500, StepClock(40))
+    emu = Cc1101Emu(None, 12500, StepClock(step))
     r = CC1101(emu.spi, emu.cs, emu.gdo0, emu.gdo2)
     r.reset("T1C1")
     return emu, r
@@ -110,7 +112,7 @@ def telegram_rig(index):
 
     v = vectors("wmbus_telegrams.jsonl")[index]
     frame = bytes.fromhex(v["hex"])
-    emu, r = radio()
+    emu, r = radio(200)
     chips = _chips_t1(frame)
     p = "/tmp/hotalloc_keys.json"
     from wmbus.telegram import decode
