@@ -246,17 +246,14 @@ def _scalar(buf, end, pos, ln):
     if _T == 5 or _T == 6:
         if n < 1 or n > 8:
             _error(12, pos)  # bad integer width
-        return _int(buf, p, p + n)
+        # signed: start from -1, so the value is built negative (no 1 << 64 big int)
+        ln = -1 if _T == 5 and buf[p] & 0x80 else 0  # (the value from here on)
+        n += p
+        while p < n:
+            ln = (ln << 8) | buf[p]
+            p += 1
+        return ln
     _error(13, pos, _T)  # unknown type
-
-
-def _int(buf, p, end):
-    # signed: start from -1, so the value is built negative (no 1 << 64 big int)
-    v = -1 if _T == 5 and buf[p] & 0x80 else 0
-    while p < end:
-        v = (v << 8) | buf[p]
-        p += 1
-    return v
 
 
 def messages(payload, kermit=False):

@@ -40,3 +40,40 @@ def test_sml_bytes_per_value():
     per = per_call(dec, 3) // nv
     print("SML bytes per value", per)
     assert per <= 120, per  # lists, octet strings, message and reading dicts [318 B]
+
+
+def test_crc_offset_matches_reference():
+    import random
+
+    from lmn import crc
+
+    random.seed(5)
+    b = bytes(random.getrandbits(8) for _ in range(300))
+    for _ in range(200):
+        off = random.getrandbits(8)
+        n = random.getrandbits(8) % (301 - off) if off <= 300 else 0
+        for init in (0, 0xFFFF):
+            eq(crc.update(init, b, n, off), crc.update_ref(init, b, n, off), (off, n))
+        eq(crc.x25(b, n, off), crc.x25(b[off:off + n]))
+        eq(crc.kermit(b, n, off), crc.kermit(memoryview(b)[off:off + n]))
+    eq(per_call(lambda: crc.x25(b, 100, 7), 100), 0)  # [a memoryview slice per part: 64 B]
+
+
+def test_hdlc_bytes_per_frame():
+    from hotalloc import hdlc_frames
+    from lmn import hdlc
+
+    rr = bytes(hdlc_frames()[1])
+    b = bytearray(rr)
+    # the Frame and its address bytes; was a tuple from header(), two memoryviews for the
+    # CRCs, a heap frame each for decode_at/header and 13 instance attributes [1812 B]
+    n = per_call(lambda: hdlc.decode_at(b, 0, len(b)), 100)
+    print("HDLC RR frame decode_at", n)
+    assert n <= 500, n
+    frames = hdlc_frames()
+    sc = hdlc.Scanner()
+    stream = b"".join(frames)
+    eq([f.kind for f in sc.feed(stream)], ["I", "UA", "I"])
+    n = per_call(lambda: sc.feed(stream), 50) // 3
+    print("HDLC bytes per frame (Scanner.feed)", n)
+    assert n <= 1300, n  # includes a 200-byte information field [2415 B]

@@ -152,8 +152,14 @@ def sml_values(files):
                 p += 1
                 continue
             n += 1
-            ln = sml._tlf(payload, p, len(payload))
-            p += sml._K if sml._T == 7 else ln
+            b = payload[p]
+            ln = b & 15
+            k = 1
+            while b & 0x80:
+                b = payload[p + k]
+                ln = (ln << 4) | (b & 15)
+                k += 1
+            p += k if payload[p] >> 4 & 7 == 7 else ln  # a list: into its elements
     return n
 
 
