@@ -95,13 +95,12 @@ def body_spec(tag):
 
 def _crc_kind(buf, start, end, got):
     """Which CRC variant the 2 bytes at buf[end:end+2] are for buf[start:end]."""
-    mv = memoryview(buf)[start:end]
-    x = _crc.x25(mv)
+    x = _crc.x25(buf, end - start, start)  # (at an offset: no memoryview)
     if got == (x & 0xFF) << 8 | x >> 8:
         return "x25_le"
     if got == x:
         return "x25_be"
-    k = _crc.kermit(mv)
+    k = _crc.kermit(buf, end - start, start)
     if got == k:
         return "kermit_be"
     if got == (k & 0xFF) << 8 | k >> 8:
@@ -287,8 +286,8 @@ def messages(payload, kermit=False):
         pos += 1
         if not isinstance(body, list) or len(body) != 2 or not isinstance(body[0], int):
             _error(16, start)  # bad message body
-        mv = memoryview(buf)[start:crc_end]
-        c = _crc.kermit(mv) if kermit else _crc.x25(mv)
+        c = crc_end - start
+        c = _crc.kermit(buf, c, start) if kermit else _crc.x25(buf, c, start)
         ok = crc16 is not None and (crc16 == c or (not kermit and crc16 == (
             (c & 0xFF) << 8 | c >> 8)))
         tag = body[0]
