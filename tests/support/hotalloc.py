@@ -60,6 +60,26 @@ async def per_await(f, n=10):
     return (micropython.mem_total() - a) // n
 
 
+def per_packet(index, n=5):
+    """Bytes per T1 packet (vector `index`) from chips to the driver's packet view."""
+    import asyncio
+
+    from wmbus import phy
+
+    emu, r = radio(200)
+    chips = _chips_t1(bytes.fromhex(vectors("wmbus_telegrams.jsonl")[index]["hex"]))
+
+    async def rcv():
+        emu.inject(chips, -60)
+        buf, mode, rssi = await r.receive(phy.packet_len, 2, 200)
+        assert len(buf) == len(chips) - 4
+
+    async def main():
+        return await per_await(rcv, n)
+
+    return asyncio.run(main())
+
+
 def per_telegram(index, n=10):
     """Bytes per T1 telegram (vector `index`) from chips to records; asserts readings."""
     import asyncio
@@ -185,6 +205,13 @@ def report():
     out["cc1101 rx_bytes (errata double read)"] = per_call(r.rx_bytes, 200)
     dst = bytearray(64)
     out["cc1101 FIFO read (32 bytes)"] = per_call(lambda: r.read_fifo(dst, 0, 32), 200)
+    from hal.unix.cc1101_emu import Cc1101Emu
+
+    e2 = Cc1101Emu("127.0.0.1:0")  # listening, nobody connected
+    if e2.srv is not None:
+        out["emulator socket pump (per emulated ms)"] = per_call(e2._pump, 100)
+        e2.srv.close()
+    out["T1 packet received (driver + emulator)"] = per_packet(20)
     for idx, name in ((20, "mode 5"), (21, "mode 7")):
         out["wM-Bus T1 telegram chips->records, " + name] = per_telegram(idx)
     from lmn import hdlc, sml

@@ -2,11 +2,8 @@
 # tests/support/hotalloc.py; numbers in docs/wmbus.md). Each bound is below what the code
 # allocated before the hot-path cut (in brackets), so it fails on that code.
 # heapsize: 1M
-import asyncio
-
-from hotalloc import per_await, per_call, radio, _chips_t1
-from mptest import eq, vectors
-from wmbus import phy
+from hotalloc import per_call, radio
+from mptest import eq
 
 
 def test_spi_transfers_allocate_nothing():
@@ -32,19 +29,9 @@ def test_socket_pump_allocates_nothing_without_air_traffic():
 
 
 def test_packet_receive_bytes():
-    v = vectors("wmbus_telegrams.jsonl")[20]
-    emu, r = radio(200)
-    chips = _chips_t1(bytes.fromhex(v["hex"]))
+    from hotalloc import per_packet
 
-    async def rcv():
-        emu.inject(chips, -60)
-        buf, mode, rssi = await r.receive(phy.packet_len, 2, 200)
-        eq(len(buf), len(chips) - 4)
-
-    async def main():
-        return await per_await(rcv, 5)
-
-    per = asyncio.run(main())
+    per = per_packet(20)
     print("bytes per packet", per)
     # what is left: asyncio's sleeps between polls (~144 B each), the coroutine, one view
     # per FIFO read [2940 B]
