@@ -147,15 +147,14 @@ def encode(dest_raw, src_raw, control, info=b"", segmented=False):
     p += len(src_raw)
     out[p] = control
     p += 1
-    mv = memoryview(out)
     if info:
-        c = _crc.x25(mv[1:p])
+        c = _crc.x25(out, p - 1, 1)  # (at an offset: no memoryview)
         out[p] = c & 0xFF
         out[p + 1] = c >> 8
         p += 2
         out[p:p + len(info)] = info
         p += len(info)
-    c = _crc.x25(mv[1:p])
+    c = _crc.x25(out, p - 1, 1)
     out[p] = c & 0xFF
     out[p + 1] = c >> 8
     out[p + 2] = FLAG
