@@ -1,6 +1,6 @@
 """TI CC1101 sub-GHz transceiver as a wireless M-Bus T1/C1 receiver (868.95 MHz).
 
-The driver gets its bus: `spi` (write_readinto) and a chip-select pin; GDO pins are
+The driver gets its bus: `spi` (write_readinto, write, readinto) and a chip-select pin; GDO pins are
 optional (polling RXBYTES works without them). Register values follow the CC1101 data
 sheet (SWRS061I) and the T1/C1 settings published by open-source wM-Bus receivers:
 26 MHz crystal, FREQ = 868.95 MHz * 2^16 / 26 MHz = 0x216BD1, 2-FSK, data rate
@@ -97,8 +97,6 @@ class CC1101:
         self._i1 = memoryview(self._i)[:1]  # memoryview + slice per call
         self.buf = bytearray(max_packet)  # one preallocated packet buffer
         self._mv = memoryview(self.buf)
-        self._fo = bytearray(65)
-        self._fi = bytearray(65)
         self.stats = {"packets": 0, "overflows": 0, "bad_start": 0, "timeouts": 0}
         self.rssi_dbm = None
         self.mode = None
@@ -145,14 +143,15 @@ class CC1101:
         return min(a & 0x7F, b & 0x7F) | ((a | b) & 0x80)
 
     def read_fifo(self, dst, off, n):
-        """Burst-read n (<= 64) bytes of the RX _FIFO into dst[off:]."""
-        self._fo[0] = _FIFO | 0xC0
-        o = memoryview(self._fo)[:n + 1]
-        i = memoryview(self._fi)[:n + 1]
+        """Burst-read n (<= 64) bytes of the RX _FIFO into dst[off:]: the header byte
+        from the preallocated 1-byte view, then n bytes (sent as 0) straight into dst.
+        One memoryview per read (self.buf's view, sliced), no bounce buffer or copy."""
+        self._o[0] = _FIFO | 0xC0
+        mv = self._mv if dst is self.buf else memoryview(dst)
         self.cs.value(0)
-        self.spi.write_readinto(o, i)
+        self.spi.write(self._o1)
+        self.spi.readinto(mv[off:off + n], 0)
         self.cs.value(1)
-        dst[off:off + n] = i[1:]
 
     # --- set-up
     def reset(self, mode="T1C1"):

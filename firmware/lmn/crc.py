@@ -52,43 +52,43 @@ _TABLE = (
 
 
 @micropython.viper
-def _update(table: ptr16, crc: int, buf: ptr8, n: int) -> int:
+def _update(table: ptr16, crc: int, buf: ptr8, off: int, n: int) -> int:
     c = crc & 0xFFFF
-    i = 0
+    i = off
+    n += off
     while i < n:
         c = (c >> 8) ^ table[(c ^ buf[i]) & 0xFF]
         i += 1
     return c & 0xFFFF
 
 
-def update(crc, buf, n=-1):
-    """Raw reflected CRC register update over the first n bytes of buf (all if n < 0)."""
+def update(crc, buf, n=-1, off=0):
+    """Raw reflected CRC register update over n bytes of buf from off (all if n < 0)."""
     if n < 0:
-        n = len(buf)
-    return _update(_TABLE, crc, buf, n)
+        n = len(buf) - off
+    if off < 0 or off + n > len(buf):
+        raise ValueError("crc range")
+    return _update(_TABLE, crc, buf, off, n)
 
 
-def update_ref(crc, buf, n=-1):
+def update_ref(crc, buf, n=-1, off=0):
     """Plain-Python reference of update() (bitwise, no table)."""
     if n < 0:
-        n = len(buf)
+        n = len(buf) - off
     c = crc & 0xFFFF
-    for i in range(n):
+    for i in range(off, off + n):
         c ^= buf[i]
         for _ in range(8):
             c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
     return c
 
 
-def x25(buf, n=-1):
-    """CRC-16/X.25 (a.k.a. CRC-16/IBM-SDLC, HDLC FCS) of buf[:n]."""
-    if n < 0:
-        n = len(buf)
-    return _update(_TABLE, 0xFFFF, buf, n) ^ 0xFFFF
+def x25(buf, n=-1, off=0):
+    """CRC-16/X.25 (a.k.a. CRC-16/IBM-SDLC, HDLC FCS) of buf[off:off+n] (no memoryview
+    slice needed for a part of a buffer)."""
+    return update(0xFFFF, buf, n, off) ^ 0xFFFF
 
 
-def kermit(buf, n=-1):
-    """CRC-16/KERMIT of buf[:n]."""
-    if n < 0:
-        n = len(buf)
-    return _update(_TABLE, 0, buf, n)
+def kermit(buf, n=-1, off=0):
+    """CRC-16/KERMIT of buf[off:off+n]."""
+    return update(0, buf, n, off)

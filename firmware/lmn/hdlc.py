@@ -56,21 +56,34 @@ def _error(i, offset, arg=None):
 class Frame:
     """One decoded frame. dest/src: lists of ints; dest_raw/src_raw the wire bytes."""
 
+    # defaults as class attributes: an instance stores only what differs (each stored
+    # attribute may grow the instance's table: 13 of them were ~1 KB of garbage per frame)
+    ns = None
+    nr = None
+    pf = True
+    info = b""
+    segmented = False
+    format = 0
+    length = 0
+    hcs_ok = None
+    fcs_ok = True
+    offset = 0
+
     def __init__(self, kind, dest_raw, src_raw, ns=None, nr=None, pf=True, info=b"",
                  segmented=False):
         self.kind = kind
         self.dest_raw = dest_raw
         self.src_raw = src_raw
-        self.ns = ns
-        self.nr = nr
-        self.pf = pf
-        self.info = info
-        self.segmented = segmented
-        self.format = 0
-        self.length = 0
-        self.hcs_ok = None
-        self.fcs_ok = True
-        self.offset = 0
+        if ns is not None:
+            self.ns = ns
+        if nr is not None:
+            self.nr = nr
+        if pf is not True:
+            self.pf = pf
+        if info:
+            self.info = info
+        if segmented:
+            self.segmented = segmented
 
     @property
     def dest(self):
@@ -134,15 +147,14 @@ def encode(dest_raw, src_raw, control, info=b"", segmented=False):
     p += len(src_raw)
     out[p] = control
     p += 1
-    mv = memoryview(out)
     if info:
-        c = _crc.x25(mv[1:p])
+        c = _crc.x25(out, p - 1, 1)  # (at an offset: no memoryview)
         out[p] = c & 0xFF
         out[p + 1] = c >> 8
         p += 2
         out[p:p + len(info)] = info
         p += len(info)
-    c = _crc.x25(mv[1:p])
+    c = _crc.x25(out, p - 1, 1)
     out[p] = c & 0xFF
     out[p + 1] = c >> 8
     out[p + 2] = FLAG
@@ -162,19 +174,25 @@ def _addr_len(buf, p, end):
     return -1
 
 
+_DA = 0  # header() leaves the address lengths of the frame it checked here (no tuple)
+_SA = 0
+
+
 def header(buf, i, end):
     """Check the header of a candidate frame at flag position i.
 
-    Returns (length, dest_len, src_len) when the header is plausible and (for frames with
-    an information field) its HCS is right; 0 if more bytes are needed; raises HdlcError
-    when this cannot be the start of a frame.
+    Returns its length when the header is plausible and (for frames with an information
+    field) its HCS is right, the address lengths in _DA/_SA (no tuple); 0 if more bytes
+    are needed; raises HdlcError when this cannot be the start of a frame. Few locals: a
+    bytecode frame beyond 11 words comes from the heap on every call.
     """
+    global _DA, _SA
     if i + 3 > end:
         return 0
-    f = buf[i + 1] << 8 | buf[i + 2]
-    if f & 0xF000 != 0xA000:
+    ln = buf[i + 1] << 8 | buf[i + 2]
+    if ln & 0xF000 != 0xA000:
         _error(0, i + 1)  # not a frame format type 3
-    ln = f & 0x7FF
+    ln &= 0x7FF
     if ln < _MIN_LEN:
         _error(1, i + 1)  # length too short
     da = _addr_len(buf, i + 3, end)
@@ -182,23 +200,30 @@ def header(buf, i, end):
         _error(2, i + 3)  # bad destination address
     if da == 0:
         return 0
-    sa = _addr_len(buf, i + 3 + da, end)
-    if sa < 0:
-        _error(3, i + 3 + da)  # bad source address
-    if sa == 0:
+    _DA = da
+    da = _addr_len(buf, i + 3 + da, end)  # (the source address length from here on)
+    if da < 0:
+        _error(3, i + 3 + _DA)  # bad source address
+    if da == 0:
         return 0
-    hl = 2 + da + sa + 1  # format .. control
-    if ln < hl + 2:
+    _SA = da
+    da += 3 + _DA  # (the header length from here on: format .. control)
+    if ln < da + 2:
         _error(4, i + 1)  # length shorter than header
-    if ln > hl + 2:  # information field present: HCS follows the control field
-        if ln < hl + 2 + 2:
+    if ln > da + 2:  # information field present: HCS follows the control field
+        if ln < da + 2 + 2:
             _error(5, i + 1)  # no room for HCS
-        if i + 1 + hl + 2 > end:
+        if i + 1 + da + 2 > end:
             return 0
-        c = _crc.x25(memoryview(buf)[i + 1:i + 1 + hl])
-        if buf[i + 1 + hl] | buf[i + 2 + hl] << 8 != c:
-            raise HdlcError("bad HCS", i + 1 + hl)
-    return ln, da, sa
+        if not _crc_ok(buf, i + 1, da):
+            raise HdlcError("bad HCS", i + 1 + da)
+    return ln
+
+
+def _crc_ok(buf, off, n):
+    """The X.25 CRC of buf[off:off+n] is in the next two bytes (LSB first)."""
+    c = _crc.x25(buf, n, off)
+    return buf[off + n] | buf[off + n + 1] << 8 == c
 
 
 def decode_at(buf, i, end, check_fcs=True):
@@ -207,52 +232,57 @@ def decode_at(buf, i, end, check_fcs=True):
     following frame)."""
     if buf[i] != FLAG:
         raise HdlcError("no flag", i)
-    h = header(buf, i, end)
-    if not h:
+    ln = header(buf, i, end)
+    if not ln or i + 1 + ln > end:
         return None
-    ln, da, sa = h
-    if i + 1 + ln > end:
-        return None
-    mv = memoryview(buf)
-    c = _crc.x25(mv[i + 1:i + ln - 1])
-    fcs_ok = buf[i + ln - 1] | buf[i + ln] << 8 == c
-    if check_fcs and not fcs_ok:
+    ok = _crc_ok(buf, i + 1, ln - 2)
+    if check_fcs and not ok:
         raise HdlcError("bad FCS", i + ln - 1)
-    p = i + 3
-    dest_raw = bytes(buf[p:p + da])
-    src_raw = bytes(buf[p + da:p + da + sa])
-    ctl = buf[p + da + sa]
-    hl = 2 + da + sa + 1
-    info = bytes(buf[i + 1 + hl + 2:i + ln - 1]) if ln > hl + 2 else b""
-    pf = bool(ctl & 0x10)
-    ns = nr = None
-    if not ctl & 1:
-        kind = "I"
-        ns = (ctl >> 1) & 7
-        nr = ctl >> 5
-    elif ctl & 3 == 1:
-        s = ctl & 0x0F
-        if s == 0x01:
-            kind = "RR"
-        elif s == 0x05:
-            kind = "RNR"
-        else:
-            _error(8, p + da + sa, ctl)  # unknown S frame
-        nr = ctl >> 5
-    else:
-        u = 0
-        while u < 6 and _U_CODES[u] != ctl & 0xEF:
-            u += 1
-        if u == 6:
-            _error(9, p + da + sa, ctl)  # unknown U frame
-        kind = _U_NAMES[u]
-    fr = Frame(kind, dest_raw, src_raw, ns, nr, pf, info, bool(buf[i + 1] & 0x08))
+    return _frame(buf, i, ln, ok), i + 1 + ln
+
+
+def _frame(buf, i, ln, fcs_ok):
+    p = i + 3 + _DA + _SA  # the control field
+    fr = Frame(_kind(buf, p), None, None)
+    fr.dest_raw = bytes(buf[i + 3:i + 3 + _DA])
+    fr.src_raw = bytes(buf[i + 3 + _DA:p])
+    if ln > p - i + 4:  # a non-empty information field (after the HCS)
+        fr.info = bytes(buf[p + 3:i + ln - 1])
+        fr.hcs_ok = True
+    if not buf[p] & 0x10:
+        fr.pf = False
+    if buf[p] & 3 != 3:  # I and S frames carry N(R), I frames N(S)
+        fr.nr = buf[p] >> 5
+        if not buf[p] & 1:
+            fr.ns = (buf[p] >> 1) & 7
+    if buf[i + 1] & 0x08:
+        fr.segmented = True
     fr.format = buf[i + 1] << 8 | buf[i + 2]
     fr.length = ln
-    fr.hcs_ok = True if info else None
-    fr.fcs_ok = fcs_ok
-    fr.offset = i
-    return fr, i + 1 + ln
+    if not fcs_ok:
+        fr.fcs_ok = False
+    if i:
+        fr.offset = i
+    return fr
+
+
+def _kind(buf, p):
+    """Frame kind of the control field buf[p] ("I", "RR", "RNR", a U frame); raises."""
+    ctl = buf[p]
+    if not ctl & 1:
+        return "I"
+    if ctl & 3 == 1:
+        if ctl & 0x0F == 0x01:
+            return "RR"
+        if ctl & 0x0F == 0x05:
+            return "RNR"
+        _error(8, p, ctl)  # unknown S frame
+    u = 0
+    while u < 6 and _U_CODES[u] != ctl & 0xEF:
+        u += 1
+    if u == 6:
+        _error(9, p, ctl)  # unknown U frame
+    return _U_NAMES[u]
 
 
 class Scanner:

@@ -95,13 +95,12 @@ def body_spec(tag):
 
 def _crc_kind(buf, start, end, got):
     """Which CRC variant the 2 bytes at buf[end:end+2] are for buf[start:end]."""
-    mv = memoryview(buf)[start:end]
-    x = _crc.x25(mv)
+    x = _crc.x25(buf, end - start, start)  # (at an offset: no memoryview)
     if got == (x & 0xFF) << 8 | x >> 8:
         return "x25_le"
     if got == x:
         return "x25_be"
-    k = _crc.kermit(mv)
+    k = _crc.kermit(buf, end - start, start)
     if got == k:
         return "kermit_be"
     if got == (k & 0xFF) << 8 | k >> 8:
@@ -167,11 +166,24 @@ def frame(buf, pos=0):
 
 # ---------------------------------------------------------------- TL parser
 
-def _tl(buf, pos, end):
+# Parser state in module globals: _value reads at _P and advances it, _tlf leaves the type
+# and the TL byte count of the field it read in _T/_K (no (value, pos) or (typ, ln, n)
+# tuple per value; the parser is synchronous, so one parse runs at a time). Each routine
+# keeps at most ~10 locals + stack: a bytecode function with more state than 11 words gets
+# its frame from the heap on every call (~140-200 B of garbage per SML value).
+_P = 0
+_T = 0
+_K = 0
+_NONE = [None]
+
+
+def _tlf(buf, pos, end):
+    """The TL field at pos -> its length nibbles; sets _T (type) and _K (TL bytes)."""
+    global _T, _K
     if pos >= end:
         raise SmlError("truncated", pos)
     b = buf[pos]
-    typ = (b >> 4) & 7
+    _T = (b >> 4) & 7
     ln = b & 0x0F
     n = 1
     while b & 0x80:
@@ -184,67 +196,63 @@ def _tl(buf, pos, end):
         n += 1
         if n > 4:
             _error(5, pos)  # TL too long
-    return typ, ln, n
-
-
-_P = 0  # parse position: _value reads at _P and advances it (no (value, pos) tuple per
-# value; the parser is synchronous, so one parse runs at a time)
+    _K = n
+    return ln
 
 
 def _value(buf, end, depth):
-    global _P
     pos = _P
-    if pos >= end:
-        raise SmlError("truncated", pos)
-    b = buf[pos]
-    typ = (b >> 4) & 7
-    ln = b & 0x0F
-    n = 1
-    while b & 0x80:  # the TL field as in _tl, inline
-        if pos + n >= end:
-            _error(3, pos)  # truncated TL
-        b = buf[pos + n]
-        if b & 0x70:
-            _error(4, pos + n)  # bad TL continuation
-        ln = (ln << 4) | (b & 0x0F)
-        n += 1
-        if n > 4:
-            _error(5, pos)  # TL too long
-    if typ == 7:
-        if depth >= _MAX_DEPTH:
-            _error(6, pos)  # nesting too deep
-        if ln > end - pos:
-            _error(7, pos)  # list longer than data
-        _P = pos + n
-        out = [None] * ln
-        for i in range(ln):
-            out[i] = _value(buf, end, depth + 1)
-        return out
+    ln = _tlf(buf, pos, end)
+    if _T == 7:
+        return _list(buf, end, depth, pos, ln)
+    return _scalar(buf, end, pos, ln)
+
+
+def _list(buf, end, depth, pos, ln):
+    global _P
+    if depth >= _MAX_DEPTH:
+        _error(6, pos)  # nesting too deep
+    if ln > end - pos:
+        _error(7, pos)  # list longer than data
+    _P = pos + _K
+    out = _NONE * ln  # (no [None] list per list)
+    i = 0
+    depth += 1
+    while i < ln:
+        out[i] = _value(buf, end, depth)
+        i += 1
+    return out
+
+
+def _scalar(buf, end, pos, ln):
+    global _P
+    n = _K
     if ln < n:
         if ln == 0 and n == 1:
             _error(8, pos)  # unexpected end of message
         _error(9, pos)  # bad length
-    dlen = ln - n
     p = pos + n
-    if p + dlen > end:
+    n = ln - n  # data bytes
+    if p + n > end:
         _error(10, pos)  # value beyond end
-    _P = p + dlen
-    if typ == 0:
-        return None if ln == 1 else bytes(buf[p:p + dlen])
-    if typ == 4:
-        if dlen != 1:
+    _P = p + n
+    if _T == 0:
+        return None if ln == 1 else bytes(buf[p:p + n])  # (bytes(bytes) is no copy)
+    if _T == 4:
+        if n != 1:
             _error(11, pos)  # bad boolean
         return buf[p] != 0
-    if typ == 5 or typ == 6:
-        if dlen < 1 or dlen > 8:
+    if _T == 5 or _T == 6:
+        if n < 1 or n > 8:
             _error(12, pos)  # bad integer width
-        v = 0
-        for i in range(dlen):
-            v = (v << 8) | buf[p + i]
-        if typ == 5 and buf[p] & 0x80:
-            v -= 1 << (8 * dlen)
-        return v
-    _error(13, pos, typ)  # unknown type
+        # signed: start from -1, so the value is built negative (no 1 << 64 big int)
+        ln = -1 if _T == 5 and buf[p] & 0x80 else 0  # (the value from here on)
+        n += p
+        while p < n:
+            ln = (ln << 8) | buf[p]
+            p += 1
+        return ln
+    _error(13, pos, _T)  # unknown type
 
 
 def messages(payload, kermit=False):
@@ -263,10 +271,9 @@ def messages(payload, kermit=False):
             pos += 1
             continue
         start = pos
-        typ, ln, n = _tl(buf, pos, end)
-        if typ != 7 or ln != 6:
+        if _tlf(buf, pos, end) != 6 or _T != 7:
             _error(14, pos)  # message is not a list of 6
-        _P = pos + n
+        _P = pos + _K
         tid = _value(buf, end, 1)
         group = _value(buf, end, 1)
         abort = _value(buf, end, 1)
@@ -279,8 +286,8 @@ def messages(payload, kermit=False):
         pos += 1
         if not isinstance(body, list) or len(body) != 2 or not isinstance(body[0], int):
             _error(16, start)  # bad message body
-        mv = memoryview(buf)[start:crc_end]
-        c = _crc.kermit(mv) if kermit else _crc.x25(mv)
+        c = crc_end - start
+        c = _crc.kermit(buf, c, start) if kermit else _crc.x25(buf, c, start)
         ok = crc16 is not None and (crc16 == c or (not kermit and crc16 == (
             (c & 0xFF) << 8 | c >> 8)))
         tag = body[0]
@@ -331,18 +338,17 @@ def _time(t):
     return t if isinstance(t, int) else None
 
 
-def _entry(server, name, status, vtime, unit, scaler, val):
-    r = {"server_id": server, "obis": obis(name), "status": status if isinstance(
-        status, int) else None, "val_time": _time(vtime), "unit": unit, "scaler": scaler}
-    if isinstance(val, bool):
+def _entry(server, e, k, status, vtime):
+    """A value: object name e[0], unit e[k], scaler e[k + 1], value e[k + 2] (few locals:
+    a bytecode frame beyond 11 words comes from the heap on every call)."""
+    r = {"server_id": server, "obis": obis(e[0]), "status": status if isinstance(
+        status, int) else None, "val_time": _time(vtime), "unit": e[k], "scaler": e[k + 1],
+        "raw": None}
+    val = e[k + 2]
+    if isinstance(val, int):  # (bool too)
         r["raw"] = int(val)
-    elif isinstance(val, int):
-        r["raw"] = val
     elif isinstance(val, (bytes, bytearray)):
-        r["raw"] = None
         r["octets"] = val
-    else:
-        r["raw"] = None
     return r
 
 
@@ -352,10 +358,9 @@ def _tree(server, t, vtime, out, depth):
     pv = t[1]
     if isinstance(pv, list) and len(pv) == 2:
         if pv[0] == 1:
-            out.append(_entry(server, t[0], None, vtime, None, 0, pv[1]))
+            out.append(_entry(server, [t[0], None, 0, pv[1]], 1, None, vtime))
         elif pv[0] == 2 and isinstance(pv[1], list) and len(pv[1]) >= 4:
-            e = pv[1]
-            out.append(_entry(server, e[0], None, vtime, e[1], e[2], e[3]))
+            out.append(_entry(server, pv[1], 1, None, vtime))
     for c in t[2] or ():
         _tree(server, c, vtime, out, depth + 1)
 
@@ -375,13 +380,12 @@ def readings(msgs, only_crc_ok=True):
             srv = f.get("server_id")
             for e in f.get("val_list") or ():
                 if isinstance(e, list) and len(e) >= 6:
-                    out.append(_entry(srv, e[0], e[1], e[2], e[3], e[4], e[5]))
+                    out.append(_entry(srv, e, 3, e[1], e[2]))
         elif tag == 0x0501:
             srv = f.get("server_id")
             for e in f.get("period_list") or ():
                 if isinstance(e, list) and len(e) >= 4:
-                    out.append(_entry(srv, e[0], f.get("status"), f.get("val_time"), e[1],
-                                      e[2], e[3]))
+                    out.append(_entry(srv, e, 1, f.get("status"), f.get("val_time")))
         elif tag == 0x0601:
             _tree(f.get("server_id"), f.get("parameter_tree"), None, out, 0)
     return out

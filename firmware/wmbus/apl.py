@@ -113,19 +113,27 @@ def _vif(tab, v):
 
 
 def _bcd(buf, p, nbytes):
+    # few locals (a bytecode frame beyond 11 words comes from the heap on every call)
+    if nbytes <= 0:
+        return 0
+    i = p + nbytes - 1
+    b = buf[i]
+    neg = b >= 0xF0  # sign in the top nibble
+    if neg:
+        b &= 0x0F
     v = 0
-    neg = False
-    for i in range(p + nbytes - 1, p - 1, -1):
+    while True:
+        if b >> 4 > 9 or b & 15 > 9:
+            _bad_bcd(i)
+        v = v * 100 + (b >> 4) * 10 + (b & 15)
+        i -= 1
+        if i < p:
+            return -v if neg else v
         b = buf[i]
-        hi = b >> 4
-        lo = b & 15
-        if i == p + nbytes - 1 and hi == 15:
-            neg = True
-            hi = 0
-        if hi > 9 or lo > 9:
-            raise WmbusError("apl", msg(_E, 0), i)  # bad BCD digit
-        v = v * 100 + hi * 10 + lo
-    return -v if neg else v
+
+
+def _bad_bcd(i):
+    raise WmbusError("apl", msg(_E, 0), i)  # bad BCD digit
 
 
 def time_point(quantity, data):
@@ -158,11 +166,11 @@ def parse(buf, off=0, end=-1, partial=None):
     p = off
     try:
         while p < end:
-            r = _record(buf, p, end)
-            if r is None:  # idle filler
+            if buf[p] == 0x2F:  # idle filler (not a _record call: its frame is ~0.4 KB)
                 p += 1
                 continue
-            p = r.pop("_end")
+            r = _record(buf, p, end)
+            p = _END
             out.append(r)
     except Exception as e:  # noqa: BLE001 - every malformation becomes WmbusError
         if not isinstance(e, WmbusError):
@@ -176,17 +184,19 @@ def parse(buf, off=0, end=-1, partial=None):
     return out
 
 
+_END = 0  # _record leaves the end of the record it parsed here (no "_end" key per dict)
+
+
 def _record(buf, p, end):
+    global _END
     start = p
     dif = buf[p]
     p += 1
-    if dif == 0x2F:
-        return None
     if dif in (0x0F, 0x1F):
+        _END = end
         return {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous",
                 "quantity": "manufacturer_specific", "unit": "", "value": None,
-                "raw": bytes(buf[p:end]).hex(), "exponent": 0, "more": dif == 0x1F,
-                "_end": end}
+                "raw": bytes(buf[p:end]).hex(), "exponent": 0, "more": dif == 0x1F}
     if dif & 0x0F == 0x0F:
         raise WmbusError("apl", msg(_E, 2) % dif, start)  # reserved special DIF 0x%02x
     storage = (dif >> 6) & 1
@@ -318,10 +328,10 @@ def _record(buf, p, end):
         value = time_point(quantity, data)
     elif value is None and isinstance(raw, int):
         value = raw * 10 ** exponent if exponent >= 0 else raw / 10 ** -exponent
-    p += n
+    _END = p + n
     r = {"storage": storage, "tariff": tariff, "subunit": subunit, "function": func,
          "quantity": quantity, "unit": unit, "value": value, "raw": raw,
-         "exponent": exponent, "dif": dif, "vif": vif, "_end": p}
+         "exponent": exponent, "dif": dif, "vif": vif}
     if vifes:
         r["vife"] = vifes
         if vifes[0] == 0xFF or vifes[0] == 0x7F:

@@ -41,23 +41,32 @@ def len_b(l_field):
 
 
 def _strip_a(buf):
-    n = len(buf)
+    # few locals (a bytecode frame beyond 11 words comes from the heap on every call)
     out = bytearray(buf[0] + 1)
-    if len_a(buf[0]) != n:
-        raise WmbusError("frame", msg(_E, 0), 0)  # length does not match L for format A
+    if len_a(buf[0]) != len(buf):
+        _error(0, 0)  # length does not match L for format A
     p = 0
     o = 0
-    blk = 10
-    while p < n:
-        k = min(blk, len(out) - o)
-        c = crc(buf, p, k)
-        if (buf[p + k] << 8) | buf[p + k + 1] != c:
-            raise WmbusError("frame", msg(_E, 1), p + k)  # CRC error (format A)
+    k = 10  # block 1, then 16-byte blocks
+    while p < len(buf):
+        k = min(k, len(out) - o)
+        if not _crc_ok(buf, p, k):
+            _error(1, p + k)  # CRC error (format A)
         out[o:o + k] = buf[p:p + k]
         o += k
         p += k + 2
-        blk = 16
+        k = 16
     return out
+
+
+def _crc_ok(buf, p, k):
+    """The CRC after buf[p:p+k] (most significant byte first) is right."""
+    c = crc(buf, p, k)
+    return (buf[p + k] << 8) | buf[p + k + 1] == c
+
+
+def _error(i, offset):
+    raise WmbusError("frame", msg(_E, i), offset)
 
 
 def _strip_b(buf):
@@ -96,13 +105,17 @@ def strip(buf, fmt="auto"):
         return bytearray(buf[:buf[0] + 1]), None, "none"
     if fmt != "auto":
         raise WmbusError("frame", msg(_E, 9) + str(fmt))  # unknown frame format 
-    first = None
-    for f, want in (("A", len_a(buf[0])), ("B", len_b(buf[0]))):
-        if want == len(buf):
-            try:
-                return strip(buf, f)
-            except WmbusError as e:
-                first = first or e
+    first = None  # (A, then B, without a tuple of candidates per frame)
+    if len_a(buf[0]) == len(buf):
+        try:
+            return _strip_a(buf), True, "A"
+        except WmbusError as e:
+            first = e
+    if len_b(buf[0]) == len(buf):
+        try:
+            return _strip_b(buf), True, "B"
+        except WmbusError as e:
+            first = first or e
     if buf[0] + 1 == len(buf):
         return bytearray(buf), None, "none"
     if first:

@@ -4,24 +4,13 @@ import asyncio
 
 from drivers.cc1101 import CC1101, RadioError
 from hal.unix.cc1101_emu import Cc1101Emu
+from hotalloc import StepClock
 from mptest import eq, raises, vectors
 from wmbus import WmbusError, phy, three_of_six
 from wmbus.crc import crc
 
 # OMS example, profile A, frame A with CRCs (vector 20)
 OMS = bytes.fromhex(vectors("wmbus_telegrams.jsonl")[20]["hex"])
-
-
-class StepClock:
-    """Each call advances `step` us: deterministic byte arrival per SPI transaction."""
-
-    def __init__(self, step=40):
-        self.t = 0
-        self.step = step
-
-    def __call__(self):
-        self.t += self.step
-        return self.t
 
 
 def t1_chips(frame):

@@ -61,6 +61,7 @@ class Cc1101Emu:
                       "truncated": 0}
         self.error = None
         self.srv = None
+        self._poll = None
         self.conns = []
         self._rd = bytearray(512)
         self._reset()
@@ -84,6 +85,7 @@ class Cc1101Emu:
 
     # --- the air socket
     def _listen(self, addr):
+        import select
         import socket
 
         host, port = addr.rsplit(":", 1)
@@ -94,45 +96,66 @@ class Cc1101Emu:
             s.listen(4)
             s.setblocking(False)
             self.srv = s
+            self._poll = select.poll()  # server and air clients: readable ones only
+            self._poll.register(s, select.POLLIN)
         except OSError as e:
             self.error = "radio socket %s: %s" % (addr, e)
 
     def _pump(self):
-        """Accept air clients and read their bursts (non-blocking)."""
+        """Accept air clients and read their bursts (non-blocking). Runs every emulated
+        millisecond: few locals (a bytecode frame beyond 11 words comes from the heap on
+        every call) and no accept() that raises when nobody connects."""
         if self.srv is None:
             return
+        acc = False
+        for ev in self._poll.ipoll(0):  # (a callee-owned tuple, no list)
+            if ev[0] is self.srv:
+                acc = True
+            else:
+                self._read(ev[0])
+        if acc:
+            self._accept()
+
+    def _accept(self):
+        import select
+
         try:
             c, _ = self.srv.accept()
-            c.setblocking(False)
-            self.conns.append([c, bytearray()])
         except OSError:
-            pass
+            return
+        c.setblocking(False)
+        self.conns.append([c, bytearray()])
+        self._poll.register(c, select.POLLIN)
+
+    def _read(self, c):
+        """One air client readable: take its complete bursts into the queue."""
+        i = 0
+        while self.conns[i][0] is not c:
+            i += 1
+        cb = self.conns[i]
         rd = self._rd
-        i = len(self.conns)
-        while i:  # (no list copy per pump: it runs every millisecond)
-            i -= 1
-            cb = self.conns[i]
-            c, buf = cb
-            try:
-                n = c.readinto(rd)
-            except OSError:
-                n = None
-            if n is None:
-                continue
-            if not n:
-                c.close()
-                self.conns.pop(i)
-                continue
-            buf.extend(memoryview(rd)[:n])
-            while len(buf) >= 3:
-                n = (buf[0] << 8) | buf[1]
-                if len(buf) < 3 + n:
-                    break
-                r = buf[2]
-                self.inject(bytes(memoryview(buf)[3:3 + n]), r - 256 if r >= 128 else r)
-                buf[0:3 + n] = b""  # in place: no copy of the rest per burst
-            if not buf:
-                cb[1] = bytearray()  # all consumed: a buffer grown by a long read goes
+        try:
+            n = c.readinto(rd)
+        except OSError:
+            n = None
+        if n is None:
+            return
+        if not n:
+            self._poll.unregister(c)
+            c.close()
+            self.conns.pop(i)
+            return
+        buf = cb[1]
+        buf.extend(memoryview(rd)[:n])
+        while len(buf) >= 3:
+            n = (buf[0] << 8) | buf[1]
+            if len(buf) < 3 + n:
+                break
+            r = buf[2]
+            self.inject(bytes(memoryview(buf)[3:3 + n]), r - 256 if r >= 128 else r)
+            buf[0:3 + n] = b""  # in place: no copy of the rest per burst
+        if not buf:
+            cb[1] = bytearray()  # all consumed: a buffer grown by a long read goes
 
     def inject(self, chips, rssi_dbm=-60):
         """One burst from the air (the socket path calls this too)."""
