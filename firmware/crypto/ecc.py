@@ -5,13 +5,16 @@ Points in Jacobian coordinates (X, Y, Z), infinity has Z == 0; P-256 doubles wit
 
 Scalar multiplication (k reduced mod n; k' = k or n - k, whichever is odd, and the result
 negated for n - k, so k' < 2^256 is odd and has the signed binary form sum b_i 2^i with
-every b_i = +-1; digits are read from k' as bytes, never as big-int shifts):
+every b_i = +-1, its digits negated for n - k; digits are read from k' as bytes, never as
+big-int shifts):
 - P-256 k*G: a fixed-base comb (8 teeth, 32 bits apart; the 128 affine points of
   crypto.p256g, one bytes literal in ROM made by host_tools/gwtool/gen_p256g.py):
-  31 doublings + 32 mixed additions; ~250 KB allocated instead of the ladder's ~2.1 MB.
-- k*Q and brainpool k*G: signed odd 4-bit windows (digits +-1..+-15, 8 points made per
-  call): 252 doublings + 64 additions, about half the ladder's allocation.
-- Verification (u1*G + u2*Q, public scalars): the two above, added.
+  32 doublings + 32 mixed additions (add() with Z2 = 1); ~0.26 MB allocated instead of the ladder's ~2.1 MB
+  (unix port, x64).
+- k*Q and brainpool k*G: signed odd 4-bit windows (digits +-1..+-15, the 8 odd multiples
+  made per call): 253 doublings + 64 additions, ~1.1 MB.
+- Verification (u1*G + u2*Q, public scalars): one chain of doublings for both, the comb
+  columns added in its last 32 steps (brainpool: two windows); ~1.3 MB (Shamir: 1.8 MB).
 Every scalar of a curve takes the same sequence of doublings and additions (no zero digit,
 no early exit, no branch on a secret bit). Not constant-time: big-integer arithmetic in
 MicroPython takes value-dependent time, the table entry and the sign are picked by secret
@@ -64,6 +67,8 @@ class Curve:
         return (X3, (M * (S - X3) - 8 * YY * YY) % p, 2 * Y * Z % p)
 
     def add(self, P, Q):
+        """P + Q (Jacobian); Q with Z == 1 (affine, as the comb's points) takes the mixed
+        addition, 3 products fewer."""
         if P[2] == 0:
             return Q
         if Q[2] == 0:
@@ -72,37 +77,22 @@ class Curve:
         X1, Y1, Z1 = P
         X2, Y2, Z2 = Q
         Z1Z1 = Z1 * Z1 % p
-        Z2Z2 = Z2 * Z2 % p
-        U1 = X1 * Z2Z2 % p
-        S1 = Y1 * Z2 * Z2Z2 % p
+        if Z2 == 1:
+            U1, S1, Z = X1, Y1, Z1
+        else:
+            Z2Z2 = Z2 * Z2 % p
+            U1 = X1 * Z2Z2 % p
+            S1 = Y1 * Z2 * Z2Z2 % p
+            Z = Z1 * Z2
         H = (X2 * Z1Z1 - U1) % p
         R = (Y2 * Z1 * Z1Z1 - S1) % p
         if H == 0:
             return self.double(P) if R == 0 else (1, 1, 0)
-        return self._sum(U1, S1, H, R, H * Z1 * Z2)
-
-    def madd(self, P, x2, y2):
-        """P (Jacobian) + (x2, y2) (affine, not infinity): the mixed addition, 3 products
-        fewer than add()."""
-        X1, Y1, Z1 = P
-        if Z1 == 0:
-            return (x2, y2, 1)
-        p = self.p
-        Z1Z1 = Z1 * Z1 % p
-        H = (x2 * Z1Z1 - X1) % p
-        R = (y2 * Z1 * Z1Z1 - Y1) % p
-        if H == 0:
-            return self.double(P) if R == 0 else (1, 1, 0)
-        return self._sum(X1, Y1, H, R, Z1 * H)
-
-    def _sum(self, U1, S1, H, R, Z3):
-        # the common end of add and madd (H = U2 - U1 != 0, R = S2 - S1)
-        p = self.p
         HH = H * H % p
         HHH = H * HH % p
         V = U1 * HH % p
         X3 = (R * R - HHH - 2 * V) % p
-        return (X3, (R * (V - X3) - S1 * HHH) % p, Z3 % p)
+        return (X3, (R * (V - X3) - S1 * HHH) % p, H * Z % p)
 
     def affine(self, P):
         """(x, y) or None for infinity."""
@@ -118,79 +108,85 @@ class Curve:
         """k mod n -> (kb, neg): kb = (k' + 2^256) as 33 big-endian bytes, k' odd and
         k' = k (neg 0) or n - k (neg 1), so k * P = (-1)^neg * k' * P. An odd k' < 2^256
         is sum_{i<256} b_i 2^i with b_i = 2 bit(i + 1 of kb) - 1 = +-1: every digit of the
-        comb and the window below is non-zero, so no step adds the point at infinity."""
+        comb and the windows below is non-zero, so no step adds the point at infinity."""
         n = self.n
         k %= n
         neg = 1 - (k & 1)
         k += neg * (n - 2 * k)
         return (k + _TOP).to_bytes(33, "big"), neg
 
-    def _comb(self, kb):
-        """k' * G (Jacobian) from the fixed-base comb table (P-256 only, crypto.p256g):
-        8 teeth 32 bits apart, column j is sum_t b_{j + 32 t} 2^(32 t) G = +-TABLE[m];
-        31 doublings and 31 mixed additions for every scalar."""
-        from crypto.p256g import TABLE
-        p = self.p
-        R = (1, 1, 0)
-        j = 31
-        while j >= 0:
-            if j < 31:
-                R = self.double(R)
-            i = j + 257
-            m = 0
-            while i > j + 1:
-                i -= 32
-                m = (m << 1) | (kb[32 - (i >> 3)] >> (i & 7) & 1)
-            s = m & 1  # tooth 0: sign +
-            m = ((m >> 1) ^ (s - 1)) & 0x7F  # teeth 1..7 relative to tooth 0
-            o = m << 6
-            y = int.from_bytes(TABLE[o + 32:o + 64], "big")
-            R = self.madd(R, int.from_bytes(TABLE[o:o + 32], "big"), (p - y, y)[s])
-            j -= 1
-        return R
+    def _window(self, kb, neg, T, i):
+        """The signed odd digit of weight 2^(i - 1) (b_i+3 .. b_i as 2 v - 15, v = bits
+        i .. i+3 of kb) as a point from T = (P, 3P, .., 15P), negated for neg."""
+        b = 32 - (i >> 3)
+        v = ((kb[b] | (kb[b - 1] << 8)) >> (i & 7)) & 15
+        s = v >> 3  # 1: digit positive
+        X, Y, Z = T[(v ^ (s - 1)) & 7]
+        return (X, (self.p - Y, Y)[s ^ neg], Z)
 
-    def _window(self, kb, P):
-        """k' * P (Jacobian) for affine P: signed odd 4-bit windows (digits +-1, +-3, ..
-        +-15, from kb), a table of 8 Jacobian points; 252 doublings and 63 additions."""
-        p = self.p
-        D = self.double((P[0], P[1], 1))
-        T = [(P[0], P[1], 1)]
+    def _comb(self, kb, neg, j, table):
+        """The comb column j (sum_t b_{j + 32 t} 2^(32 t) G) as a point with Z = 1:
+        +-table entry m, m from teeth 1..7 relative to the sign of tooth 0."""
+        i = j + 257
+        m = 0
+        while i > j + 1:
+            i -= 32
+            m = (m << 1) | (kb[32 - (i >> 3)] >> (i & 7) & 1)
+        s = m & 1
+        o = (((m >> 1) ^ (s - 1)) & 0x7F) << 6
+        y = int.from_bytes(table[o + 32:o + 64], "big")
+        return (int.from_bytes(table[o:o + 32], "big"), (self.p - y, y)[s ^ neg], 1)
+
+    def _odd_multiples(self, P):
+        P = (P[0], P[1], 1)
+        D = self.double(P)
+        T = [P]
         while len(T) < 8:
             T.append(self.add(T[-1], D))
-        R = (1, 1, 0)
-        j = 63
-        while j >= 0:
-            if j < 63:
-                R = self.double(self.double(self.double(self.double(R))))
-            i = 4 * j + 1
-            b = 32 - (i >> 3)
-            v = ((kb[b] | (kb[b - 1] << 8)) >> (i & 7)) & 15
-            s = v >> 3  # digit 2 v - 15: s = 1 positive
-            X, Y, Z = T[(v ^ (s - 1)) & 7]
-            R = self.add(R, (X, (p - Y, Y)[s], Z))
-            j -= 1
-        return R
+        return T
 
-    def _jmul(self, k, P):
-        """k * P (Jacobian); P affine or None for the generator."""
-        kb, neg = self._recode(k)
-        if P is None and self.a3 and self.name == "P-256":
-            R = self._comb(kb)
-        else:
-            R = self._window(kb, P or self.g)
-        return (R[0], (R[1], self.p - R[1])[neg], R[2])
+    def _mul2(self, k1, k2, Q):
+        """k1 * G + k2 * Q (Jacobian), k1 or k2 None for one product. One chain of doublings
+        from bit 252 (32 doublings from bit 31 for k1 * G alone on P-256); a window point
+        added every 4th bit for k2 (and k1 on brainpool), a comb column every bit below 32
+        for k1 on P-256."""
+        wins = []
+        comb = None
+        if k1 is not None:
+            kb, neg = self._recode(k1)
+            if self.a3 and self.name == "P-256":
+                from crypto.p256g import TABLE
+                comb = (kb, neg, TABLE)
+            else:
+                wins.append((kb, neg, self._odd_multiples(self.g)))
+        if k2 is not None:
+            kb, neg = self._recode(k2)
+            wins.append((kb, neg, self._odd_multiples(Q)))
+        R = (1, 1, 0)
+        i = 252 if wins else 31
+        while i >= 0:
+            R = self.double(R)
+            if not i & 3:
+                for kb, neg, T in wins:
+                    R = self.add(R, self._window(kb, neg, T, i + 1))
+            if comb and i < 32:
+                R = self.add(R, self._comb(comb[0], comb[1], i, comb[2]))
+            i -= 1
+        return R
 
     def mul(self, k, P=None):
         """k * P (P affine (x, y) or Jacobian; default the generator) -> affine or None."""
-        if P is not None and len(P) == 3:
-            P = self.affine(P) if P[2] != 1 else (P[0], P[1])
+        if P is None:
+            return self.affine(self._mul2(k, None, None))
+        if len(P) == 3 and P[2] != 1:
+            P = self.affine(P)
             if P is None:
                 return None
-        return self.affine(self._jmul(k, P))
+        return self.affine(self._mul2(None, k, P))
 
     def mul_add(self, u1, u2, Q):
-        """u1 * G + u2 * Q for public scalars -> affine or None."""
-        return self.affine(self.add(self._jmul(u1, None), self._jmul(u2, Q)))
+        """u1 * G + u2 * Q (public scalars) -> affine or None."""
+        return self.affine(self._mul2(u1, u2, Q))
 
     # ---- points ------------------------------------------------------------------------
     def on_curve(self, x, y):
