@@ -69,3 +69,10 @@ print(json.dumps(out))
         sig = bytes.fromhex(o["sigder"])
         assert sig == encode_dss_signature(*o["sig"])
         k.verify(sig, bytes.fromhex(t["msg"]), ec.ECDSA(hashes.SHA256()))
+
+
+def test_p256_comb_table_is_generated():
+    # firmware/crypto/p256g.py is what gwtool.gen_p256g makes (deterministic, from OpenSSL)
+    from gwtool import gen_p256g
+
+    assert gen_p256g.OUT.read_text() == gen_p256g.source(gen_p256g.table())
