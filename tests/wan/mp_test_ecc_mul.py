@@ -2,9 +2,9 @@
 # Montgomery ladder it replaced (kept here, verbatim formulas, as the reference), plus the
 # allocation guard (bytes allocated per P-256 k*G, micropython.mem_total).
 # heapsize: 256K
-import micropython
 import os
 
+import micropython
 from crypto import ecc, ecdsa
 from mptest import eq
 
@@ -124,13 +124,16 @@ def test_window_matches_ladder_both_curves():
                 eq(c.mul(k), ladder(c, k))
 
 
+def _jac(a):
+    return (a[0], a[1], 1) if a else (1, 1, 0)
+
+
 def test_mul_add_matches_ladder():
     for c in (ecc.P256, ecc.BP256R1):
         Q = ladder(c, _rand())
         for u1, u2 in ((1, 1), (0, 5), (5, 0), (c.n - 1, 1), (_rand(), _rand()),
                        (_rand(), _rand()), (2, c.n - 2)):
-            want = c.affine(_add(c, (lambda a: (a[0], a[1], 1) if a else (1, 1, 0))(
-                ladder(c, u1)), (lambda a: (a[0], a[1], 1) if a else (1, 1, 0))(ladder(c, u2, Q))))
+            want = c.affine(_add(c, _jac(ladder(c, u1)), _jac(ladder(c, u2, Q))))
             eq(c.mul_add(u1, u2, Q), want, c.name)
         # u1 G + u2 G == infinity when u1 + u2 = n
         eq(c.mul_add(3, c.n - 3, c.g[:2]), None)
@@ -148,9 +151,9 @@ def test_allocation_guard_p256():
     c = ecc.P256
     ks = [_rand() for _ in range(3)] + [c.n - 1]
     Q = c.mul(_rand())
-    kg = max(_alloc(lambda: c.mul(k)) for k in ks)
-    kq = max(_alloc(lambda: c.mul(k, Q)) for k in ks[:2])
-    sg = max(_alloc(lambda: ecdsa.sign(c, k, bytes(32))) for k in ks[:2])
+    kg = max(_alloc(lambda k=k: c.mul(k)) for k in ks)
+    kq = max(_alloc(lambda k=k: c.mul(k, Q)) for k in ks[:2])
+    sg = max(_alloc(lambda k=k: ecdsa.sign(c, k, bytes(32))) for k in ks[:2])
     old_kg = _alloc(lambda: ladder(c, ks[0]))
     old_kq = _alloc(lambda: ladder(c, ks[0], Q))
     assert kg < 320_000, kg
