@@ -1,13 +1,30 @@
 """Elliptic curves over prime fields in pure MicroPython big integers.
 
 Curves: NIST P-256 (secp256r1, FIPS 186-4 D.1.2.3) and brainpoolP256r1 (RFC 5639 3.4).
-Points in Jacobian coordinates (X, Y, Z), infinity has Z == 0. Scalar multiplication by a
-secret uses a Montgomery ladder over a fixed number of bits (the scalar is padded with the
-group order so its length never depends on its value); big-integer arithmetic in
-MicroPython is not constant-time, so this is "constant-time where the language allows":
-no secret-dependent control flow in the ladder beyond what the integer library does.
-Public-only operations (verification) use Shamir's trick.
+Points in Jacobian coordinates (X, Y, Z), infinity has Z == 0; P-256 doubles with a = -3.
+
+Scalar multiplication (k reduced mod n; k' = k or n - k, whichever is odd, and the result
+negated for n - k, so k' < 2^256 is odd and has the signed binary form sum b_i 2^i with
+every b_i = +-1, its digits negated for n - k; digits are read from k' as bytes, never as
+big-int shifts):
+- P-256 k*G: a fixed-base comb (8 teeth, 32 bits apart; the 128 affine points of
+  crypto.p256g, one bytes literal in ROM made by host_tools/gwtool/gen_p256g.py):
+  32 doublings + 32 mixed additions (add() with Z2 = 1); ~0.26 MB allocated instead of the ladder's ~2.1 MB
+  (unix port, x64).
+- k*Q and brainpool k*G: signed odd 4-bit windows (digits +-1..+-15, the 8 odd multiples
+  made per call): 253 doublings + 64 additions, ~1.1 MB.
+- Verification (u1*G + u2*Q, public scalars): one chain of doublings for both, the comb
+  columns added in its last 32 steps (brainpool: two windows); ~1.3 MB (Shamir: 1.8 MB).
+Every scalar of a curve takes the same sequence of doublings and additions (no zero digit,
+no early exit, no branch on a secret bit). Not constant-time: big-integer arithmetic in
+MicroPython takes value-dependent time, the table entry and the sign are picked by secret
+digits (memory access pattern), and the exceptional-case branches of the addition (equal
+or opposite points, infinity) are taken for a few special scalars only. This is
+"constant-time where the language allows", as before.
 """
+
+
+_TOP = 1 << 256  # scalars are recoded below this (both curves have 256-bit orders)
 
 
 class EccError(ValueError):
@@ -30,6 +47,7 @@ class Curve:
         self.n = n
         self.nbits = bitlen(n)
         self.size = (bitlen(p) + 7) // 8
+        self.a3 = self.a == p - 3
 
     # ---- Jacobian arithmetic ----------------------------------------------------------
     def double(self, P):
@@ -38,15 +56,19 @@ class Curve:
             return (1, 1, 0)
         p = self.p
         YY = Y * Y % p
-        S = 4 * X * YY % p
         ZZ = Z * Z % p
-        M = (3 * X * X + self.a * ZZ * ZZ) % p
+        if self.a3:
+            # a = -3: M = 3 X^2 - 3 Z^4 = 3 (X - Z^2)(X + Z^2), one product fewer
+            M = 3 * (X - ZZ) * (X + ZZ) % p
+        else:
+            M = (3 * X * X + self.a * ZZ * ZZ) % p
+        S = 4 * X * YY % p
         X3 = (M * M - 2 * S) % p
-        Y3 = (M * (S - X3) - 8 * YY * YY) % p
-        Z3 = 2 * Y * Z % p
-        return (X3, Y3, Z3)
+        return (X3, (M * (S - X3) - 8 * YY * YY) % p, 2 * Y * Z % p)
 
     def add(self, P, Q):
+        """P + Q (Jacobian); Q with Z == 1 (affine, as the comb's points) takes the mixed
+        addition, 3 products fewer."""
         if P[2] == 0:
             return Q
         if Q[2] == 0:
@@ -55,22 +77,22 @@ class Curve:
         X1, Y1, Z1 = P
         X2, Y2, Z2 = Q
         Z1Z1 = Z1 * Z1 % p
-        Z2Z2 = Z2 * Z2 % p
-        U1 = X1 * Z2Z2 % p
-        U2 = X2 * Z1Z1 % p
-        S1 = Y1 * Z2 * Z2Z2 % p
-        S2 = Y2 * Z1 * Z1Z1 % p
-        H = (U2 - U1) % p
-        R = (S2 - S1) % p
+        if Z2 == 1:
+            U1, S1, Z = X1, Y1, Z1
+        else:
+            Z2Z2 = Z2 * Z2 % p
+            U1 = X1 * Z2Z2 % p
+            S1 = Y1 * Z2 * Z2Z2 % p
+            Z = Z1 * Z2
+        H = (X2 * Z1Z1 - U1) % p
+        R = (Y2 * Z1 * Z1Z1 - S1) % p
         if H == 0:
             return self.double(P) if R == 0 else (1, 1, 0)
         HH = H * H % p
         HHH = H * HH % p
         V = U1 * HH % p
         X3 = (R * R - HHH - 2 * V) % p
-        Y3 = (R * (V - X3) - S1 * HHH) % p
-        Z3 = H * Z1 * Z2 % p
-        return (X3, Y3, Z3)
+        return (X3, (R * (V - X3) - S1 * HHH) % p, H * Z % p)
 
     def affine(self, P):
         """(x, y) or None for infinity."""
@@ -81,49 +103,90 @@ class Curve:
         zi2 = zi * zi % p
         return (P[0] * zi2 % p, P[1] * zi2 * zi % p)
 
+    # ---- scalar multiplication ---------------------------------------------------------
+    def _recode(self, k):
+        """k mod n -> (kb, neg): kb = (k' + 2^256) as 33 big-endian bytes, k' odd and
+        k' = k (neg 0) or n - k (neg 1), so k * P = (-1)^neg * k' * P. An odd k' < 2^256
+        is sum_{i<256} b_i 2^i with b_i = 2 bit(i + 1 of kb) - 1 = +-1: every digit of the
+        comb and the windows below is non-zero, so no step adds the point at infinity."""
+        n = self.n
+        k %= n
+        neg = 1 - (k & 1)
+        k += neg * (n - 2 * k)
+        return (k + _TOP).to_bytes(33, "big"), neg
+
+    def _window(self, kb, neg, T, i):
+        """The signed odd digit of weight 2^(i - 1) (b_i+3 .. b_i as 2 v - 15, v = bits
+        i .. i+3 of kb) as a point from T = (P, 3P, .., 15P), negated for neg."""
+        b = 32 - (i >> 3)
+        v = ((kb[b] | (kb[b - 1] << 8)) >> (i & 7)) & 15
+        s = v >> 3  # 1: digit positive
+        X, Y, Z = T[(v ^ (s - 1)) & 7]
+        return (X, (self.p - Y, Y)[s ^ neg], Z)
+
+    def _comb(self, kb, neg, j, table):
+        """The comb column j (sum_t b_{j + 32 t} 2^(32 t) G) as a point with Z = 1:
+        +-table entry m, m from teeth 1..7 relative to the sign of tooth 0."""
+        i = j + 257
+        m = 0
+        while i > j + 1:
+            i -= 32
+            m = (m << 1) | (kb[32 - (i >> 3)] >> (i & 7) & 1)
+        s = m & 1
+        o = (((m >> 1) ^ (s - 1)) & 0x7F) << 6
+        y = int.from_bytes(table[o + 32:o + 64], "big")
+        return (int.from_bytes(table[o:o + 32], "big"), (self.p - y, y)[s ^ neg], 1)
+
+    def _odd_multiples(self, P):
+        P = (P[0], P[1], 1)
+        D = self.double(P)
+        T = [P]
+        while len(T) < 8:
+            T.append(self.add(T[-1], D))
+        return T
+
+    def _mul2(self, k1, k2, Q):
+        """k1 * G + k2 * Q (Jacobian), k1 or k2 None for one product. One chain of doublings
+        from bit 252 (32 doublings from bit 31 for k1 * G alone on P-256); a window point
+        added every 4th bit for k2 (and k1 on brainpool), a comb column every bit below 32
+        for k1 on P-256."""
+        wins = []
+        comb = None
+        if k1 is not None:
+            kb, neg = self._recode(k1)
+            if self.a3 and self.name == "P-256":
+                from crypto.p256g import TABLE
+                comb = (kb, neg, TABLE)
+            else:
+                wins.append((kb, neg, self._odd_multiples(self.g)))
+        if k2 is not None:
+            kb, neg = self._recode(k2)
+            wins.append((kb, neg, self._odd_multiples(Q)))
+        R = (1, 1, 0)
+        i = 252 if wins else 31
+        while i >= 0:
+            R = self.double(R)
+            if not i & 3:
+                for kb, neg, T in wins:
+                    R = self.add(R, self._window(kb, neg, T, i + 1))
+            if comb and i < 32:
+                R = self.add(R, self._comb(comb[0], comb[1], i, comb[2]))
+            i -= 1
+        return R
+
     def mul(self, k, P=None):
         """k * P (P affine (x, y) or Jacobian; default the generator) -> affine or None."""
         if P is None:
-            P = self.g
-        elif len(P) == 2:
-            P = (P[0], P[1], 1)
-        n = self.n
-        k %= n
-        # fixed length: k + n or k + 2n has exactly nbits + 1 bits
-        k2 = k + n
-        if bitlen(k2) <= self.nbits:
-            k2 += n
-        R0 = (1, 1, 0)
-        R1 = P
-        i = self.nbits
-        while i >= 0:
-            if (k2 >> i) & 1:
-                R0 = self.add(R0, R1)
-                R1 = self.double(R1)
-            else:
-                R1 = self.add(R0, R1)
-                R0 = self.double(R0)
-            i -= 1
-        return self.affine(R0)
+            return self.affine(self._mul2(k, None, None))
+        if len(P) == 3 and P[2] != 1:
+            P = self.affine(P)
+            if P is None:
+                return None
+        return self.affine(self._mul2(None, k, P))
 
     def mul_add(self, u1, u2, Q):
-        """u1 * G + u2 * Q for public scalars (Shamir's trick) -> affine or None."""
-        G = self.g
-        Qj = (Q[0], Q[1], 1)
-        GQ = self.add(G, Qj)
-        R = (1, 1, 0)
-        i = max(bitlen(u1), bitlen(u2)) - 1
-        while i >= 0:
-            R = self.double(R)
-            b = ((u1 >> i) & 1) | (((u2 >> i) & 1) << 1)
-            if b == 1:
-                R = self.add(R, G)
-            elif b == 2:
-                R = self.add(R, Qj)
-            elif b == 3:
-                R = self.add(R, GQ)
-            i -= 1
-        return self.affine(R)
+        """u1 * G + u2 * Q (public scalars) -> affine or None."""
+        return self.affine(self._mul2(u1, u2, Q))
 
     # ---- points ------------------------------------------------------------------------
     def on_curve(self, x, y):

@@ -1,4 +1,5 @@
-"""WAN figures, measured inside MicroPython: ECDSA sign/verify (P-256, brainpoolP256r1),
+"""WAN figures, measured inside MicroPython: ECDSA sign/verify (P-256, brainpoolP256r1;
+time and bytes allocated per k*G, sign, verify, ECDH),
 CMS build time for a TAF7 day file (96 values x 4 channels, COSEM XML + sign + encrypt),
 TLS 1.2 mutual-auth handshake time and GC heap peak during the handshake (sampled by a
 concurrent task), with the application image mounted from ROMFS and the board's heap
@@ -19,7 +20,7 @@ from .pki import make_pki
 from .sim_wan import provision_dir
 
 _ECDSA = """
-import time, hashlib, json
+import time, hashlib, json, micropython
 from crypto import ecc, ecdsa
 out = {}
 for name, c in (("p256", ecc.P256), ("bp256", ecc.BP256R1)):
@@ -39,6 +40,13 @@ for name, c in (("p256", ecc.P256), ("bp256", ecc.BP256R1)):
     t = time.ticks_us()
     ecc.ecdh(c, d, pub)
     out[name + "_ecdh_ms"] = time.ticks_diff(time.ticks_us(), t) / 1000
+    # bytes allocated on the heap per operation (garbage: what drives the GC)
+    for op, f in (("kg", lambda: c.mul(d)), ("sign", lambda: ecdsa.sign(c, d, h)),
+                  ("verify", lambda: ecdsa.verify(c, pub, h, *sig)),
+                  ("ecdh", lambda: ecc.ecdh(c, d, pub))):
+        a = micropython.mem_total()
+        f()
+        out[name + "_" + op + "_alloc_bytes"] = micropython.mem_total() - a
 print(json.dumps(out))
 """
 

@@ -12,6 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 CURVES = {"P-256": ec.SECP256R1, "brainpoolP256r1": ec.BrainpoolP256R1}
+CURVES_N = {"P-256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+            "brainpoolP256r1":
+            0xA9FB57DBA1EEA9BC3E660A909D838D718C397AA3B561A6F7901E0E82974856A7}
 
 
 def _pub(k):
@@ -22,8 +25,14 @@ def _pub(k):
 @pytest.mark.parametrize("curve", sorted(CURVES))
 def test_ecc_matches_cryptography(mpy, curve):
     cases = []
-    for i in range(4):
-        k = ec.generate_private_key(CURVES[curve]())
+    n = CURVES_N[curve]
+    # random keys, then edge keys (1, 2, n-1, n-2, powers of two, long zero runs): the comb
+    # (P-256 k*G) and the signed windows (k*Q, brainpool) must agree with OpenSSL on all
+    edges = [1, 2, 3, n - 1, n - 2, 1 << 32, (1 << 32) - 1, 1 << 128, (1 << 255) + 1,
+             (1 << 224) - 1, n - (1 << 32), 0xFFFFFFFF << 200]
+    keys = [ec.generate_private_key(CURVES[curve]()) for _ in range(6)]
+    keys += [ec.derive_private_key(d, CURVES[curve]()) for d in edges]
+    for i, k in enumerate(keys):
         peer = ec.generate_private_key(CURVES[curve]())
         msg = os.urandom(40 + i)
         hsig = k.sign(msg, ec.ECDSA(hashes.SHA256()))
@@ -60,3 +69,10 @@ print(json.dumps(out))
         sig = bytes.fromhex(o["sigder"])
         assert sig == encode_dss_signature(*o["sig"])
         k.verify(sig, bytes.fromhex(t["msg"]), ec.ECDSA(hashes.SHA256()))
+
+
+def test_p256_comb_table_is_generated():
+    # firmware/crypto/p256g.py is what gwtool.gen_p256g makes (deterministic, from OpenSSL)
+    from gwtool import gen_p256g
+
+    assert gen_p256g.OUT.read_text() == gen_p256g.source(gen_p256g.table())
