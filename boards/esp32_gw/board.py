@@ -7,7 +7,7 @@ NAME = "esp32_gw"
 ARCH = "xtensawin"
 HEAP_BYTES = 131072
 # gc.threshold: collect every GC_THRESHOLD bytes allocated (see boards/unix/board.py)
-GC_THRESHOLD = 16384
+GC_THRESHOLD = 8192  # the unix board's 16 KiB in 32-bit objects
 DATA_DIR = "/data"
 WAN_VARIANT = "M"  # -M: LTE Cat-1 modem; build esp32_gw with WAN_VARIANT = "E" for W5500
 

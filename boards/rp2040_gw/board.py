@@ -6,7 +6,7 @@ NAME = "rp2040_gw"
 ARCH = "armv6m"
 HEAP_BYTES = 196608
 # gc.threshold: collect every GC_THRESHOLD bytes allocated (see boards/unix/board.py)
-GC_THRESHOLD = 16384
+GC_THRESHOLD = 8192  # the unix board's 16 KiB in 32-bit objects
 DATA_DIR = "/data"
 WAN_VARIANT = "E"  # -E: WIZnet W5500 on SPI0
 

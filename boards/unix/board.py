@@ -15,10 +15,12 @@ HEAP_BYTES = 262144
 # Collect after every GC_THRESHOLD bytes allocated (gc.threshold), not only when the
 # heap is full: survivors then stay packed at the low end and the heap keeps long free
 # runs for TLS and CMS buffers. Measured on the simulated day (docs/memory.md): the
-# smallest heap that completes it fell from ~2.4x to ~1.2x the live set. 8 KiB did a
-# little better for the heap but cost the 1800x-accelerated day half its readings
-# (a collection every 8 KiB allocated); 32 KiB keeps them.
-GC_THRESHOLD = 32768  # 16384 on the 32-bit boards (half-size objects)
+# smallest heap that completes it fell from ~2.4x to ~1.2x the live set. 16 KiB became
+# affordable once a payload build allocated 1.7 MB instead of 6.4 MB (crypto.ecc comb)
+# and the receive paths stopped allocating per byte: at 262,144 app bytes the 1800x day
+# completes with as many readings as 32 KiB had (8 KiB: ~10 % fewer; before those cuts
+# 16 KiB cost a third of the telegrams).
+GC_THRESHOLD = 16384  # 8192 on the 32-bit boards (half-size objects)
 DATA_DIR = "/data"
 WAN_VARIANT = "E"  # Ethernet (-E): the host's sockets
 
