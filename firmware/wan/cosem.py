@@ -36,7 +36,8 @@ def pieces(gateway, taf, created, channels, delivery_id=""):
     """Generator of the document's UTF-8 pieces (one line each): a payload is streamed
     into the CMS buffer, never held as one document (crypto.cms.build).
 
-    channels: list of (meter, obis, values); a value is a tuple (capture_time, raw,
+    channels: list of (meter, obis, values); values: an iterable, or a function returning
+    a new iterator (called once per document); a value is a tuple (capture_time, raw,
     scaler, unit, status) or a dict as ctx.core.taf outputs (capture_time, raw, scaler,
     unit, status)."""
     yield b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -45,7 +46,7 @@ def pieces(gateway, taf, created, channels, delivery_id=""):
     for meter, obis, values in channels:
         yield (' <Channel meter="%s" obis="%s" classId="3" attributeId="2">\n'
                % (esc(meter), esc(obis))).encode()
-        for v in values:
+        for v in values() if callable(values) else values:
             if isinstance(v, dict):
                 v = (v["capture_time"], v["raw"], v.get("scaler", 0), v.get("unit", 255),
                      v.get("status"))

@@ -45,7 +45,9 @@ def _run(mpy, d, cfg, steps, t0=None):
     body = "\n".join("    " + x for x in steps.strip().splitlines())
     code = (SCRIPT.replace("@D@", str(d)).replace("@CFG@", json.dumps(cfg))
             .replace("@STEPS@", body).replace("@T0@", str(int(t0 or time.time()))))
-    return mpy.json(code, path=[HERE], heapsize="256K", timeout=120)
+    # 512K: the firmware is compiled from .py source here (crypto.p256g's table literal
+    # alone needs ~8 KB in one piece); a board imports .mpy from ROMFS
+    return mpy.json(code, path=[HERE], heapsize="512K", timeout=120)
 
 
 def test_time_sync_and_signed_config(mpy, pki, tmp_path):
