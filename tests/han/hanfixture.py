@@ -12,8 +12,21 @@ T0 = 1700000000 - 1700000000 % 900  # as fakecore.T0
 NOW = T0 + 86400
 
 
+class _PortTaken(RuntimeError):
+    pass
+
+
 class FakeGateway:
     def __init__(self, workdir, extra=None, with_cls=False, heap="1M"):
+        try:
+            self._start(workdir, extra, with_cls, heap)
+        except _PortTaken:
+            # free_port() picks a port that another process on this shared machine may take
+            # before the gateway binds it: once more with new ports
+            self._start(workdir, extra, with_cls, heap)
+
+    def _start(self, workdir, extra, with_cls, heap):
+        extra = json.loads(json.dumps(extra or {}))  # _start may run twice: keep the caller's
         self.workdir = Path(workdir)
         self.emt = None
         cas = None
@@ -35,8 +48,13 @@ class FakeGateway:
         line = self.proc.stdout.readline()
         if not line.startswith("READY"):
             self.proc.kill()
-            raise RuntimeError("fake gateway failed: {} {}".format(
-                line, (self.workdir / "mp.log").read_text()))
+            out = line + self.proc.stdout.read() + (self.workdir / "mp.log").read_text()
+            self.log.close()
+            if self.emt is not None:
+                self.emt.stop()
+            if "EADDRINUSE" in out or "Errno 98" in out:
+                raise _PortTaken(out)
+            raise RuntimeError("fake gateway failed: " + out)
         threading.Thread(target=self._drain, daemon=True).start()
         parts = line.split()
         self.port = int(parts[1])
