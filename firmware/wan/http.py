@@ -5,6 +5,7 @@ only, bounded sizes; one request per connection (Connection: close) unless keep_
 import asyncio
 import os
 
+from store.records import exists
 from texts import unload
 
 from wan.tlsconn import Session, WanError, read_file
@@ -67,13 +68,14 @@ def context(ident, name):
     (docs/memory.md). Cleared when a configuration is applied."""
     import tls
 
+    memo = ident.contexts
+    own = ident.cert_der()
+    n = ident.issuers.get(name)
+    hit = memo.get(n) if n is not None else None
+    if hit is not None and hit[0] == own and exists(ident.pki + "/ca/" + n):
+        return hit[1]  # (its CA file still there: no need to read it)
     ca = _ca_der(ident, name)
     n = ident.issuers[name]
-    own = ident.cert_der()
-    memo = ident.contexts
-    hit = memo.get(n)
-    if hit is not None and hit[0] == own:
-        return hit[1]
     key = getattr(ident.secmod, "private_key_der", None)
     if key is None:
         raise WanError("security module cannot provide a TLS key to this build", name)
