@@ -63,8 +63,9 @@ class Context:
     def hold(self, who):
         """Hold the heap for a big transient job of kind `who` if no job of another kind
         holds it (True): "han" (the HAN request stack, loaded while connections are
-        open) or "wan" (a WAN session or payload build). Both at once were the simulated
-        day's heap peak (docs/memory.md). give(who) ends each hold."""
+        open), "wan" (WAN TLS sessions: GWA polls, EMT deliveries) or "cms" (the payload
+        builds of a schedule tick). Two kinds at once were the simulated day's heap peak
+        (docs/memory.md). give(who) ends each hold."""
         if self.job not in (None, who):
             return False
         self.job = who

@@ -108,12 +108,24 @@ def _pieces(part):
 
 
 # ---- SignedData ----------------------------------------------------------------------------
+def _cert(c):
+    """A Cert from DER, from a function returning a Cert or DER (called when needed: the
+    recipient's certificate is not held while the content is signed), or c itself: a
+    Cert kept by the caller (wan.tlsconn.Identity keeps the gateway's across payloads)
+    may come from an earlier load of this module, which is loaded per payload, so the
+    test is on the DER types, not on the class."""
+    if callable(c):
+        c = c()
+    return Cert(c) if isinstance(c, (bytes, bytearray, memoryview)) else c
+
+
 def signed_parts(content, cert, secmod, t):
     """SignedData over `content` as (prefix, suffix, n): the DER is prefix + content +
-    suffix, n its length. The content is never copied here (payloads are the largest
-    objects in RAM); a function is called once, to hash and measure it."""
-    if not isinstance(cert, Cert):
-        cert = Cert(cert)
+    the pieces of the tuple suffix, n its length. Neither the content nor the
+    certificate is copied here (payloads are the largest objects in RAM, and a fresh
+    certificate-sized piece may not be left in a fragmented heap); a function is called
+    once, to hash and measure it."""
+    cert = _cert(cert)
     h = hashlib.sha256()
     clen = 0
     for p in _pieces(content):
@@ -132,10 +144,11 @@ def signed_parts(content, cert, secmod, t):
     e0_hdr = _hdr(0xA0, len(octet_hdr) + clen)
     eci_len = len(_ID_DATA) + len(e0_hdr) + len(octet_hdr) + clen
     eci_hdr = _hdr(0x30, eci_len)
-    tail = der.ctx(0, cert.der) + der.set_of(signer)
-    body = len(head) + len(eci_hdr) + eci_len + len(tail)
+    tail = (_hdr(0xA0, len(cert.der)), cert.der, der.set_of(signer))  # [0] certificates
+    tn = len(tail[0]) + len(cert.der) + len(tail[2])
+    body = len(head) + len(eci_hdr) + eci_len + tn
     prefix = _hdr(0x30, body) + head + eci_hdr + _ID_DATA + e0_hdr + octet_hdr
-    return prefix, tail, len(prefix) + clen + len(tail)
+    return prefix, tail, len(prefix) + clen + tn
 
 
 # ---- key wrap --------------------------------------------------------------------------
@@ -165,14 +178,19 @@ def key_wrap(kek, key):
 
 # ---- EnvelopedData -------------------------------------------------------------------------
 def _kari(recipient, random, cek):
-    """KeyAgreeRecipientInfo [1] for one recipient certificate (ephemeral-static ECDH)."""
-    c = recipient.curve
+    """KeyAgreeRecipientInfo [1] for one recipient certificate (ephemeral-static ECDH).
+    Only the fields it needs are kept while the key agreement runs, not the whole
+    certificate (RAM: the ECDH is a payload build's peak)."""
+    c, point = recipient.curve, recipient.point
+    rid = der.seq(recipient.issuer, recipient.serial)
+    recipient = None
     while True:
         e = int.from_bytes(random(c.size), "big")
         if 0 < e < c.n:
             break
     eph_pub = c.public(e)
-    z = ecc.ecdh(c, e, recipient.point)
+    z = ecc.ecdh(c, e, point)
+    point = None
     wrap = der.seq(_AES128_WRAP)
     # ECC-CMS-SharedInfo (RFC 5753 7.2): keyInfo id-aes128-wrap, suppPubInfo 128 bits
     kek = x963_kdf(z, 16, der.seq(wrap, der.ctx(2, der.octets(b"\x00\x00\x00\x80"))))
@@ -180,8 +198,7 @@ def _kari(recipient, random, cek):
         b"\x02\x01\x03",  # version 3
         der.ctx(0, der.ctx(1, der.seq(_EC_PUBKEY, der.oid(c.oid)) + der.bits(eph_pub))),
         der.seq(_KA_SHA256, wrap),
-        der.seq(der.seq(der.seq(recipient.issuer, recipient.serial),
-                        der.octets(key_wrap(kek, cek)))))))
+        der.seq(der.seq(rid, der.octets(key_wrap(kek, cek)))))))
 
 
 def envelope(parts, plain, inner_type, recipient, random, out=None):
@@ -190,11 +207,9 @@ def envelope(parts, plain, inner_type, recipient, random, out=None):
     _STAGE-byte steps through one small buffer and written to the stream `out` (returns
     the length written), or without `out` returned as bytes.
     """
-    if not isinstance(recipient, Cert):
-        recipient = Cert(recipient)
     cek = random(16)
     iv = random(16)
-    kari = _kari(recipient, random, cek)
+    kari = _kari(_cert(recipient), random, cek)
     pad = 16 - plain % 16
     enc = plain + pad
     eci_head = inner_type + der.seq(_AES128_CBC, der.octets(iv)) + _hdr(0x80, enc)
@@ -247,7 +262,7 @@ def build(content, signer_cert, secmod, recipient_cert, t, out=None):
     """Sign with the gateway key, then encrypt for the recipient: ContentInfo DER
     (bytes), or written to the stream `out` (returns its length). content: bytes, or
     a function returning an iterator of byte pieces that yields the same bytes each time
-    it is called."""
+    it is called. The certificates: Cert, DER, or a function returning either (_cert)."""
     prefix, suffix, n = signed_parts(content, signer_cert, secmod, t)
-    return envelope((prefix, content, suffix), n, _ID_SIGNED, recipient_cert, secmod.random,
-                    out)
+    return envelope((prefix, content) + suffix, n, _ID_SIGNED, recipient_cert,
+                    secmod.random, out)

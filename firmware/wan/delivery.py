@@ -26,14 +26,27 @@ _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/s
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
 
 
-def _values(q, c):
-    """The values of one channel (Outbox.flush: [t, ordered, seq, ...]) read from the input
-    queue: the payload is made twice (hash, then encryption), and reading the records
-    again each time holds one value at a time instead of all as tuples (RAM: a quarter
-    hour of 41 channels was ~8 KB in a build)."""
-    for i in range(2, len(c)):
-        v = json.loads(q.read(c[i]))
-        yield (v["t"], v["r"], v["s"], v["u"], v["st"])
+def _values(q, grp, i):
+    """The values of channel i of a flush group (Outbox.flush) read from the input queue:
+    the payload is made twice (hash, then encryption), and reading the records again
+    each time holds one value at a time instead of all as tuples."""
+    seqs, chs = grp[1], grp[2]
+    for j in range(len(seqs)):
+        if chs[j] == i:
+            v = json.loads(q.read(seqs[j]))
+            yield (v["t"], v["r"], v["s"], v["u"], v["st"])
+
+
+def _t(v):
+    return v[0]
+
+
+def _find(keys, m, o):
+    """Channel index of (m, o) in the flat key list of a flush group, or -1."""
+    for i in range(0, len(keys), 2):
+        if keys[i] == m and keys[i + 1] == o:
+            return i >> 1
+    return -1
 
 
 class Emt:
@@ -116,31 +129,45 @@ class Outbox:
 
     def flush(self, now, tafs=None):
         """Turn pending values into payloads, one per TAF. Returns payloads built."""
+        from array import array
+
         built = 0
         for taf in tafs or sorted(self.inqs):
             q = self.inqs[taf]
-            channels = {}
+            # the group of values to send, without a Python object per value or channel
+            # (RAM in a build: a list and a closure per channel of 41 were ~12 KB):
+            # (meter, obis, meter, obis, ... per channel in order of arrival: the
+            # strings are the core's interned ones; sequence number and channel index
+            # per value; per channel 1 while its capture times ascend)
+            keys = []
+            grp = (keys, array("I"), array("H"), bytearray())
+            last_t = array("I")
             n = 0
-            last = None  # no list of the sequence numbers: up to _IN_CAP of them (RAM)
+            last = None
             for s in q.iter(q.first_seq):
                 last = s
                 rec = q.read(s)
                 try:
                     v = json.loads(rec)
-                except (TypeError, ValueError):
+                    m, o = v["m"], v["o"]
+                    t = int(v["t"])
+                except (TypeError, ValueError, KeyError, OverflowError):
                     self.ctx.log(3, "wan.queue", "%s: bad pending record %d" % (self.emt.id, s))
                     continue
-                # per channel [capture time of the last value, in order, seq, seq, ...]:
-                # the values are read again while the payload is made (_values), not held
-                k = (v["m"], v["o"])
-                c = channels.get(k)
-                if c is None:
-                    c = channels[k] = [v["t"], True]
-                elif v["t"] < c[0]:
-                    c[1] = False  # out of capture-time order: build() sorts them
-                c[0] = v["t"]
-                c.append(s)
+                i = _find(keys, m, o)
+                if i < 0:
+                    i = len(last_t)
+                    keys.append(m)
+                    keys.append(o)
+                    last_t.append(t)
+                    grp[3].append(1)
+                elif t < last_t[i]:
+                    grp[3][i] = 0  # out of capture-time order: build() sorts it
+                last_t[i] = t
+                grp[1].append(s)
+                grp[2].append(i)
                 n += 1
+            last_t = None
             if last is None:
                 continue
             # the delivery id inside the signed content binds it to the payload
@@ -149,17 +176,18 @@ class Outbox:
             # header line, then the payload encrypted straight into the record file: the
             # payload is never held in RAM as a whole
             self.outq.append((json.dumps(head).encode() + b"\n",
-                              lambda f: self.build(taf, channels, now, did, f)))
-            channels = None
+                              lambda f: self.build(taf, grp, now, did, f)))
+            grp = keys = None
             q.trim(last)
             built += 1
         if built:
             self.wan.wake.set()
         return built
 
-    def build(self, taf, channels, now, delivery_id="", out=None):
+    def build(self, taf, grp, now, delivery_id="", out=None):
         """The CMS payload (bytearray), or written to the stream `out`. crypto.cms and
-        wan.cosem are loaded per payload and dropped after it (RAM between payloads)."""
+        wan.cosem are loaded per payload and dropped after it (RAM between payloads).
+        grp: a flush group (Outbox.flush)."""
         import gc
 
         gc.collect()  # the CMS modules and buffers packed low (docs/memory.md)
@@ -171,18 +199,22 @@ class Outbox:
         w = self.wan
         gw = e.gateway_name(w.gateway_id)
         q = self.inqs[taf]
-        chans = []
-        for (m, o), c in sorted(channels.items()):
-            if c[1]:  # in capture-time order: read per pass (a function: a new iterator)
-                vals = lambda c=c: _values(q, c)
-            else:
-                vals = sorted(_values(q, c), key=lambda x: x[0])  # by capture time
-            chans.append((e.meter_name(m), o, vals))
+        keys = grp[0]
+
+        def chans():  # one channel at a time, per pass of the document
+            for i in order:
+                vals = _values(q, grp, i)
+                if not grp[3][i]:
+                    vals = sorted(vals, key=_t)  # by capture time (this channel only)
+                yield e.meter_name(keys[2 * i]), keys[2 * i + 1], vals
+
         try:
+            # channels by (meter, obis): a pair compares as a tuple, made per comparison
+            order = sorted(range(len(grp[3])), key=lambda i: (keys[2 * i], keys[2 * i + 1]))
             # the document is generated twice (hash, then copy) straight into the CMS buffer
-            return cms.build(lambda: cosem.pieces(gw, taf, now, chans, delivery_id),
-                             w.ident.cert_der(), w.secmod, w.ident.peer_cert(e.enc_cert), now,
-                             out)
+            return cms.build(lambda: cosem.pieces(gw, taf, now, chans(), delivery_id),
+                             w.ident.signer(), w.secmod,
+                             lambda: w.ident.peer_cert(e.enc_cert), now, out)
         finally:
             unload("crypto.cms")
             unload("wan.cosem")

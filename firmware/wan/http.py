@@ -15,7 +15,7 @@ _SUITES = const("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 TLS-ECDHE-ECDSA-WITH-AE
                 "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384 TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA384")
 
 _MAX_HEADER = const(4096)
-_PART = const(1024)
+_PART = const(512)
 _CONTEXTS = const(2)  # issuing CAs whose context stays loaded
 
 

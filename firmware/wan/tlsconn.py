@@ -51,9 +51,33 @@ class Identity:
         self.issuers = {}
         # CA file name -> (gateway certificate DER, SSLContext) (wan.http.context)
         self.contexts = {}
+        # the gateway certificate: ((size, mtime), DER, crypto.cms.Cert or None)
+        self._own = None
 
     def cert_der(self):
-        return read_file(self.pki + "/gateway.der")
+        """The gateway certificate (DER), read again only when its file changed (size or
+        mtime) or after forget(): every session and every payload build needs it, and a
+        fresh ~750-byte piece per use may not be left late in a fragmented day."""
+        import os
+
+        p = self.pki + "/gateway.der"
+        st = os.stat(p)
+        k = (st[6], st[8])
+        c = self._own
+        if c is None or c[0] != k:
+            c = self._own = (k, read_file(p), None)
+        return c[1]
+
+    def signer(self):
+        """The gateway certificate as a crypto.cms.Cert (the signer of payloads), parsed
+        once per version of the file, not per payload."""
+        der = self.cert_der()
+        c = self._own
+        if c[2] is None:
+            from crypto.cms import Cert
+
+            c = self._own = (c[0], der, Cert(der))
+        return c[2]
 
     def peer_cert(self, name):
         from crypto.cms import Cert
@@ -68,6 +92,24 @@ class Identity:
         find issuers and make contexts anew."""
         self.issuers.clear()
         self.contexts.clear()
+        self._own = None
+
+    def prewarm(self, names, log):
+        """Make the pinned contexts of these peers now (at start-up, in a heap not yet
+        fragmented): each needs ~3 KB in one piece and stays (wan.http.context), and a
+        day's first session may come when no such run is left. Failures are logged; the
+        session makes its context then."""
+        from store.records import exists
+        from texts import unload
+
+        for n in names:
+            if not exists("%s/peers/%s.der" % (self.pki, n)):
+                continue  # nothing pinned yet: its session will say so
+            try:
+                self.context(n)
+            except Exception as e:  # noqa: BLE001 - WanError, OSError, ValueError
+                log(1, "wan.tls", "%s: no context yet: %s" % (n, e))
+        unload("wan.http")
 
     def context(self, name):
         """SSLContext pinned to the CA of peer `name` (wan.http.context: the session code
