@@ -346,3 +346,58 @@ async def test_running_delivery_does_not_grow_per_emt():
         t.cancel()
     await asyncio.sleep_ms(10)
     assert used[2] - used[1] < 5 * 150, used  # x64: ~13 B per EMT (a task each: ~470)
+
+
+async def test_schedule_builds_wait_for_a_wan_session():
+    """The payload builds of a schedule tick (held as "cms") wait while a WAN session
+    holds the heap ("wan"): a GWA poll's TLS session next to a build was where the
+    simulated day ran out of heap (docs/memory.md)."""
+    import asyncio
+
+    from crypto.secmod import SoftSecMod
+    from wan.service import Wan
+    from wanctx import Ctx
+
+    d = tmpdir() + "/cmshold"
+    ctx = Ctx()
+    w = Wan(ctx, SoftSecMod(key_path=d + "/k"), pki=d + "/pki", qroot=d + "/q")
+    w.configure({"gateway_id": "G", "emts": [
+        {"id": "e1", "host": "127.0.0.1", "port": 1, "tafs": ["TAF7"], "schedule_s": 1}]}, 1)
+    ticks = []
+
+    async def idle():
+        await asyncio.sleep(60)
+
+    w.flush = lambda: ticks.append(ctx.job)  # what the tick runs, and under which hold
+    w.deliver = idle
+    assert ctx.hold("wan")  # a session in progress
+    t = asyncio.create_task(w.run())
+    await asyncio.sleep_ms(1600)  # past a tick of the 1 s grid
+    eq(ticks, [])
+    ctx.give("wan")
+    await asyncio.sleep_ms(100)
+    eq(ticks, ["cms"])
+    assert ctx.job is None
+    t.cancel()
+    await asyncio.sleep_ms(10)
+
+
+def test_gateway_certificate_read_once_per_version():
+    """Identity.cert_der: one object for every session and payload build until the file
+    changes (a ~750-byte piece per use may not be left in a fragmented heap); forget()
+    (a configuration applied) reads it again."""
+    from wan.tlsconn import Identity
+
+    d = tmpdir() + "/owncert"
+    os.mkdir(d)
+    with open(d + "/gateway.der", "wb") as f:
+        f.write(b"A" * 700)
+    ident = Identity(None, d)
+    a = ident.cert_der()
+    assert a == b"A" * 700 and ident.cert_der() is a
+    with open(d + "/gateway.der", "wb") as f:
+        f.write(b"B" * 710)
+    eq(ident.cert_der(), b"B" * 710)
+    b = ident.cert_der()
+    ident.forget()
+    assert ident.cert_der() is not b and ident.cert_der() == b

@@ -187,3 +187,31 @@ asyncio.run(deliver())
     finally:
         for e in emts:
             e.down()
+
+
+def test_contexts_made_at_start_up(mpy, pki, tmp_path):
+    """Wan.run makes the pinned TLS contexts before any session (Identity.prewarm: each
+    needs ~3 KB in one piece, which a fragmented heap late in a day may not have); peers
+    of one issuing CA share one; a peer without a pinned certificate is left to its
+    session."""
+    emts = _servers(pki, tmp_path)
+    try:
+        d = provision_dir(pki, tmp_path / "data", ["emt1", "emt2", "emt3"])
+        profiles = emt_profiles(emts)
+        profiles[2]["peer"] = "nobody"
+        cfg = {"gateway_id": "G", "emts": profiles}
+        steps = """
+async def brief():
+    t = asyncio.create_task(w.run())
+    await asyncio.sleep_ms(300)
+    t.cancel()
+    await asyncio.sleep_ms(10)
+asyncio.run(brief())
+"""
+        out = _run(mpy, d, cfg, steps)
+        assert out["contexts"] == ["sub.der"], out
+        assert not any((e.dir / "index.json").exists() for e in emts)  # no session yet
+        assert out["kept_loaded"] == [], out["kept_loaded"]
+    finally:
+        for e in emts:
+            e.down()
