@@ -39,6 +39,11 @@ import struct
 from binascii import hexlify
 
 from store.records import RecordList, mkdirs
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("raw value not a 64-bit integer: %r|scaler/unit out of range|signature length")
+
 
 SMGW_ID = const(0x00000002)
 TIME_INVALID = const(0x00000200)
@@ -56,7 +61,7 @@ def pack(capture, target, raw, scaler, unit, status, sig=None):
     if sig is None:
         return struct.pack(_FMT, capture, target, raw, scaler, unit, status, 0)
     if len(sig) != 64:
-        raise OmlError("signature length")
+        raise OmlError(msg(_T, 2))
     return struct.pack(_FMT, capture, target, raw, scaler, unit, status, SIGNED) + sig
 
 
@@ -149,9 +154,9 @@ class Oml:
 
     def append(self, meter, obis, capture, target, raw, scaler, unit, status, sig=None):
         if not isinstance(raw, int) or not -(1 << 63) <= raw < (1 << 63):
-            raise OmlError("raw value not a 64-bit integer: %r" % (raw,))
+            raise OmlError(msg(_T, 0) % (raw,))
         if not -128 <= scaler <= 127 or not 0 <= unit <= 255:
-            raise OmlError("scaler/unit out of range")
+            raise OmlError(msg(_T, 1))
         return self.channel(meter, obis).append(
             pack(capture, target, raw, scaler, unit, status, sig))
 

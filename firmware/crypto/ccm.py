@@ -11,6 +11,11 @@ Test vectors: RFC 3610 packet vectors #1-#3, SP 800-38C C.1-C.3.
 from crypto.aes import AES
 from crypto.ctr import keystream
 from crypto.xor import equal, xor_into
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("bad nonce or tag length|shorter than the tag|tag mismatch")
+
 
 
 class CcmError(Exception):
@@ -66,7 +71,7 @@ def _cbc_mac(aes, nonce, aad, payload, tag_len):
 
 def _params(nonce, tag_len):
     if not 7 <= len(nonce) <= 13 or tag_len not in (4, 6, 8, 10, 12, 14, 16):
-        raise CcmError("bad nonce or tag length")
+        raise CcmError(msg(_T, 0))
 
 
 class CCM:
@@ -112,11 +117,11 @@ class CCM:
         _params(nonce, self.tag_len)
         n = len(data) - self.tag_len
         if n < 0:
-            raise CcmError("shorter than the tag")
+            raise CcmError(msg(_T, 1))
         s = self._keystream(nonce, n)
         p = bytearray(data[:n])  # an aligned copy: word-wise XOR
         xor_into(p, 0, p, 0, s, 16, n)
         t = self._tag(nonce, aad, p, s)
         if not equal(t, memoryview(data)[n:], self.tag_len):
-            raise CcmError("tag mismatch")
+            raise CcmError(msg(_T, 2))
         return p

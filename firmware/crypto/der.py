@@ -7,6 +7,8 @@ expected. Every decoding problem raises DerError(reason, offset) and nothing els
 Tags are the single identifier octet (low tag numbers < 31 are all CMS/X.509 use).
 """
 
+from texts import msg
+
 # tags (underscore constants: no names at run time; callers use the numbers)
 _INTEGER = const(0x02)
 _BIT_STRING = const(0x03)
@@ -18,8 +20,29 @@ _SEQUENCE = const(0x30)
 _SET = const(0x31)
 
 
+# decoding problems, msg(_T, i): one string constant instead of a heap string each (RAM,
+# texts.py); DerError takes the number or a text
+_T = const("truncated header|high tag number|indefinite length|bad length|non-minimal length"
+           "|truncated value|trailing data|empty integer|non-minimal integer"
+           "|non-minimal oid arc|tag %02x, expected %02x")
+
+_E_HEADER = const(0)
+_E_HIGH_TAG = const(1)
+_E_INDEFINITE = const(2)
+_E_LENGTH = const(3)
+_E_LONG_LENGTH = const(4)
+_E_VALUE = const(5)
+_E_TRAILING = const(6)
+_E_EMPTY_INT = const(7)
+_E_LONG_INT = const(8)
+_E_LONG_ARC = const(9)
+_E_TAG = const(10)
+
+
 class DerError(ValueError):
     def __init__(self, reason, offset=0):
+        if isinstance(reason, int):
+            reason = msg(_T, reason)
         super().__init__("%s at %d" % (reason, offset))
         self.reason = reason
         self.offset = offset
@@ -101,26 +124,26 @@ def read(buf, off=0, end=None):
     if end is None:
         end = len(buf)
     if off + 2 > end:
-        raise DerError("truncated header", off)
+        raise DerError(_E_HEADER, off)
     tag = buf[off]
     if tag & 0x1F == 0x1F:
-        raise DerError("high tag number", off)
+        raise DerError(_E_HIGH_TAG, off)
     n = buf[off + 1]
     p = off + 2
     if n & 0x80:
         k = n & 0x7F
         if k == 0:
-            raise DerError("indefinite length", off)
+            raise DerError(_E_INDEFINITE, off)
         if k > 4 or p + k > end:
-            raise DerError("bad length", off)
+            raise DerError(_E_LENGTH, off)
         n = 0
         for i in range(k):
             n = (n << 8) | buf[p + i]
         if n < 0x80 or buf[p] == 0:
-            raise DerError("non-minimal length", off)
+            raise DerError(_E_LONG_LENGTH, off)
         p += k
     if p + n > end:
-        raise DerError("truncated value", off)
+        raise DerError(_E_VALUE, off)
     return tag, p, p + n
 
 
@@ -139,18 +162,18 @@ def whole(buf, tag=None):
     """Decode one complete value spanning all of buf; returns (tag, start, stop)."""
     t, s, e = read(buf, 0)
     if e != len(buf):
-        raise DerError("trailing data", e)
+        raise DerError(_E_TRAILING, e)
     if tag is not None and t != tag:
-        raise DerError("tag %02x, expected %02x" % (t, tag), 0)
+        raise DerError(msg(_T, _E_TAG) % (t, tag), 0)
     return t, s, e
 
 
 def to_int(buf, s, e):
     if e <= s:
-        raise DerError("empty integer", s)
+        raise DerError(_E_EMPTY_INT, s)
     if e - s > 1 and ((buf[s] == 0 and buf[s + 1] < 0x80) or
                       (buf[s] == 0xFF and buf[s + 1] >= 0x80)):
-        raise DerError("non-minimal integer", s)
+        raise DerError(_E_LONG_INT, s)
     n = int.from_bytes(bytes(buf[s:e]), "big")
     if buf[s] & 0x80:
         n -= 1 << (8 * (e - s))
@@ -165,7 +188,7 @@ def to_oid(buf, s, e):
     for i in range(s, e):
         b = buf[i]
         if v == 0 and b == 0x80:
-            raise DerError("non-minimal oid arc", i)
+            raise DerError(_E_LONG_ARC, i)
         v = (v << 7) | (b & 0x7F)
         if not b & 0x80:
             arcs.append(v)

@@ -22,7 +22,11 @@ digits (memory access pattern), and the exceptional-case branches of the additio
 or opposite points, infinity) are taken for a few special scalars only. This is
 "constant-time where the language allows", as before.
 """
+from texts import msg
 
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("not an uncompressed point|point not on |private key out of range"
+           "|shared point at infinity")
 
 _TOP = 1 << 256  # scalars are recoded below this (both curves have 256-bit orders)
 
@@ -220,16 +224,16 @@ class Curve:
         """SEC1 uncompressed point -> (x, y), checked to be on the curve."""
         n = self.size
         if len(b) != 1 + 2 * n or b[0] != 4:
-            raise EccError("not an uncompressed point")
+            raise EccError(msg(_T, 0))
         x = int.from_bytes(b[1:1 + n], "big")
         y = int.from_bytes(b[1 + n:], "big")
         if not self.on_curve(x, y):
-            raise EccError("point not on " + self.name)
+            raise EccError(msg(_T, 1) + self.name)
         return (x, y)
 
     def public(self, d):
         if not 0 < d < self.n:
-            raise EccError("private key out of range")
+            raise EccError(msg(_T, 2))
         return self.encode(self.mul(d))
 
 
@@ -284,5 +288,5 @@ def ecdh(curve, d, peer_point):
     Q = curve.decode(peer_point) if isinstance(peer_point, (bytes, bytearray)) else peer_point
     R = curve.mul(d, Q)
     if R is None:
-        raise EccError("shared point at infinity")
+        raise EccError(msg(_T, 3))
     return R[0].to_bytes(curve.size, "big")

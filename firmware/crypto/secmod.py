@@ -13,6 +13,11 @@ used on the unix board) and drivers.atecc608.Atecc608SecMod (key inside the chip
 """
 import json
 import os
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("digest length|key out of range")
+
 
 
 class SecModError(Exception):
@@ -73,7 +78,7 @@ class SoftSecMod:
                 raise SecModError("key length")
             key = int.from_bytes(key, "big")
         if not 0 < key or (not isinstance(self._curve, str) and key >= self._curve.n):
-            raise SecModError("key out of range")
+            raise SecModError(msg(_T, 1))
         self._d = key
         self._pub = None
 
@@ -104,7 +109,7 @@ class SoftSecMod:
                 raise KeyError(c)
             c = self._curve = k
             if self._d is not None and not self._d < c.n:
-                raise SecModError("key out of range")
+                raise SecModError(msg(_T, 1))
         return c
 
     def generate(self):
@@ -137,7 +142,7 @@ class SoftSecMod:
 
     def sign(self, digest32):
         if len(digest32) != 32:
-            raise SecModError("digest length")
+            raise SecModError(msg(_T, 0))
         from crypto import ecdsa
 
         return ecdsa.sign(self.curve, self._key(), digest32)

@@ -16,6 +16,12 @@ import asyncio
 import time
 
 from net.firewall import serve
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("%s: %s -> %s:%s|%s: EMT %s:%s unreachable: %s|%s: device %s not configured"
+           "|%s: too many sessions|%s: up %d bytes, down %d bytes, %s, %d ms|cls.refuse")
+
 
 _BUF = const(1024)
 
@@ -67,11 +73,11 @@ class ClsProxy:
         dev = p.get("device")
         if dev and dev != ip:
             st["refused"] += 1
-            self.log(3, "cls.refuse", "%s: device %s not configured" % (p["name"], ip))
+            self.log(3, msg(_T, 5), msg(_T, 2) % (p["name"], ip))
             return False
         if st["open"] >= self.max_sessions:
             st["refused"] += 1
-            self.log(2, "cls.refuse", "%s: too many sessions" % p["name"])
+            self.log(2, msg(_T, 5), msg(_T, 3) % p["name"])
             return False
         return True
 
@@ -91,10 +97,10 @@ class ClsProxy:
                     "wan", "cls-proxy", e["host"], e["port"], ssl=self.tls_context(),
                     server_hostname=e.get("name") or e["host"])
             except Exception as ex:  # noqa: BLE001 - TLS/firewall/config: log, drop device
-                self.log(3, "cls.emt", "%s: EMT %s:%s unreachable: %s" % (
+                self.log(3, "cls.emt", msg(_T, 1) % (
                     name, e["host"], e["port"], ex))
                 return
-            self.log(1, "cls.open", "%s: %s -> %s:%s" % (name, ip, e["host"], e["port"]))
+            self.log(1, "cls.open", msg(_T, 0) % (name, ip, e["host"], e["port"]))
             up = asyncio.create_task(self._pump(dr, ew, counts, 0, state))
             down = asyncio.create_task(self._pump(er, dw, counts, 1, state))
             while True:
@@ -121,7 +127,7 @@ class ClsProxy:
                     except OSError:
                         pass
             if er is not None:
-                self.log(1, "cls.close", "%s: up %d bytes, down %d bytes, %s, %d ms" % (
+                self.log(1, "cls.close", msg(_T, 4) % (
                     name, counts[0], counts[1], state["why"], time.ticks_diff(
                         time.ticks_ms(), t0)))
 

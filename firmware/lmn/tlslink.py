@@ -17,6 +17,11 @@ import io
 from micropython import const
 
 from lmn.hdlc import HdlcError
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("answer too long|closed by meter|handshake stalled")
+
 
 RENEW_SECONDS = 31 * 86400
 RENEW_BYTES = 5000000
@@ -157,7 +162,7 @@ class Session(io.IOBase):
                         raise TlsError("no answer")
                 answer.extend(got)
                 if len(answer) > limit:
-                    raise TlsError("answer too long")
+                    raise TlsError(msg(_T, 0))
             return answer
         if self.due():
             self.renewals += 1
@@ -173,7 +178,7 @@ class Session(io.IOBase):
                     break
                 idle = idle + 1 if await self._pump() == 0 else 0
                 if idle > _IDLE_POLLS:
-                    raise TlsError("handshake stalled")
+                    raise TlsError(msg(_T, 2))
             answer = bytearray()
             buf = bytearray(256)  # mbedTLS hands out a record's plaintext in parts
             idle = 0
@@ -185,10 +190,10 @@ class Session(io.IOBase):
                         raise TlsError("no answer")
                     continue
                 if n == 0:
-                    raise TlsError("closed by meter")
+                    raise TlsError(msg(_T, 1))
                 answer.extend(memoryview(buf)[:n])
                 if len(answer) > limit:
-                    raise TlsError("answer too long")
+                    raise TlsError(msg(_T, 0))
         except (OSError, ValueError) as e:  # mbedTLS: handshake/verify/record errors
             self.sock = None
             raise TlsError("tls: %s" % (str(e).strip() or type(e).__name__))

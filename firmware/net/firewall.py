@@ -20,6 +20,12 @@ network is the label the caller gives; on a board each network is its own interf
 import asyncio
 import socket
 from asyncio import core
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("%s %s %s %s:%s|%s %s %s (not permitted by policy)|TLS setup for %s failed: %s"
+           "|firewall: refused %s")
+
 
 # the (network, direction, purpose) flows that may ever be allowed, "|net dir purpose|"
 # (one string: a dict of tuples costs ~0.5 KB of heap)
@@ -38,7 +44,7 @@ class FirewallError(OSError):
     """A flow the rules do not allow; .flow names it."""
 
     def __init__(self, flow):
-        super().__init__("firewall: refused %s" % flow)
+        super().__init__(msg(_T, 3) % flow)
         self.flow = flow
 
 
@@ -68,7 +74,7 @@ class Firewall:
     def allow(self, net, direction, purpose, host, port):
         """Permit one endpoint; host "*" = any address of that network (listeners)."""
         if not permitted(net, direction, purpose):
-            raise FirewallError("%s %s %s (not permitted by policy)" % (net, direction, purpose))
+            raise FirewallError(msg(_T, 1) % (net, direction, purpose))
         r = [net, direction, purpose, host, int(port)]
         if r not in self.rules:
             self.rules.append(r)
@@ -92,7 +98,7 @@ class Firewall:
         if self.check(net, direction, purpose, host, port):
             self.allowed += 1
             return
-        flow = "%s %s %s %s:%s" % (net, direction, purpose, host, port)
+        flow = msg(_T, 0) % (net, direction, purpose, host, port)
         self.refused += 1
         self.last_refusal = flow
         if self.log:
@@ -207,7 +213,7 @@ async def serve(sock, cb, ssl=None, accept=None, busy=None, log=None):
                     s2 = tctx.wrap_socket(s2, server_side=True, do_handshake_on_connect=False)
                 except (OSError, MemoryError) as e:  # e.g. no heap for another TLS session
                     if log:
-                        log(3, "net.tls", "TLS setup for %s failed: %s" % (ip, e))
+                        log(3, "net.tls", msg(_T, 2) % (ip, e))
                     s2.close()
                     continue
             s2.setblocking(False)

@@ -16,11 +16,17 @@ EMT drops duplicates (a lost acknowledgement makes the gateway send it again).
 import json
 
 from crypto.kdf import hmac_sha256
-from texts import unload
+from texts import msg, unload
 
 from wan import TAKE_MS
 from wan.queue import open_queue
 from wan.tlsconn import WanError
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("%s %s (MQTT)|%s %s: value of %s %s not queued: %s|%s: %s; retry in %d s"
+           "|%s: bad pending record %d|%s: record %d missing|no acknowledgement for "
+           "|wan.delivered")
+
 
 _IN_CAP = const(512)  # values per TAF between two payloads (record store: 128/segment)
 _EARLY = const(384)  # build a payload before the schedule when this many are pending
@@ -120,7 +126,7 @@ class Outbox:
         try:
             q.append(json.dumps(v).encode())
         except Exception as e:  # noqa: BLE001 - QueueFull / StoreFull / OSError
-            self.ctx.log(3, "wan.queue", "%s %s: value of %s %s not queued: %s" % (
+            self.ctx.log(3, "wan.queue", msg(_T, 1) % (
                 self.emt.id, taf, meter, obis, e))
             return False
         if q.last_seq - q.first_seq + 1 >= _EARLY:  # many channels: build now
@@ -152,7 +158,7 @@ class Outbox:
                     m, o = v["m"], v["o"]
                     t = int(v["t"])
                 except (TypeError, ValueError, KeyError, OverflowError):
-                    self.ctx.log(3, "wan.queue", "%s: bad pending record %d" % (self.emt.id, s))
+                    self.ctx.log(3, "wan.queue", msg(_T, 3) % (self.emt.id, s))
                     continue
                 i = _find(keys, m, o)
                 if i < 0:
@@ -237,7 +243,7 @@ class Outbox:
         seq = q.first_seq
         fs = q.open(seq)  # the payload is streamed from its file, never held in RAM
         if fs is None:  # lost record (should not happen): skip it, logged
-            self.ctx.log(3, "wan.queue", "%s: record %d missing" % (self.emt.id, seq))
+            self.ctx.log(3, "wan.queue", msg(_T, 4) % (self.emt.id, seq))
             q.trim(seq)
             return True
         f, n = fs
@@ -249,7 +255,7 @@ class Outbox:
                 await self._publish(did, f.read())
                 q.trim(seq)
                 self.delivered += 1
-                self.ctx.log(1, "wan.delivered", "%s %s (MQTT)" % (e.id, did))
+                self.ctx.log(1, msg(_T, 6), msg(_T, 0) % (e.id, did))
                 return True
             async with self.wan.ident.lock:
                 await self.ctx.take("wan", TAKE_MS)
@@ -278,10 +284,10 @@ class Outbox:
         except (ValueError, AttributeError):
             ack = None
         if ack != did:
-            raise WanError("no acknowledgement for " + did, e.id)
+            raise WanError(msg(_T, 5) + did, e.id)
         q.trim(seq)
         self.delivered += 1
-        self.ctx.log(1, "wan.delivered", "%s %s" % (e.id, did))
+        self.ctx.log(1, msg(_T, 6), "%s %s" % (e.id, did))
         return True
 
     async def _publish(self, did, payload):
@@ -311,5 +317,5 @@ class Outbox:
             why = ex.reason if isinstance(ex, WanError) else "%s: %s" % (
                 type(ex).__name__, ex)
             self.ctx.log(2 if isinstance(ex, WanError) else 3, "wan.retry",
-                         "%s: %s; retry in %d s" % (self.emt.id, why, d))
+                         msg(_T, 2) % (self.emt.id, why, d))
             self.retry_at = self.ctx.now_ms() + int(d * 1000) or 1

@@ -22,6 +22,15 @@ Every state change is logged (ctx.log -> system log) and set on the RSSI LED at 
 import asyncio
 
 from wan import wait_event
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("%s must be a positive number|%s must be text|I/O error %s"
+           "|data must be host or ppp|hard reset after %d failures: %s|ignored: %s"
+           "|link settings must be an object|link.config|link.listener|link.reset"
+           "|link.supervision|no WAN session for %d s: cycling the link|no link hardware"
+           "|static needs ip and gw|supervision: no WAN session for %d s")
+
 
 
 def _defaults():
@@ -48,21 +57,21 @@ _TEXT = ("apn", "apn_user", "apn_password", "pin", "data")
 def check(cfg):
     """Validate a "link" settings dict; returns it or raises LinkError."""
     if not isinstance(cfg, dict):
-        raise LinkError("link settings must be an object")
+        raise LinkError(msg(_T, 6))
     numeric = _defaults()
     for k, v in cfg.items():
         if k in numeric:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                raise LinkError("%s must be a positive number" % k)
+                raise LinkError(msg(_T, 0) % k)
         elif k in _TEXT:
             if v is not None and not isinstance(v, str):
-                raise LinkError("%s must be text" % k)
+                raise LinkError(msg(_T, 1) % k)
         elif k == "static":
             if v is not None and not (isinstance(v, dict) and isinstance(v.get("ip"), str)
                                       and isinstance(v.get("gw"), str)):
-                raise LinkError("static needs ip and gw")
+                raise LinkError(msg(_T, 13))
     if cfg.get("data") not in (None, "host", "ppp"):
-        raise LinkError("data must be host or ppp")
+        raise LinkError(msg(_T, 3))
     return cfg
 
 
@@ -83,7 +92,7 @@ class Link:
             try:
                 self.cfg.update(check(cfg))
             except LinkError as e:
-                ctx.log(3, "link.config", "ignored: %s" % e)
+                ctx.log(3, msg(_T, 7), msg(_T, 5) % e)
         self.state = "down"
         self.reason = None
         self.rssi_dbm = None
@@ -173,18 +182,18 @@ class Link:
         self.since = self.ctx.now()
         self.transitions += 1
         level = 3 if state == "failed" else (2 if old == "up" else 1)
-        msg = "%s -> %s" % (old, state)
+        text = "%s -> %s" % (old, state)
         if reason:
-            msg += ": " + reason
+            text += ": " + reason
         if state == "up":
-            msg += self._summary()
-        self.ctx.log(level, "link." + state, msg)
+            text += self._summary()
+        self.ctx.log(level, "link." + state, text)
         self._led_now()
         for cb in self._listeners:
             try:
                 cb(self, old, state)
             except Exception as e:  # noqa: BLE001 - a listener must not stop the link
-                self.ctx.log(3, "link.listener", "%s: %s" % (type(e).__name__, e))
+                self.ctx.log(3, msg(_T, 8), "%s: %s" % (type(e).__name__, e))
 
     def _summary(self):
         return " (%s)" % self.variant
@@ -247,11 +256,11 @@ class Link:
                     self.fails += 1
                     self.counters["failures"] += 1
                     await self._teardown_now()
-                    why = str(e) if isinstance(e, LinkError) else "I/O error %s" % e
+                    why = str(e) if isinstance(e, LinkError) else msg(_T, 2) % e
                     if self.fails >= cfg["reset_after"]:
                         self.fails = 0
                         self.counters["resets"] += 1
-                        self.ctx.log(3, "link.reset", "hard reset after %d failures: %s"
+                        self.ctx.log(3, msg(_T, 9), msg(_T, 4)
                                      % (cfg["reset_after"], why))
                         await self._reset()
                     self._set("failed", why)
@@ -298,9 +307,9 @@ class Link:
                 last = self.last_ok
             if self.ctx.now() - last >= cfg["supervision_s"]:
                 self.counters["cycles"] += 1
-                self.ctx.log(3, "link.supervision", "no WAN session for %d s: cycling the link"
+                self.ctx.log(3, msg(_T, 10), msg(_T, 11)
                              % (self.ctx.now() - last))
-                return "supervision: no WAN session for %d s" % cfg["supervision_s"]
+                return msg(_T, 14) % cfg["supervision_s"]
             await self._wait(cfg["poll_s"] * 1000)
 
     # --- hooks ---------------------------------------------------------------------
@@ -308,7 +317,7 @@ class Link:
         pass
 
     async def _bring_up(self):
-        raise LinkError("no link hardware")
+        raise LinkError(msg(_T, 12))
 
     async def _check(self):
         return None

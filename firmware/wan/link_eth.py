@@ -7,6 +7,12 @@ Addressing from the GWA profile/configuration: `"static": {"ip", "mask", "gw", "
 otherwise DHCP.
 """
 from wan.link import Link, LinkError
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const(" (Ethernet %s %s)|Ethernet carrier lost|down requested"
+           "|no Ethernet interface on this board|no carrier or no address (%s) after %d s")
+
 
 
 class EthLink(Link):
@@ -18,7 +24,7 @@ class EthLink(Link):
         self.details = {"ip": None, "addressing": "static" if self.cfg.get("static") else "dhcp"}
 
     def _summary(self):
-        return " (Ethernet %s %s)" % (self.details["addressing"], self.details["ip"])
+        return msg(_T, 0) % (self.details["addressing"], self.details["ip"])
 
     def try_up_now(self):
         """At boot: a NIC that is already connected (the virtual board's host network)
@@ -33,7 +39,7 @@ class EthLink(Link):
     async def _bring_up(self):
         nic = self.nic
         if nic is None:
-            raise LinkError("no Ethernet interface on this board")
+            raise LinkError(msg(_T, 3))
         nic.active(True)
         st = self.cfg.get("static")
         if st:
@@ -52,12 +58,12 @@ class EthLink(Link):
                 return
             await self._wait(100)
             if not self.wanted:
-                raise LinkError("down requested")
-        raise LinkError("no carrier or no address (%s) after %d s"
+                raise LinkError(msg(_T, 2))
+        raise LinkError(msg(_T, 4)
                         % (self.details["addressing"], self.cfg["carrier_timeout_s"]))
 
     async def _check(self):
-        return None if self.nic.isconnected() else "Ethernet carrier lost"
+        return None if self.nic.isconnected() else msg(_T, 1)
 
     async def _teardown(self):
         self.details["ip"] = None

@@ -13,8 +13,14 @@ import os
 from crypto.secmod import SecModError, SoftSecMod
 from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
 
+from texts import msg
 from wan import TAKE_MS, wait_event
 
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("version %s: %d EMT profiles|%s: %s: %s|no free UDP port|wan.provision"
+           "|%d files from factory provisioning|failed: %s|no security module: %s"
+           "|no WAN configuration|refused: %s|cannot listen: %s|wan.config|wan.wakeup"
+           "|wan.secmod")
 _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
 _KEY = const("/data/pki/gateway.key")
@@ -109,7 +115,7 @@ class Wan:
                 ob.emt = e
             self.outboxes[e.id] = ob
         self.config_version = version
-        self.ctx.log(1, "wan.config", "version %s: %d EMT profiles" % (version, len(emts)))
+        self.ctx.log(1, msg(_T, 10), msg(_T, 0) % (version, len(emts)))
 
     def on_taf(self, taf, meter, obis, value):
         """ctx.core.taf.subscribe callback: queue the value for every EMT that wants it."""
@@ -119,7 +125,7 @@ class Wan:
                 if ob.add(taf, meter, obis, value):
                     n += 1
             except Exception as e:  # noqa: BLE001 - never break the core's TAF engine
-                self.ctx.log(3, "wan.queue", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
+                self.ctx.log(3, "wan.queue", msg(_T, 1) % (ob.emt.id, type(e).__name__, e))
         return n
 
     def flush(self):
@@ -129,7 +135,7 @@ class Wan:
             try:
                 n += ob.flush(now)
             except Exception as e:  # noqa: BLE001 - one EMT's bad cert must not stop others
-                self.ctx.log(3, "wan.build", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
+                self.ctx.log(3, "wan.build", msg(_T, 1) % (ob.emt.id, type(e).__name__, e))
         return n
 
     def status(self):
@@ -254,7 +260,7 @@ def bind_udp(port, random, host="0.0.0.0"):
             continue
         s.setblocking(False)
         return s, p
-    raise OSError("no free UDP port")
+    raise OSError(msg(_T, 2))
 
 
 WAN = None
@@ -271,21 +277,21 @@ def setup(ctx):
         try:
             n = provision(cfg["wan_provision"])
             if n:
-                ctx.log(1, "wan.provision", "%d files from factory provisioning" % n)
+                ctx.log(1, msg(_T, 3), msg(_T, 4) % n)
         except OSError as e:
-            ctx.log(3, "wan.provision", "failed: %s" % e)
+            ctx.log(3, msg(_T, 3), msg(_T, 5) % e)
     if getattr(ctx, "secmod", None) is None:
         try:
             ctx.secmod = make_secmod(ctx)
         except SecModError as e:
-            ctx.log(4, "wan.secmod", "no security module: %s" % e)
+            ctx.log(4, msg(_T, 12), msg(_T, 6) % e)
             ctx.secmod = None
             return
     active = load_config()
     wan_cfg = (active or {}).get("wan") or cfg.get("wan")
     if not wan_cfg:
         # nothing to talk to: keep RAM free (the GWA address comes with provisioning)
-        ctx.log(1, "wan.idle", "no WAN configuration")
+        ctx.log(1, "wan.idle", msg(_T, 7))
         return
     WAN = ctx.wan = Wan(ctx, ctx.secmod)
     if cfg.get("wan_retry"):  # before configure(): the outboxes copy it when made
@@ -293,14 +299,14 @@ def setup(ctx):
     try:
         WAN.configure(wan_cfg, (active or {}).get("version"))
     except ValueError as e:  # profiles.ProfileError
-        ctx.log(4, "wan.config", "refused: %s" % e)
+        ctx.log(4, msg(_T, 10), msg(_T, 8) % e)
     WAN.admin = True  # wan.admin is loaded per poll (Wan.poll)
     if WAN.gwa:
         try:
             WAN.wakeup_sock, port = bind_udp(WAN.gwa.get("wakeup_port", 0), WAN.secmod.random)
             ctx.hal.endpoints["wakeup"] = "127.0.0.1:%d" % port
         except OSError as e:
-            ctx.log(3, "wan.wakeup", "cannot listen: %s" % e)
+            ctx.log(3, msg(_T, 11), msg(_T, 9) % e)
     core = getattr(ctx, "core", None)
     taf = getattr(core, "taf", None)
     if taf is not None and hasattr(taf, "subscribe"):

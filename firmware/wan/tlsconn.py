@@ -17,6 +17,11 @@ TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
   with MBEDTLS_ECP_DP_BP256R1_ENABLED (board build option, see docs/wan.md).
 """
 import asyncio
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("%s: no context yet: %s|no pinned certificate")
+
 
 _PKI = const("/data/pki")
 _MAX_SESSION_S = const(172800)  # 48 h
@@ -85,7 +90,7 @@ class Identity:
         try:
             return Cert(read_file("%s/peers/%s.der" % (self.pki, name)))
         except OSError:
-            raise WanError("no pinned certificate", name)
+            raise WanError(msg(_T, 1), name)
 
     def forget(self):
         """Pinned certificates or CAs may have changed (a configuration was applied):
@@ -108,7 +113,7 @@ class Identity:
             try:
                 self.context(n)
             except Exception as e:  # noqa: BLE001 - WanError, OSError, ValueError
-                log(1, "wan.tls", "%s: no context yet: %s" % (n, e))
+                log(1, "wan.tls", msg(_T, 0) % (n, e))
         unload("wan.http")
 
     def context(self, name):
