@@ -7,6 +7,8 @@ last errors, plus whatever the layers add through `ctx.diag_extra` (dict of call
 import gc
 import json
 
+from app import event
+
 
 def status_dict():
     import app
@@ -31,7 +33,7 @@ def status_dict():
     d["heap"]["peak"] = ctx.heap_peak
     d["tasks"] = ctx.sup.states()
     d["meters"] = ctx.meters
-    d["last_errors"] = ctx.events[-8:]
+    d["last_errors"] = [event(e) for e in ctx.events[-8:]]
     for k, f in getattr(ctx, "diag_extra", {}).items():
         try:
             d[k] = f()

@@ -62,9 +62,11 @@ def level(mode, tick):
 def _pwr_mode(ctx):
     if ctx.operational_ms is None:
         return "fast"
-    recent = [e for e in ctx.events if e.get("event") == "task.crash"
-              and time.time() - e.get("t", 0) < 60]
-    return "fast" if recent else "on"
+    now = time.time()
+    for e in ctx.events:  # (t, level, event, msg)
+        if e[2] == "task.crash" and now - e[0] < 60:
+            return "fast"
+    return "on"
 
 
 async def run(ctx):

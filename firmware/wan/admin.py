@@ -143,7 +143,9 @@ class Admin:
         ev = getattr(self.ctx, "events", None)
         if not isinstance(ev, list):
             return 0
-        ev = [e for e in ev if e["t"] > self.wan.last_event]
+        from app import event
+
+        ev = [e for e in map(event, ev) if e["t"] > self.wan.last_event]
         if not ev:
             return 0
         # the JSON array in parts (no one big string): the same bytes as json.dumps(ev)

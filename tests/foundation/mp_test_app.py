@@ -202,3 +202,41 @@ async def test_one_big_heap_job_at_a_time():
     assert c.job == "han"
     c.give("han")
     assert c.job is None
+
+
+def test_events_kept_as_tuples():
+    """ctx.events keeps (t, level, event, msg) tuples (RAM: a dict each was ~150 B more
+    in a ring that is full on a busy day); app.event() gives the documented dict form,
+    which diag's last_errors shows; the PWR LED blinks fast after a recent task crash."""
+    import time
+
+    import app
+    from app import leds
+
+    class Hal:
+        trace = None
+
+    class Ctx(app.Context):
+        def __init__(self):
+            self.hal = Hal()
+            self.events = []
+            self.sinks = []
+            self.operational_ms = 1
+
+    c = Ctx()
+    c.log(1, "x.info", "not kept")
+    c.log(3, "wan.retry", "emt1: down")
+    assert len(c.events) == 1 and isinstance(c.events[0], tuple)
+    d = app.event(c.events[0])
+    assert d["level"] == 3 and d["event"] == "wan.retry" and d["msg"] == "emt1: down"
+    assert abs(d["t"] - time.time()) < 5, (d, time.time())
+    assert app.event(d) is d
+    eq(leds._pwr_mode(c), "on")
+    c.log(3, "task.crash", "radio crashed")
+    eq(leds._pwr_mode(c), "fast")
+    c.events[-1] = (time.time() - 61,) + c.events[-1][1:]  # a minute ago
+    eq(leds._pwr_mode(c), "on")
+    for i in range(40):
+        c.log(2, "e", str(i))
+    eq(app.event(c.events[-1])["msg"], "39")
+    assert len(c.events) == 16
