@@ -10,11 +10,16 @@ import asyncio
 import sys
 import io
 
+from texts import msg
+
 _CTRL_A = const(1)
 _CTRL_B = const(2)
 _CTRL_C = const(3)
 _CTRL_D = const(4)
 _CTRL_E = const(5)
+# console texts, msg(_T, i) (one string constant: RAM, see texts.py)
+_T = const("\r\nSMGW virtual console; MicroPython %s\r\n>>> |raw REPL; CTRL-B to exit\r\n>"
+           "|OK\r\nsoft reboot\r\n|\r\nKeyboardInterrupt\r\n>>> ")
 
 
 class Repl:
@@ -54,7 +59,7 @@ class Repl:
             return out.getvalue()
 
     def banner(self):
-        self._w("\r\nSMGW virtual console; MicroPython %s\r\n>>> " % sys.version)
+        self._w(msg(_T, 0) % sys.version)
 
     def feed(self, data):
         mv = memoryview(data)
@@ -88,10 +93,10 @@ class Repl:
             self.buf = bytearray()
         elif c == _CTRL_A:
             self.buf = bytearray()
-            self._w("raw REPL; CTRL-B to exit\r\n>")
+            self._w(msg(_T, 1))
         elif c == _CTRL_D:
             if not self.buf:
-                self._w("OK\r\nsoft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
+                self._w(msg(_T, 2) + msg(_T, 1))
                 return
             src = bytes(self.buf)  # exec takes the bytes: no decoded copy
             self.buf = bytearray()
@@ -107,10 +112,10 @@ class Repl:
         if c == _CTRL_A:
             self.raw = True
             self.buf = bytearray()
-            self._w("\r\nraw REPL; CTRL-B to exit\r\n>")
+            self._w("\r\n" + msg(_T, 1))
         elif c == _CTRL_C:
             self.line = bytearray()
-            self._w("\r\nKeyboardInterrupt\r\n>>> ")
+            self._w(msg(_T, 3))
         elif c in (13, 10):
             src = bytes(self.line).decode().strip()
             self.line = bytearray()

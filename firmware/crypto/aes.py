@@ -14,6 +14,7 @@ lives in crypto.aes_viper and is imported only when needed (no cryptolib, or a c
 asks for `crypto.aes.ViperAES`/`expand_key`): RAM is the scarce resource on the boards.
 """
 from micropython import const
+from texts import msg
 
 try:
     import cryptolib
@@ -22,6 +23,8 @@ except ImportError:  # board built without cryptolib
 
 _ECB = const(1)
 _CBC = const(2)
+# error texts, msg(_T, i) (one string constant: RAM, see texts.py)
+_T = const("AES-128 key must be 16 bytes|AES: length must be a multiple of 16")
 
 
 class CryptolibAES:
@@ -31,31 +34,31 @@ class CryptolibAES:
 
     def __init__(self, key):
         if len(key) != 16:
-            raise ValueError("AES-128 key must be 16 bytes")
+            raise ValueError(msg(_T, 0))
         self.key = bytes(key)
         self._e = cryptolib.aes(self.key, _ECB)
         self._d = None
 
     def encrypt(self, src, dst):
         if len(src) % 16:
-            raise ValueError("AES: length must be a multiple of 16")
+            raise ValueError(msg(_T, 1))
         self._e.encrypt(src, dst)
 
     def decrypt(self, src, dst):
         if len(src) % 16:
-            raise ValueError("AES: length must be a multiple of 16")
+            raise ValueError(msg(_T, 1))
         if self._d is None:
             self._d = cryptolib.aes(self.key, _ECB)
         self._d.decrypt(src, dst)
 
     def cbc_encrypt(self, iv, src, dst):
         if len(src) % 16:
-            raise ValueError("AES: length must be a multiple of 16")
+            raise ValueError(msg(_T, 1))
         cryptolib.aes(self.key, _CBC, bytes(iv)).encrypt(src, dst)
 
     def cbc_decrypt(self, iv, src, dst):
         if len(src) % 16:
-            raise ValueError("AES: length must be a multiple of 16")
+            raise ValueError(msg(_T, 1))
         cryptolib.aes(self.key, _CBC, bytes(iv)).decrypt(src, dst)
 
 

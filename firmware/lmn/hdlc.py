@@ -34,9 +34,9 @@ _U_NAMES = ("SNRM", "DISC", "UA", "DM", "FRMR", "UI")
 _U_CODES = b"\x83\x43\x63\x0f\x87\x03"
 # the reasons of HdlcError, one string (each literal of 10+ chars costs ~42 B at import);
 # _error(i, offset) raises the i-th (0-based)
-_REASONS = ("not a frame format type 3|length too short|bad destination address|"
-            "bad source address|length shorter than header|no room for HCS|frame too long|"
-            "truncated parameter|unknown S frame 0x%02x|unknown U frame 0x%02x|")
+_REASONS = const("not a frame format type 3|length too short|bad destination address|"
+                  "bad source address|length shorter than header|no room for HCS|frame too long|"
+                  "truncated parameter|unknown S frame 0x%02x|unknown U frame 0x%02x|")
 
 
 class HdlcError(Exception):

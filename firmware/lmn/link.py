@@ -25,8 +25,11 @@ import time
 
 from lmn import hdlc
 from lmn.hdlc import HdlcError
+from texts import msg
 
 _POLL_MS = 2
+# the reasons of HdlcError raised here, msg(_T, i) (one string constant: RAM, see texts.py)
+_T = const("meter answered %s|no response")
 
 
 class Bus:
@@ -125,14 +128,14 @@ class Link:
                 k = f.kind
                 if (k == "DM" or k == "FRMR") and accept is not _ua:
                     self.connected = False
-                    raise HdlcError("meter answered %s" % k)
+                    raise HdlcError(msg(_T, 0) % k)
                 if k == "RNR":  # receiver busy: wait a little, then repeat
                     await asyncio.sleep_ms(self.timeout_ms // 4)
                     break
                 if accept(f):
                     return f
         self.connected = False
-        raise HdlcError("no response")
+        raise HdlcError(msg(_T, 1))
 
     async def connect(self):
         async with self.bus.lock:

@@ -36,11 +36,11 @@ _MAX_FRAME = const(8192)
 
 # the reasons of SmlError, one string (each literal of 10+ chars costs ~42 B at import);
 # _error(i, offset) raises the i-th (0-based)
-_REASONS = ("frame too long|bad padding %d|bad escape sequence|truncated TL|"
-            "bad TL continuation|TL too long|nesting too deep|list longer than data|"
-            "unexpected end of message|bad length|value beyond end|bad boolean|"
-            "bad integer width|unknown type %d|message is not a list of 6|"
-            "missing end of message|bad message body|no complete frame|")
+_REASONS = const("frame too long|bad padding %d|bad escape sequence|truncated TL|"
+                  "bad TL continuation|TL too long|nesting too deep|list longer than data|"
+                  "unexpected end of message|bad length|value beyond end|bad boolean|"
+                  "bad integer width|unknown type %d|message is not a list of 6|"
+                  "missing end of message|bad message body|no complete frame|")
 
 
 class SmlError(Exception):
@@ -59,28 +59,28 @@ def _error(i, offset, arg=None):
 
 # body tag -> "Name field field ...", clause 6; one string constant "|<tag hex> Name fields|..."
 # (a dict of 14 strings cost ~0.9 KB of heap on x64 for as long as the module is loaded)
-_BODIES = ("|0100 OpenRequest codepage client_id req_file_id server_id username password"
-           " sml_version"
-           "|0101 OpenResponse codepage client_id req_file_id server_id ref_time sml_version"
-           "|0200 CloseRequest global_signature"
-           "|0201 CloseResponse global_signature"
-           "|0400 GetProfilePackRequest server_id username password with_rawdata begin_time"
-           " end_time parameter_tree_path object_list das_details"
-           "|0401 GetProfilePackResponse server_id act_time reg_period parameter_tree_path"
-           " header_list period_list rawdata profile_signature"
-           "|0500 GetProfileListRequest server_id username password with_rawdata begin_time"
-           " end_time parameter_tree_path object_list das_details"
-           "|0501 GetProfileListResponse server_id act_time reg_period parameter_tree_path"
-           " val_time status period_list rawdata period_signature"
-           "|0600 GetProcParameterRequest server_id username password parameter_tree_path"
-           " attribute"
-           "|0601 GetProcParameterResponse server_id parameter_tree_path parameter_tree"
-           "|0700 GetListRequest client_id server_id username password list_name"
-           "|0701 GetListResponse client_id server_id list_name act_sensor_time val_list"
-           " list_signature act_gateway_time"
-           "|0800 SetProcParameterRequest server_id username password parameter_tree_path"
-           " parameter_tree"
-           "|ff01 AttentionResponse server_id attention_no attention_msg attention_details|")
+_BODIES = const("|0100 OpenRequest codepage client_id req_file_id server_id username password"
+                 " sml_version"
+                 "|0101 OpenResponse codepage client_id req_file_id server_id ref_time sml_version"
+                 "|0200 CloseRequest global_signature"
+                 "|0201 CloseResponse global_signature"
+                 "|0400 GetProfilePackRequest server_id username password with_rawdata begin_time"
+                 " end_time parameter_tree_path object_list das_details"
+                 "|0401 GetProfilePackResponse server_id act_time reg_period parameter_tree_path"
+                 " header_list period_list rawdata profile_signature"
+                 "|0500 GetProfileListRequest server_id username password with_rawdata begin_time"
+                 " end_time parameter_tree_path object_list das_details"
+                 "|0501 GetProfileListResponse server_id act_time reg_period parameter_tree_path"
+                 " val_time status period_list rawdata period_signature"
+                 "|0600 GetProcParameterRequest server_id username password parameter_tree_path"
+                 " attribute"
+                 "|0601 GetProcParameterResponse server_id parameter_tree_path parameter_tree"
+                 "|0700 GetListRequest client_id server_id username password list_name"
+                 "|0701 GetListResponse client_id server_id list_name act_sensor_time val_list"
+                 " list_signature act_gateway_time"
+                 "|0800 SetProcParameterRequest server_id username password parameter_tree_path"
+                 " parameter_tree"
+                 "|ff01 AttentionResponse server_id attention_no attention_msg attention_details|")
 
 
 def body_spec(tag):
