@@ -20,7 +20,7 @@ from texts import msg
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
 _T = const("%s: %s -> %s:%s|%s: EMT %s:%s unreachable: %s|%s: device %s not configured"
-           "|%s: too many sessions|%s: up %d bytes, down %d bytes, %s, %d ms|cls.refuse")
+           "|%s: too many sessions|%s: up %d bytes, down %d bytes, %s, %d ms")
 
 
 _BUF = const(1024)
@@ -73,11 +73,11 @@ class ClsProxy:
         dev = p.get("device")
         if dev and dev != ip:
             st["refused"] += 1
-            self.log(3, msg(_T, 5), msg(_T, 2) % (p["name"], ip))
+            self.log(3, "cls.refuse", msg(_T, 2) % (p["name"], ip))
             return False
         if st["open"] >= self.max_sessions:
             st["refused"] += 1
-            self.log(2, msg(_T, 5), msg(_T, 3) % p["name"])
+            self.log(2, "cls.refuse", msg(_T, 3) % p["name"])
             return False
         return True
 

@@ -27,8 +27,8 @@ from texts import msg
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
 _T = const("%s must be a positive number|%s must be text|I/O error %s"
            "|data must be host or ppp|hard reset after %d failures: %s|ignored: %s"
-           "|link settings must be an object|link.config|link.listener|link.reset"
-           "|link.supervision|no WAN session for %d s: cycling the link|no link hardware"
+           "|link settings must be an object|link.config|link.listener|link.supervision"
+           "|no WAN session for %d s: cycling the link|no link hardware"
            "|static needs ip and gw|supervision: no WAN session for %d s")
 
 
@@ -69,7 +69,7 @@ def check(cfg):
         elif k == "static":
             if v is not None and not (isinstance(v, dict) and isinstance(v.get("ip"), str)
                                       and isinstance(v.get("gw"), str)):
-                raise LinkError(msg(_T, 13))
+                raise LinkError(msg(_T, 12))
     if cfg.get("data") not in (None, "host", "ppp"):
         raise LinkError(msg(_T, 3))
     return cfg
@@ -260,7 +260,7 @@ class Link:
                     if self.fails >= cfg["reset_after"]:
                         self.fails = 0
                         self.counters["resets"] += 1
-                        self.ctx.log(3, msg(_T, 9), msg(_T, 4)
+                        self.ctx.log(3, "link.reset", msg(_T, 4)
                                      % (cfg["reset_after"], why))
                         await self._reset()
                     self._set("failed", why)
@@ -307,9 +307,9 @@ class Link:
                 last = self.last_ok
             if self.ctx.now() - last >= cfg["supervision_s"]:
                 self.counters["cycles"] += 1
-                self.ctx.log(3, msg(_T, 10), msg(_T, 11)
+                self.ctx.log(3, msg(_T, 9), msg(_T, 10)
                              % (self.ctx.now() - last))
-                return msg(_T, 14) % cfg["supervision_s"]
+                return msg(_T, 13) % cfg["supervision_s"]
             await self._wait(cfg["poll_s"] * 1000)
 
     # --- hooks ---------------------------------------------------------------------
@@ -317,7 +317,7 @@ class Link:
         pass
 
     async def _bring_up(self):
-        raise LinkError(msg(_T, 12))
+        raise LinkError(msg(_T, 11))
 
     async def _check(self):
         return None

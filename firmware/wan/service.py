@@ -17,10 +17,9 @@ from texts import msg
 from wan import TAKE_MS, wait_event
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
-_T = const("version %s: %d EMT profiles|%s: %s: %s|no free UDP port|wan.provision"
-           "|%d files from factory provisioning|failed: %s|no security module: %s"
-           "|no WAN configuration|refused: %s|cannot listen: %s|wan.config|wan.wakeup"
-           "|wan.secmod")
+_T = const("version %s: %d EMT profiles|no free UDP port|wan.provision"
+           "|%d files from factory provisioning|no security module: %s"
+           "|no WAN configuration|refused: %s|cannot listen: %s")
 _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
 _KEY = const("/data/pki/gateway.key")
@@ -115,7 +114,7 @@ class Wan:
                 ob.emt = e
             self.outboxes[e.id] = ob
         self.config_version = version
-        self.ctx.log(1, msg(_T, 10), msg(_T, 0) % (version, len(emts)))
+        self.ctx.log(1, "wan.config", msg(_T, 0) % (version, len(emts)))
 
     def on_taf(self, taf, meter, obis, value):
         """ctx.core.taf.subscribe callback: queue the value for every EMT that wants it."""
@@ -125,7 +124,7 @@ class Wan:
                 if ob.add(taf, meter, obis, value):
                     n += 1
             except Exception as e:  # noqa: BLE001 - never break the core's TAF engine
-                self.ctx.log(3, "wan.queue", msg(_T, 1) % (ob.emt.id, type(e).__name__, e))
+                self.ctx.log(3, "wan.queue", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
         return n
 
     def flush(self):
@@ -135,7 +134,7 @@ class Wan:
             try:
                 n += ob.flush(now)
             except Exception as e:  # noqa: BLE001 - one EMT's bad cert must not stop others
-                self.ctx.log(3, "wan.build", msg(_T, 1) % (ob.emt.id, type(e).__name__, e))
+                self.ctx.log(3, "wan.build", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
         return n
 
     def status(self):
@@ -260,7 +259,7 @@ def bind_udp(port, random, host="0.0.0.0"):
             continue
         s.setblocking(False)
         return s, p
-    raise OSError(msg(_T, 2))
+    raise OSError(msg(_T, 1))
 
 
 WAN = None
@@ -277,21 +276,21 @@ def setup(ctx):
         try:
             n = provision(cfg["wan_provision"])
             if n:
-                ctx.log(1, msg(_T, 3), msg(_T, 4) % n)
+                ctx.log(1, msg(_T, 2), msg(_T, 3) % n)
         except OSError as e:
-            ctx.log(3, msg(_T, 3), msg(_T, 5) % e)
+            ctx.log(3, msg(_T, 2), "failed: %s" % e)
     if getattr(ctx, "secmod", None) is None:
         try:
             ctx.secmod = make_secmod(ctx)
         except SecModError as e:
-            ctx.log(4, msg(_T, 12), msg(_T, 6) % e)
+            ctx.log(4, "wan.secmod", msg(_T, 4) % e)
             ctx.secmod = None
             return
     active = load_config()
     wan_cfg = (active or {}).get("wan") or cfg.get("wan")
     if not wan_cfg:
         # nothing to talk to: keep RAM free (the GWA address comes with provisioning)
-        ctx.log(1, "wan.idle", msg(_T, 7))
+        ctx.log(1, "wan.idle", msg(_T, 5))
         return
     WAN = ctx.wan = Wan(ctx, ctx.secmod)
     if cfg.get("wan_retry"):  # before configure(): the outboxes copy it when made
@@ -299,14 +298,14 @@ def setup(ctx):
     try:
         WAN.configure(wan_cfg, (active or {}).get("version"))
     except ValueError as e:  # profiles.ProfileError
-        ctx.log(4, msg(_T, 10), msg(_T, 8) % e)
+        ctx.log(4, "wan.config", msg(_T, 6) % e)
     WAN.admin = True  # wan.admin is loaded per poll (Wan.poll)
     if WAN.gwa:
         try:
             WAN.wakeup_sock, port = bind_udp(WAN.gwa.get("wakeup_port", 0), WAN.secmod.random)
             ctx.hal.endpoints["wakeup"] = "127.0.0.1:%d" % port
         except OSError as e:
-            ctx.log(3, msg(_T, 11), msg(_T, 9) % e)
+            ctx.log(3, "wan.wakeup", msg(_T, 7) % e)
     core = getattr(ctx, "core", None)
     taf = getattr(core, "taf", None)
     if taf is not None and hasattr(taf, "subscribe"):
