@@ -19,13 +19,23 @@ def msg(table, i):
     return table[p:] if e < 0 else table[p:e]
 
 
-def unload(name):
+def unload(name, wipe=False):
     """Drop the module `name` ("pkg.mod") loaded for one use, with its package's reference
     to it (the package attribute would keep it alive). Only for modules nothing else keeps
-    a reference to (their objects are transient)."""
+    a reference to (their objects are transient).
+
+    wipe: also empty its globals, for a module that only its own user ever loads (the HAN
+    request stack). MicroPython's collector is conservative: a stale word in the event
+    loop's frame can keep a finished coroutine of the module alive for a while, and the
+    coroutine's function keeps the module's globals, i.e. every class, function and
+    import of it (seen: the ~16 KB HAN stack alive in a payload build after its release,
+    docs/memory.md). Wiped, only the module object and that function stay until then."""
     import sys
 
-    if sys.modules.pop(name, None) is not None:
+    mod = sys.modules.pop(name, None)
+    if mod is not None:
+        if wipe:
+            mod.__dict__.clear()
         pkg, _, sub = name.rpartition(".")
         try:
             delattr(sys.modules[pkg], sub)

@@ -169,7 +169,7 @@ def release(st):
     st.state = han.server.state(st)
     st.server = st.api = st.portal = None
     for m in ("server", "digest", "http", "api", "portal"):
-        unload("han." + m)
+        unload("han." + m, True)  # only the layer loads them (texts.unload)
     st.ctx.give("han")
 
 

@@ -246,8 +246,12 @@ class HanServer:
                 await w.wait_closed()
             except OSError:
                 pass
-            if not self.open and self.idle:
-                self.idle()
+            idle = not self.open and self.idle
+            # a finished coroutine can outlive its task for a while (a stale word in the
+            # event loop's frame, texts.unload): it keeps nothing of this connection
+            self = reader = w = req = user = extra = status = hdrs = body = None
+            if idle:
+                idle()
 
     def status(self):
         return {"open": self.open, "peak_open": self.peak_open, "requests": self.requests,
