@@ -30,6 +30,15 @@ consumption data (usage points, readings, exports answer 403).
 """
 import json
 
+from texts import msg
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("unknown usage-point-id|core not available|request must be a JSON object"
+           "|unknown method %r|%s: not for role %s|unknown database %r"
+           "|channels must be a list|fromindex/count must be integers"
+           "|count must be 1..1500|self-test at most every 10 minutes|self-test %s"
+           "|han.selftest|export: consumers only|time range must be 0..31 days|bad time %r")
+
 _MAX_RANGE = const(31 * 86400)
 _MAX_LOG = const(1500)
 _SELFTEST_GAP = const(600)
@@ -39,8 +48,8 @@ _METHODS = const(" smgw-info user-info usage-point-info readings log self-test "
 
 
 class ApiError(Exception):
-    def __init__(self, status, msg, retry_after=None):
-        super().__init__(msg)
+    def __init__(self, status, text, retry_after=None):
+        super().__init__(text)
         self.status = status
         self.retry_after = retry_after
 
@@ -97,7 +106,7 @@ def parse_iso(s):
             return t - off if rest[0] == "+" else t + off
         raise ValueError
     except (ValueError, IndexError, TypeError, AttributeError):
-        raise ApiError(400, "bad time %r" % (s,))
+        raise ApiError(400, msg(_T, 14) % (s,))
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -122,7 +131,7 @@ class Api:
     def core(self):
         c = getattr(self.ctx, "core", None)
         if c is None:
-            raise ApiError(503, "core not available")
+            raise ApiError(503, msg(_T, 1))
         return c
 
     def usage_points(self, user):
@@ -156,7 +165,7 @@ class Api:
         for up in self.usage_points(user):
             if up["usage-point-id"] == i or i is None:
                 return up
-        raise ApiError(404, "unknown usage-point-id")
+        raise ApiError(404, msg(_T, 0))
 
     def channels(self, user):
         """The tenant's channels; an empty list means every channel of its meters."""
@@ -205,13 +214,13 @@ class Api:
     # -- dispatch -------------------------------------------------------------------------
     def call(self, user, role, req):
         if not isinstance(req, dict):
-            raise ApiError(400, "request must be a JSON object")
+            raise ApiError(400, msg(_T, 2))
         method = req.get("method")
         if not isinstance(method, str) or " " in method or " " + method + " " not in _METHODS:
-            raise ApiError(400, "unknown method %r" % (method,))
+            raise ApiError(400, msg(_T, 3) % (method,))
         if role != "consumer" and method in ("usage-point-info", "readings"):
             self.ctx.log(2, "han.denied", "%s: %s" % (user, method))
-            raise ApiError(403, "%s: not for role %s" % (method, role))
+            raise ApiError(403, msg(_T, 4) % (method, role))
         out = getattr(self, method.replace("-", "_"))(user, role, req)
         if not isinstance(out, dict):
             return out  # a generator of JSON text (readings)
@@ -252,11 +261,11 @@ class Api:
         up = self._usage_point(user, req.get("usage-point-id"))
         db = req.get("database") or "origin"
         if db not in ("origin", "derived"):
-            raise ApiError(400, "unknown database %r" % db)
+            raise ApiError(400, msg(_T, 5) % db)
         want = req.get("channels")
         if want is not None:
             if not isinstance(want, list):
-                raise ApiError(400, "channels must be a list")
+                raise ApiError(400, msg(_T, 6))
             want = set((w.get("channel") if isinstance(w, dict) else w) for w in want)
         last = req.get("last-reading") in (True, "true", "True", 1)
         t0 = t1 = None
@@ -266,7 +275,7 @@ class Api:
             if t0 is None:
                 t0 = t1 - 86400
             if t1 < t0 or t1 - t0 > _MAX_RANGE:
-                raise ApiError(400, "time range must be 0..31 days")
+                raise ApiError(400, msg(_T, 13))
         plan = []  # (meter, obis, iterable of rows)
         if db == "derived":
             taf = "TAF" + up["taf-number"]
@@ -327,9 +336,9 @@ class Api:
             start = int(req.get("fromindex") or 0)
             count = int(req.get("count") or 50)
         except (TypeError, ValueError):
-            raise ApiError(400, "fromindex/count must be integers")
+            raise ApiError(400, msg(_T, 7))
         if count < 1 or count > _MAX_LOG or start < 0:
-            raise ApiError(400, "count must be 1..1500")
+            raise ApiError(400, msg(_T, 8))
         ents = logs[name].read(t0, t1, start, count, user)
         return {"log": name, "entries": [
             {"index": e["no"], "time": iso(e["time"]), "level": e["level"],
@@ -339,7 +348,7 @@ class Api:
     def self_test(self, user, role, req):
         now = self.clock()
         if self.last_selftest is not None and now - self.last_selftest < _SELFTEST_GAP:
-            raise ApiError(429, "self-test at most every 10 minutes",
+            raise ApiError(429, msg(_T, 9),
                            _SELFTEST_GAP - (now - self.last_selftest))
         self.last_selftest = now
         checks = {}
@@ -353,12 +362,12 @@ class Api:
                "checks": checks}
         core = getattr(self.ctx, "core", None)
         if core is not None:
-            msg = "self-test %s" % res["result"]
-            core.logs["system"].append(1 if ok else 3, "han.selftest", msg, res["result"],
+            text = msg(_T, 10) % res["result"]
+            core.logs["system"].append(1 if ok else 3, msg(_T, 11), text, res["result"],
                                        user=user)
             name = self.log_name(user, role)
             if name and name != "system" and name in core.logs:
-                core.logs[name].append(1, "han.selftest", msg, res["result"], user=user)
+                core.logs[name].append(1, msg(_T, 11), text, res["result"], user=user)
         return res
 
     # -- export ---------------------------------------------------------------------------
@@ -366,9 +375,9 @@ class Api:
         """Generator of text chunks: CSV or JSON lines of the user's visible readings."""
         if role != "consumer":
             self.ctx.log(2, "han.denied", "%s: %s" % (user, "export"))
-            raise ApiError(403, "export: consumers only")
+            raise ApiError(403, msg(_T, 12))
         if t1 < t0 or t1 - t0 > _MAX_RANGE:
-            raise ApiError(400, "time range must be 0..31 days")
+            raise ApiError(400, msg(_T, 13))
         chans = self.channels(user)
         return self._export(user, chans, fmt, t0, t1)
 

@@ -6,6 +6,10 @@ with 411, as embedded SMGW stacks do). Responses carry Content-Length, or are se
 chunked when the body is a generator of byte strings (exports). Keep-alive is the
 HTTP/1.1 default; "Connection: close" or HTTP/1.0 without keep-alive ends the connection.
 """
+from texts import msg
+
+# error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("chunked request bodies not accepted|truncated header|request line")
 
 _MAX_LINE = const(2048)
 _MAX_HEADERS = const(40)
@@ -99,17 +103,17 @@ async def read(reader):
     if not line:
         return None
     if len(line) > _MAX_LINE or not line.endswith(b"\n"):
-        raise HttpError(400, "request line")
+        raise HttpError(400, msg(_T, 2))
     parts = line.decode().split()
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise HttpError(400, "request line")
+        raise HttpError(400, msg(_T, 2))
     method, target, version = parts
     headers = {}
     n = 0
     while True:
         h = await reader.readline()
         if not h:
-            raise HttpError(400, "truncated header")
+            raise HttpError(400, msg(_T, 1))
         if h in (b"\r\n", b"\n"):
             break
         n += 1
@@ -123,7 +127,7 @@ async def read(reader):
         headers[k] = headers[k] + ", " + v if k in headers else v
     body = b""
     if "transfer-encoding" in headers:
-        raise HttpError(411, "chunked request bodies not accepted")
+        raise HttpError(411, msg(_T, 0))
     cl = headers.get("content-length")
     if cl:
         try:

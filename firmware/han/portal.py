@@ -9,10 +9,16 @@
 """
 import json
 
-from texts import unload
+from texts import msg, unload
 
 from han import http
 from han.api import ApiError, parse_iso
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("no such resource|<p>Signed out. <a href='/ui'>Sign in again</a></p>"
+           "|format must be csv or json|not your endpoint|malformed JSON|%s tried %s"
+           "|smgw_sid=; Path=/; Max-Age=0|attachment; filename=readings.%s")
+
 
 _JSON = const(("Content-Type", "application/json"))
 _HTML = const(("Content-Type", "text/html; charset=utf-8"))
@@ -43,8 +49,8 @@ class Portal:
             if rest.endswith(".sm"):
                 rest = rest[:-3]
             if rest != user:
-                self.api.ctx.log(2, "han.denied", "%s tried %s" % (user, p))
-                return self.error(403, "not your endpoint")
+                self.api.ctx.log(2, "han.denied", msg(_T, 5) % (user, p))
+                return self.error(403, msg(_T, 3))
             if req.method != "POST":
                 raise http.HttpError(405)
             return self.call(req, user, role)
@@ -69,19 +75,18 @@ class Portal:
             sid = req.cookie("smgw_sid")
             if self.server and sid:
                 self.server.logout(sid)
-            return 401, [("Set-Cookie", "smgw_sid=; Path=/; Max-Age=0"), _HTML], \
-                "<p>Signed out. <a href='/ui'>Sign in again</a></p>"
-        return self.error(404, "no such resource")
+            return 401, [("Set-Cookie", msg(_T, 6)), _HTML], msg(_T, 1)
+        return self.error(404, msg(_T, 0))
 
-    def error(self, status, msg, o=()):
+    def error(self, status, text, o=()):
         """o: other headers."""
-        return status, [_JSON] + list(o), json.dumps({"error": msg, "status": status})
+        return status, [_JSON] + list(o), json.dumps({"error": text, "status": status})
 
     def call(self, req, user, role):
         try:
             body = json.loads(req.body or b"{}")
         except ValueError:
-            return self.error(400, "malformed JSON")
+            return self.error(400, msg(_T, 4))
         try:
             out = self.api.call(user, role, body)
         except ApiError as e:
@@ -95,7 +100,7 @@ class Portal:
         q = req.query
         fmt = q.get("format", "csv")
         if fmt not in ("csv", "json"):
-            return self.error(400, "format must be csv or json")
+            return self.error(400, msg(_T, 2))
         try:
             t1 = parse_iso(q["to"]) if q.get("to") else self.api.ctx.now()
             t0 = parse_iso(q["from"]) if q.get("from") else t1 - 86400
@@ -104,4 +109,4 @@ class Portal:
             return self.error(e.status, str(e))
         ctype = "text/csv" if fmt == "csv" else "application/json"
         return 200, [("Content-Type", ctype), _NOCACHE, (
-            "Content-Disposition", "attachment; filename=readings.%s" % fmt)], gen
+            "Content-Disposition", msg(_T, 7) % fmt)], gen

@@ -16,7 +16,17 @@ import hashlib
 import os
 from array import array
 
+from texts import msg
+
 from han import digest, http
+
+# log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
+_T = const("han.session.expired|han.login.fail|authentication required\n"
+           "|too many failed logins\n|%s from %s (%s, %d)|%s from %s"
+           "|%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict|internal error\n"
+           "|%s %s (streaming): %s: %s|connection from %s dropped: no heap"
+           "|%s by client certificate|%s %s: %s: %s")
+
 
 _SESSIONS = const(16)
 _REALM = const("smgw")
@@ -93,7 +103,7 @@ class HanServer:
             return None
         now = self.clock()
         if now - self.stimes[i] > self.session_idle_s:
-            self.log(1, "han.session.expired", self.susers[i])
+            self.log(1, msg(_T, 0), self.susers[i])
             self.susers[i] = None
             return None
         self.stimes[i] = now
@@ -142,7 +152,7 @@ class HanServer:
                 return user, []
         wait = self.limit.retry_after(ip)
         if wait:
-            return None, (429, [("Retry-After", str(wait))], "too many failed logins\n")
+            return None, (429, [("Retry-After", str(wait))], msg(_T, 3))
         user, why = self.digest.check(req.method, req.target,
                                       req.headers.get("authorization"))
         if why == "ok":
@@ -155,17 +165,16 @@ class HanServer:
             if len(self.by_nonce) >= _SESSIONS:
                 self.by_nonce.pop(next(iter(self.by_nonce)))
             self.by_nonce[nonce] = self.serial
-            self.log(1, "han.login", "%s from %s" % (user, ip))
-            return user, [("Set-Cookie", "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict"
-                           % (_COOKIE, sid))]
+            self.log(1, "han.login", msg(_T, 5) % (user, ip))
+            return user, [("Set-Cookie", msg(_T, 6) % (_COOKIE, sid))]
         if why in ("unknown", "bad"):
             n = self.limit.failed(ip)
-            self.log(2, "han.login.fail", "%s from %s (%s, %d)" % (user, ip, why, n))
+            self.log(2, msg(_T, 1), msg(_T, 4) % (user, ip, why, n))
             wait = self.limit.retry_after(ip)
             if wait:
-                return None, (429, [("Retry-After", str(wait))], "too many failed logins\n")
+                return None, (429, [("Retry-After", str(wait))], msg(_T, 3))
         hdrs = [("WWW-Authenticate", c) for c in self.digest.challenges(why == "stale")]
-        return None, (401, hdrs, "authentication required\n")
+        return None, (401, hdrs, msg(_T, 2))
 
     # -- connections ------------------------------------------------------------------
     def connection(self, reader, w, ip):
@@ -192,7 +201,7 @@ class HanServer:
                 except (OSError, EOFError, ValueError, UnicodeError, MemoryError) as e:
                     if isinstance(e, MemoryError):
                         self.errors += 1
-                        self.log(3, "han.memory", "connection from %s dropped: no heap" % ip)
+                        self.log(3, "han.memory", msg(_T, 9) % ip)
                     break
                 if req is None:
                     break
@@ -204,7 +213,7 @@ class HanServer:
                     for u, e in self.accounts.a.items() if fp else ():
                         if e.get("cert") and e["cert"].lower() == fp:
                             cert_user = u
-                            self.log(1, "han.login", "%s by client certificate" % u)
+                            self.log(1, "han.login", msg(_T, 10) % u)
                             break
                 self.requests += 1
                 user, extra = self.authenticate(req, ip, cert_user or None)
@@ -219,9 +228,9 @@ class HanServer:
                         status, hdrs, body = e.status, [], str(e) + "\n"
                     except Exception as e:  # noqa: BLE001 - one bad request, not the server
                         self.errors += 1
-                        self.log(3, "han.error", "%s %s: %s: %s" % (
+                        self.log(3, "han.error", msg(_T, 11) % (
                             req.method, req.path, type(e).__name__, e))
-                        status, hdrs, body = 500, [], "internal error\n"
+                        status, hdrs, body = 500, [], msg(_T, 7)
                     hdrs = list(hdrs) + extra
                 try:
                     await http.write(w, status, hdrs, body, req.keep_alive,
@@ -230,7 +239,7 @@ class HanServer:
                     break
                 except Exception as e:  # noqa: BLE001 - a streamed body failed midway
                     self.errors += 1
-                    self.log(3, "han.error", "%s %s (streaming): %s: %s" % (
+                    self.log(3, "han.error", msg(_T, 8) % (
                         req.method, req.path, type(e).__name__, e))
                     break  # headers are out: closing is the only honest end
                 if not req.keep_alive:
