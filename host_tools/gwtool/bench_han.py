@@ -72,10 +72,13 @@ def _stats(c):
     return json.loads(data)
 
 
+# what han.tlsutil.server_context does, without importing the firmware from source: the
+# compiler's peak for its imports (store.records) was ~65 KB, and the bisection found that
+# instead of the handshake's heap
 _TLS_SERVER = """
 import gc, socket, sys, tls
-from han import tlsutil
-c = tlsutil.server_context(open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read())
+c = tls.SSLContext(tls.PROTOCOL_TLS_SERVER)
+c.load_cert_chain(open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read())
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(socket.getaddrinfo("127.0.0.1", int(sys.argv[3]))[0][-1])
@@ -126,10 +129,25 @@ def _handshake_ok(workdir, heap_kib, der, key):
             p.wait(5)
 
 
+def _key_der(raw_key_path):
+    """The HAN key (a raw P-256 scalar on disk) as SEC1 DER, which mbedTLS parses."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    raw = Path(raw_key_path).read_bytes()
+    k = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    out = Path(raw_key_path).with_suffix(".sec1.der")
+    out.write_bytes(k.private_bytes(serialization.Encoding.DER,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()))
+    return out
+
+
 def tls_handshake_heap(workdir):
     from .sim_han import make_han_cert
 
     der, key, _ = make_han_cert(Path(workdir) / "tls")
+    key = _key_der(key)
     lo, hi, base = 8, 256, None
     while hi - lo > 1:
         mid = (lo + hi) // 2

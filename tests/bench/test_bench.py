@@ -147,3 +147,19 @@ def test_markdown_has_every_figure_and_target():
     assert "| `crc32_c_mbps` | 190.5 |" in md and "| `heap_live_peak_bytes` | 5 |" in md
     assert "| AES-CCM >= 0.4x bulk cryptolib ECB | 0.39 | False |" in md
     assert '"day_completes_in_128k": false' in md and "6.7 min" in md
+
+
+def test_tls_handshake_heap_measures_the_handshake(tmp_path):
+    """bench_han.tls_handshake_heap bisects the smallest heap in which the MicroPython
+    server completes one handshake: its script must start in a heap far below that
+    (before, it compiled the firmware's han.tlsutil and store.records from source, which
+    needed ~65 KB, and the figure was that instead of the handshake's). A handshake then
+    needs a few KB beyond the loaded certificate and key (mbedTLS on this port)."""
+    from gwtool import bench_han
+    from gwtool.sim_han import make_han_cert
+
+    der, key, _ = make_han_cert(tmp_path / "tls")
+    ok, base = bench_han._handshake_ok(tmp_path, 32, der, bench_han._key_der(key))
+    assert ok and base is not None and base < 16384, (ok, base)
+    n = bench_han.tls_handshake_heap(tmp_path)
+    assert 1024 < n < 24 * 1024, n
