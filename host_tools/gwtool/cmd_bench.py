@@ -22,7 +22,7 @@ import time
 
 import click
 
-AREAS = ("foundation", "lmn", "wmbus", "core", "wan", "han", "link", "day")
+AREAS = ("foundation", "lmn", "wmbus", "core", "wan", "han", "link", "heap32", "day")
 
 # figure -> (comparison, threshold, what the target says)
 TARGETS = {

