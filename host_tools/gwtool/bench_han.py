@@ -11,6 +11,8 @@ TLS session) measures:
                            certificate (smallest -X heapsize that completes one, minus
                            the heap in use before it; bisection to 1 KiB). Counts only
                            what mbedTLS takes from the MicroPython heap on this port.
+  tls_context_heap_bytes   heap of a server context with its P-256 certificate and key
+  tls_session_heap_bytes   heap of one established session (after a collection)
 The client runs on the same host: figures are lower bounds for the server.
 """
 import json
@@ -77,8 +79,13 @@ def _stats(c):
 # instead of the handshake's heap
 _TLS_SERVER = """
 import gc, socket, sys, tls
+cert, key = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+gc.collect()
+c0 = gc.mem_alloc()
 c = tls.SSLContext(tls.PROTOCOL_TLS_SERVER)
-c.load_cert_chain(open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read())
+c.load_cert_chain(cert, key)
+gc.collect()
+ctx = gc.mem_alloc() - c0
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(socket.getaddrinfo("127.0.0.1", int(sys.argv[3]))[0][-1])
@@ -89,9 +96,11 @@ sys.stdout.flush() if hasattr(sys.stdout, "flush") else None
 a, _ = s.accept()
 t = c.wrap_socket(a, server_side=True)
 t.read(5)
+gc.collect()
+sess = gc.mem_alloc() - c0 - ctx
 t.write(b"ok")
 t.close()
-print("DONE")
+print("DONE", ctx, sess)
 """
 
 
@@ -122,7 +131,11 @@ def _handshake_ok(workdir, heap_kib, der, key):
                 ok = t.recv(2) == b"ok"
         except OSError:
             ok = False
-        return ok and p.wait(5) == 0, base
+        if not ok or p.wait(5) != 0:
+            return False, None
+        done = p.stdout.read().split()
+        _handshake_ok.parts = (int(done[1]), int(done[2]))  # context, session (see run)
+        return True, base
     finally:
         if p.poll() is None:
             p.kill()
@@ -159,11 +172,26 @@ def tls_handshake_heap(workdir):
     return hi * 1024 - (base or 0)
 
 
+def tls_heap_parts(workdir):
+    """Heap of a TLS server context with its certificate and key, and of one established
+    session (after its handshake and first read), both after a collection: (context,
+    session) bytes. On this port mbedTLS takes its memory from the MicroPython heap; on
+    the esp32 port it takes it from ESP-IDF's heap, outside the MicroPython budget."""
+    from .sim_han import make_han_cert
+
+    der, key, _ = make_han_cert(Path(workdir) / "tlsp")
+    ok, _ = _handshake_ok(workdir, 1024, der, _key_der(key))
+    if not ok:
+        raise RuntimeError("TLS handshake at 1 MiB failed")
+    return _handshake_ok.parts
+
+
 def run(quick=True):
     n = 20 if quick else 200
     out = {}
     with tempfile.TemporaryDirectory() as wd:
         out["tls_handshake_heap_bytes"] = tls_handshake_heap(wd)
+        out["tls_context_heap_bytes"], out["tls_session_heap_bytes"] = tls_heap_parts(wd)
         for ingest, suffix in ((0, ""), (5, "_ingest")):
             srv = _Server(wd, ingest)
             try:

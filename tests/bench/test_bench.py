@@ -163,3 +163,14 @@ def test_tls_handshake_heap_measures_the_handshake(tmp_path):
     assert ok and base is not None and base < 16384, (ok, base)
     n = bench_han.tls_handshake_heap(tmp_path)
     assert 1024 < n < 24 * 1024, n
+
+
+def test_tls_heap_parts_count_the_context_and_the_session(tmp_path):
+    """bench_han.tls_heap_parts: a server context with certificate and key holds a few KB
+    of mbedTLS state on this port, an established session less than its handshake
+    needed (the handshake's buffers are freed), and both more than nothing."""
+    from gwtool import bench_han
+
+    ctx, sess = bench_han.tls_heap_parts(tmp_path)
+    assert 1024 < ctx < 16384, ctx
+    assert 256 < sess < bench_han.tls_handshake_heap(tmp_path), sess
