@@ -110,10 +110,10 @@ def _pieces(part):
 # ---- SignedData ----------------------------------------------------------------------------
 def _cert(c):
     """A Cert from DER, from a function returning a Cert or DER (called when needed: the
-    recipient's certificate is not held while the content is signed), or c itself: a
-    Cert kept by the caller (wan.tlsconn.Identity keeps the gateway's across payloads)
-    may come from an earlier load of this module, which is loaded per payload, so the
-    test is on the DER types, not on the class."""
+    recipient's certificate is not held while the content is signed), or c itself: an
+    object with the fields that are used (wan.tlsconn.Identity keeps the gateway's der,
+    issuer and serial across payloads, not a Cert of a former load of this module), so
+    the test is on the DER types, not on the class."""
     if callable(c):
         c = c()
     return Cert(c) if isinstance(c, (bytes, bytearray, memoryview)) else c

@@ -61,7 +61,10 @@ class SoftSecMod:
 
     def __init__(self, key=None, key_path=None, curve="P-256", meter_keys_path=None,
                  create=False):
-        self._curve = curve  # name until first use: the ECC code is loaded lazily (RAM)
+        # a name, looked up per use (curve): the ECC modules are loaded lazily and dropped
+        # between payloads (wan.service), which a kept curve object would prevent (RAM)
+        self._curve = curve
+        self._checked = False  # the key checked against the curve's order
         self.key_path = key_path
         self._d = None
         self._pub = None
@@ -81,6 +84,7 @@ class SoftSecMod:
             raise SecModError(msg(_T, 1))
         self._d = key
         self._pub = None
+        self._checked = not isinstance(self._curve, str)
 
     def load(self):
         """(Re)read the key file; False when there is none."""
@@ -94,7 +98,7 @@ class SoftSecMod:
     def _key(self):
         if self._d is None and not (self.key_path and self.load()):
             raise SecModError("no key")
-        if isinstance(self._curve, str):
+        if not self._checked:
             self.curve  # noqa: B018 - range check against the curve order
         return self._d
 
@@ -104,12 +108,13 @@ class SoftSecMod:
         if isinstance(c, str):
             from crypto import ecc
 
-            k = ecc.curve(c)
-            if k is None:
-                raise KeyError(c)
-            c = self._curve = k
-            if self._d is not None and not self._d < c.n:
-                raise SecModError(msg(_T, 1))
+            c = ecc.curve(c)
+            if c is None:
+                raise KeyError(self._curve)
+            if not self._checked and self._d is not None:
+                if not self._d < c.n:
+                    raise SecModError(msg(_T, 1))
+                self._checked = True
         return c
 
     def generate(self):

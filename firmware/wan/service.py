@@ -24,6 +24,8 @@ _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
 _KEY = const("/data/pki/gateway.key")
 _METER_KEYS = const("/data/keys/meters.json")
+# loaded by signing and key agreement, dropped after each tick's payloads (flush)
+_ECC = ("crypto.ecdsa", "crypto.ecc", "crypto.p256g", "crypto.der")
 
 
 def provision(src, dst=_DATA):
@@ -128,13 +130,23 @@ class Wan:
         return n
 
     def flush(self):
+        """Build the payloads due now. The ECC modules that signing and key agreement
+        loaded are dropped after them, like crypto.cms after each payload: ~7 KB on x64
+        that would stay loaded between the schedule ticks, when the HAN request stack
+        and the ingest need the heap (RAM)."""
         now = self.ctx.now()
         n = 0
-        for ob in self.outboxes.values():
-            try:
-                n += ob.flush(now)
-            except Exception as e:  # noqa: BLE001 - one EMT's bad cert must not stop others
-                self.ctx.log(3, "wan.build", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
+        try:
+            for ob in self.outboxes.values():
+                try:
+                    n += ob.flush(now)
+                except Exception as e:  # noqa: BLE001 - one EMT's bad cert must not stop others
+                    self.ctx.log(3, "wan.build", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
+        finally:
+            from texts import unload
+
+            for m in _ECC:
+                unload(m)
         return n
 
     def status(self):

@@ -41,6 +41,17 @@ def read_file(path):
         return f.read()
 
 
+class _Signer:
+    """The gateway certificate's der, issuer and serial: what a payload's SignedData
+    needs. Kept instead of the crypto.cms.Cert they come from: an instance keeps its
+    class, the class its module's globals, and crypto.cms is loaded per payload. A kept
+    Cert (with the crypto.ecc curve in it) held ~10 KB on x64 after the first payload,
+    and each payload loaded a second copy of crypto.cms beside it."""
+
+    def __init__(self, cert):
+        self.der, self.issuer, self.serial = cert.der, cert.issuer, cert.serial
+
+
 class Identity:
     """The gateway's TLS identity and the trust store under /data/pki (or another dir)."""
 
@@ -56,7 +67,7 @@ class Identity:
         self.issuers = {}
         # CA file name -> (gateway certificate DER, SSLContext) (wan.http.context)
         self.contexts = {}
-        # the gateway certificate: ((size, mtime), DER, crypto.cms.Cert or None)
+        # the gateway certificate: ((size, mtime), DER, _Signer or None)
         self._own = None
 
     def cert_der(self):
@@ -74,14 +85,15 @@ class Identity:
         return c[1]
 
     def signer(self):
-        """The gateway certificate as a crypto.cms.Cert (the signer of payloads), parsed
-        once per version of the file, not per payload."""
+        """The gateway certificate as the signer of payloads (crypto.cms.signed_parts:
+        its der, issuer and serial), parsed once per version of the file, not per
+        payload."""
         der = self.cert_der()
         c = self._own
         if c[2] is None:
             from crypto.cms import Cert
 
-            c = self._own = (c[0], der, Cert(der))
+            c = self._own = (c[0], der, _Signer(Cert(der)))
         return c[2]
 
     def peer_cert(self, name):

@@ -196,6 +196,32 @@ def test_pinned_ca_found_once_per_peer():
     assert "p" not in ident.issuers
 
 
+def test_kept_signer_holds_no_cms_object():
+    # Identity keeps the gateway certificate across payloads; crypto.cms is loaded per
+    # payload. A kept crypto.cms.Cert kept that module's globals (its class's functions
+    # reference them) and, through Cert.curve, crypto.ecc: ~10 KB on x64 after the first
+    # payload, and a second copy of crypto.cms in each build. Only plain fields are kept.
+    from wan.tlsconn import Identity
+
+    pki = tmpdir() + "/pkisigner"
+    try:
+        os.mkdir(pki)
+    except OSError:
+        pass
+    gw = _cert(b"gw", b"CA-A", 41, 11)
+    with open(pki + "/gateway.der", "wb") as f:
+        f.write(gw)
+    ident = Identity(None, pki)
+    s = ident.signer()
+    assert type(s) is not cms.Cert
+    for k, v in s.__dict__.items():
+        assert type(v) is bytes, (k, type(v))
+    eq(s.der, gw)
+    c = cms.Cert(gw)
+    eq((s.issuer, s.serial), (c.issuer, c.serial))
+    assert ident.signer() is s  # parsed once per version of the file
+
+
 class _Reader:
     def __init__(self, data):
         self.d = data
@@ -263,8 +289,18 @@ def test_soft_secmod_lifecycle():
     eq(sm2.public_key(), pub)
     r, s = sm2.sign(bytes(32))
     assert sm.verify(pub, bytes(32), r, s)
+    # the curve's name is kept, not the crypto.ecc object: the ECC modules are dropped
+    # between payloads (wan.service), which a kept object would keep alive (RAM)
+    for k, v in sm2.__dict__.items():
+        assert type(v) in (str, int, bytes, bool, type(None)), (k, type(v))
     with raises(SecModError):
         SoftSecMod(key=ecc.P256.n + 1).public_key()
+    # a key file replaced after use is checked against the curve's order again
+    with open(d + "/pki/gateway.key", "wb") as f:
+        f.write((ecc.P256.n + 5).to_bytes(32, "big"))
+    assert sm2.load()
+    with raises(SecModError):
+        sm2.sign(bytes(32))
     with raises(SecModError):
         SoftSecMod(key=b"short")
 

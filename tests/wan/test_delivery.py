@@ -41,8 +41,13 @@ import sys
 drop = [m for m in ("crypto.cms", "wan.cosem", "wan.profiles", "wan.http") if m in sys.modules or hasattr(
     sys.modules[m.split(".")[0]], m.split(".")[1])]
 print(json.dumps({"status": w.status(), "logs": ctx.logs[-20:], "kept_loaded": drop,
-                  "contexts": sorted(w.ident.contexts)}))
+                  "contexts": sorted(w.ident.contexts), "extra": globals().get("EXTRA")}))
 """
+
+# the ECC modules that signing and key agreement load (wan.service._ECC)
+_ECC = ("crypto.ecdsa", "crypto.ecc", "crypto.p256g", "crypto.der")
+_LOADED = ("[m for m in %r if m in sys.modules or hasattr(sys.modules['crypto'], m[7:])]"
+           % (_ECC,))
 
 
 def _run(mpy, d, cfg, steps, core=""):
@@ -55,6 +60,29 @@ def _run(mpy, d, cfg, steps, core=""):
 
 def _servers(pki, tmp_path):
     return [EmtServer(f"emt{i}", pki.dir, tmp_path / "sim").up() for i in (1, 2, 3)]
+
+
+def test_ecc_modules_dropped_after_the_payloads(mpy, pki, tmp_path):
+    # signing and key agreement load the ECC modules; the tick's flush drops them with
+    # crypto.cms (RAM between ticks), and the next flush loads them again
+    emts = _servers(pki, tmp_path)
+    try:
+        d = provision_dir(pki, tmp_path / "data", ["emt1", "emt2", "emt3"])
+        cfg = {"gateway_id": "EGWT01", "emts": emt_profiles(emts)}
+        steps = ("import sys\nEXTRA = []\nfor r in range(2):\n    feed(2)\n"
+                 "    from crypto import ecc\n    EXTRA.append(%s)\n"
+                 "    ecc = None\n    EXTRA.append(w.flush())\n    EXTRA.append(%s)\n"
+                 % (_LOADED, _LOADED))
+        out = _run(mpy, d, cfg, steps)
+        before, n, after = out["extra"][:3]
+        assert "crypto.ecc" in before, before
+        assert n >= 3 and after == [], (n, after)  # payloads for the 3 EMTs, then none loaded
+        n2, after2 = out["extra"][4:]
+        assert n2 >= 3 and after2 == [], out["extra"]  # the next tick: loaded again, dropped
+        assert out["kept_loaded"] == [], out["kept_loaded"]
+    finally:
+        for e in emts:
+            e.stop()
 
 
 def test_three_emts_down_and_back_exactly_once(mpy, pki, tmp_path):
