@@ -222,6 +222,69 @@ def gateway(request, tmp_path_factory):
         vb.stop()
 
 
+# MicroPython code for a running board (raw_exec): every function reachable from the
+# context and the loaded modules (through instances, their classes, dicts, lists, bound
+# methods) must belong to a loaded module. A "PINNED" line names a function whose module
+# was unloaded (texts.unload) but is kept alive by a kept object: an instance keeps its
+# class, the class's functions their module's globals (docs/memory.md, seventh round).
+PINNED_MODULES = r"""
+import app, sys, gc
+gc.collect()
+mods = set()
+for m in sys.modules.values():
+    try:
+        mods.add(id(m.__dict__))
+    except Exception:
+        pass
+seen = set()
+todo = [app.CTX] + list(sys.modules.values())
+pinned = {}
+while todo and len(seen) < 100000:
+    o = todo.pop()
+    if id(o) in seen:
+        continue
+    seen.add(id(o))
+    t = type(o)
+    if t in (int, str, bytes, float, bool, type(None), bytearray, memoryview):
+        continue
+    if t is dict:
+        todo.extend(o.values())
+        continue
+    if t in (list, tuple, set):
+        todo.extend(o)
+        continue
+    if t is type(sys):
+        try:
+            todo.extend(o.__dict__.values())
+        except Exception:
+            pass
+        continue
+    f = getattr(o, "__func__", None)
+    if f is not None:
+        todo.append(f)
+        todo.append(getattr(o, "__self__", None))
+        continue
+    g = getattr(o, "__globals__", None)
+    if g is not None:
+        if id(g) not in mods:
+            pinned[id(g)] = repr(o)[:80]
+        continue
+    if t is type:
+        try:
+            todo.extend(o.__dict__.values())
+        except Exception:
+            pass
+        continue
+    todo.append(t)
+    d = getattr(o, "__dict__", None)
+    if type(d) is dict:
+        todo.extend(d.values())
+print("SEEN", len(seen))
+for r in pinned.values():
+    print("PINNED", r)
+"""
+
+
 _HEAP_PROBE = r"""
 import gc, json, micropython, sys, vfs
 img = open(sys.argv[1], "rb").read()

@@ -46,8 +46,7 @@ print(json.dumps({"status": w.status(), "logs": ctx.logs[-20:], "kept_loaded": d
 
 # the ECC modules that signing and key agreement load (wan.service._ECC)
 _ECC = ("crypto.ecdsa", "crypto.ecc", "crypto.p256g", "crypto.der")
-_LOADED = ("[m for m in %r if m in sys.modules or hasattr(sys.modules['crypto'], m[7:])]"
-           % (_ECC,))
+_LOADED = f"[m for m in {_ECC!r} if m in sys.modules or hasattr(sys.modules['crypto'], m[7:])]"
 
 
 def _run(mpy, d, cfg, steps, core=""):
@@ -70,9 +69,8 @@ def test_ecc_modules_dropped_after_the_payloads(mpy, pki, tmp_path):
         d = provision_dir(pki, tmp_path / "data", ["emt1", "emt2", "emt3"])
         cfg = {"gateway_id": "EGWT01", "emts": emt_profiles(emts)}
         steps = ("import sys\nEXTRA = []\nfor r in range(2):\n    feed(2)\n"
-                 "    from crypto import ecc\n    EXTRA.append(%s)\n"
-                 "    ecc = None\n    EXTRA.append(w.flush())\n    EXTRA.append(%s)\n"
-                 % (_LOADED, _LOADED))
+                 f"    from crypto import ecc\n    EXTRA.append({_LOADED})\n"
+                 f"    ecc = None\n    EXTRA.append(w.flush())\n    EXTRA.append({_LOADED})\n")
         out = _run(mpy, d, cfg, steps)
         before, n, after = out["extra"][:3]
         assert "crypto.ecc" in before, before

@@ -15,6 +15,7 @@ import serial
 from cryptography.hazmat.primitives import serialization
 from gwtool.gwa_server import wakeup_packet
 from gwtool.sim import Sim
+from gwtool.testing import PINNED_MODULES
 from gwtool.testing import raw_exec as _raw_exec  # noqa: E402
 
 T0 = "2026-01-01T00:00:00Z"
@@ -148,6 +149,10 @@ def test_wan_end_to_end(sim):
     for x in index(sim, "emt3"):
         body = (emt3.dir / "received" / f"{x['id']}.xml").read_text()
         assert METER not in body and "EGWT0000000001" not in body and "PSEUDO-3" in body
+    # modules loaded per use and dropped: no kept object keeps one alive (the gateway
+    # certificate kept as a crypto.cms.Cert kept that module's globals, docs/memory.md)
+    out = raw_exec(sim.vboard.endpoints["repl"], PINNED_MODULES, timeout=30)
+    assert "SEEN" in out and "PINNED" not in out, out
 
     # --- wake-up: forged, replayed, stale ignored and logged; valid -> GWA session ---
     addr = sim.vboard.endpoints["wakeup"]
@@ -186,3 +191,4 @@ def test_wan_end_to_end(sim):
     mods = raw_exec(sim.vboard.endpoints["repl"], "import sys; print(sorted(sys.modules))")
     for m in ("wan.config", "wan.ntp", "crypto.cms", "wan.cosem", "wan.profiles"):
         assert repr(m) not in mods, (m, mods)
+
