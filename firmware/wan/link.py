@@ -32,7 +32,6 @@ _T = const("%s must be a positive number|%s must be text|I/O error %s"
            "|static needs ip and gw|supervision: no WAN session for %d s")
 
 
-
 def _defaults():
     # a new dict per call, none kept at module level (RAM): the numeric settings
     return {

@@ -17,11 +17,11 @@ TR-03109-1/TR-03116-3 profile as far as MicroPython's `tls` (mbedTLS) allows:
   with MBEDTLS_ECP_DP_BP256R1_ENABLED (board build option, see docs/wan.md).
 """
 import asyncio
+
 from texts import msg
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
 _T = const("%s: no context yet: %s|no pinned certificate")
-
 
 _PKI = const("/data/pki")
 _MAX_SESSION_S = const(172800)  # 48 h
