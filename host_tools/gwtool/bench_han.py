@@ -105,6 +105,8 @@ print("DONE", ctx, sess)
 
 
 def _handshake_ok(workdir, heap_kib, der, key):
+    """One MicroPython TLS server handshake at -X heapsize=heap_kib K with a CPython
+    client: (completed, heap in use before it, (context heap, session heap) or None)."""
     import socket
     import ssl
 
@@ -119,7 +121,7 @@ def _handshake_ok(workdir, heap_kib, der, key):
     try:
         line = p.stdout.readline()
         if not line.startswith("BASE"):
-            return False, None
+            return False, None, None
         base = int(line.split()[1])
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -132,10 +134,9 @@ def _handshake_ok(workdir, heap_kib, der, key):
         except OSError:
             ok = False
         if not ok or p.wait(5) != 0:
-            return False, None
+            return False, None, None
         done = p.stdout.read().split()
-        _handshake_ok.parts = (int(done[1]), int(done[2]))  # context, session (see run)
-        return True, base
+        return True, base, (int(done[1]), int(done[2]))  # heap of the context, the session
     finally:
         if p.poll() is None:
             p.kill()
@@ -164,7 +165,7 @@ def tls_handshake_heap(workdir):
     lo, hi, base = 8, 256, None
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        ok, b = _handshake_ok(workdir, mid, der, key)
+        ok, b, _ = _handshake_ok(workdir, mid, der, key)
         if ok:
             hi, base = mid, b
         else:
@@ -180,10 +181,10 @@ def tls_heap_parts(workdir):
     from .sim_han import make_han_cert
 
     der, key, _ = make_han_cert(Path(workdir) / "tlsp")
-    ok, _ = _handshake_ok(workdir, 1024, der, _key_der(key))
+    ok, _, parts = _handshake_ok(workdir, 1024, der, _key_der(key))
     if not ok:
         raise RuntimeError("TLS handshake at 1 MiB failed")
-    return _handshake_ok.parts
+    return parts
 
 
 def run(quick=True):

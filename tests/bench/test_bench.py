@@ -159,7 +159,7 @@ def test_tls_handshake_heap_measures_the_handshake(tmp_path):
     from gwtool.sim_han import make_han_cert
 
     der, key, _ = make_han_cert(tmp_path / "tls")
-    ok, base = bench_han._handshake_ok(tmp_path, 32, der, bench_han._key_der(key))
+    ok, base, _ = bench_han._handshake_ok(tmp_path, 32, der, bench_han._key_der(key))
     assert ok and base is not None and base < 16384, (ok, base)
     n = bench_han.tls_handshake_heap(tmp_path)
     assert 1024 < n < 24 * 1024, n
