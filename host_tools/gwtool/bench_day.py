@@ -286,11 +286,10 @@ def import_footprint():
     """Heap each application module costs when imported from the ROMFS image (x64 port:
     about twice a 32-bit board's), in import order; returns (total, {module: bytes})."""
     from . import mpy
+    from .build import stage_modules
 
-    stage = romfs_path("unix").parent / "stage"
-    mods = sorted(str(p.relative_to(stage).with_suffix("")).replace("/", ".")
-                  .removesuffix(".__init__") for p in stage.rglob("*.mpy"))
-    mods = [m for m in mods if not m.startswith(("hal.mcu", "drivers", "_build"))]
+    mods = [m for m in stage_modules(romfs_path("unix").parent / "stage")
+            if not m.startswith(("hal.mcu", "drivers", "_build"))]
     out = json.loads(mpy.run(_IMPORTS % {"romfs": str(romfs_path("unix")), "mods": mods},
                              heapsize="4M", path=[]).strip().splitlines()[-1])
     return out.pop("*total"), dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -176,9 +176,9 @@ def compare(stage, romfs):
     "x64_romfs": ..}. Raises if the two ports did not load the same modules."""
     pkgs = sorted({p.name if p.is_dir() else p.stem for p in Path(stage).iterdir()
                    if p.suffix == ".mpy" or p.is_dir()} - {"_build", "board"})
-    cands = sorted(str(p.relative_to(stage).with_suffix("")).replace("/", ".")
-                   .removesuffix(".__init__") for p in Path(stage).rglob("*.mpy"))
-    cands = [m for m in cands if m not in ("_build", "board")]
+    from .build import stage_modules
+
+    cands = [m for m in stage_modules(stage) if m not in ("_build", "board")]
     with tempfile.TemporaryDirectory(prefix="heap32w-") as work:
         w = run_wasm(stage, _script(cands, None, True, "/tmp/heap32", pkgs))
         x = run_x64(stage, _script(w["ok"], None, True, work + "/x", pkgs))

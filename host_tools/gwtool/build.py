@@ -49,6 +49,13 @@ def module_name(target):
     return target[:-3].replace("/", ".").removesuffix(".__init__")
 
 
+def stage_modules(stage):
+    """The modules of a built stage folder (its .mpy files), by name, sorted."""
+    stage = Path(stage)
+    return sorted(module_name(p.relative_to(stage).with_suffix(".py").as_posix())
+                  for p in stage.rglob("*.mpy"))
+
+
 def build(board, out_dir=None):
     facts = board_facts(board)
     arch = facts["ARCH"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from gwtool import bench_heap32 as h32
 from gwtool import mpy
+from mpremote.romfs import make_romfs
 
 pytestmark = pytest.mark.skipif(not h32.available(),
                                 reason="no Node.js or host_tools/wasm32 (make setup)")
@@ -57,8 +58,7 @@ def test_ram_only_model_matches_x64(tmp_path):
                    check=True)
     (src / "synm.py").unlink()
     img = tmp_path / "syn.romfs"
-    subprocess.run([str(MPY_CROSS.parent / "mpremote"), "romfs", "--no-mpy", "-o", str(img),
-                    "build", str(src)], check=True, capture_output=True)
+    img.write_bytes(make_romfs(str(src), mpy_cross=False))  # as gwtool.build makes images
     code = ("import gc, sys, vfs\nvfs.mount(vfs.VfsRom(open(sys.argv[1], 'rb').read()), "
             "'/rom')\nsys.path.insert(0, sys.argv[2])\ngc.collect()\na = gc.mem_alloc()\n"
             "import synm\ngc.collect()\nprint(gc.mem_alloc() - a)\n")
