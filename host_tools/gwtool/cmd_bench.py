@@ -1,16 +1,19 @@
-"""gwtool bench [--json] [--quick] [--only AREA]: the gateway's performance in one run.
+"""gwtool bench [--json] [--quick] [--only AREA] [--against FILE]: the gateway's performance in one run.
 
 Each area contributes a module bench_<area>.py with `run(quick: bool) -> dict` of named
 figures (measured inside the MicroPython unix port via gwtool.mpy, peers in CPython).
 Ratios are computed from figures measured in the same process of the same run. Targets
 are reported beside the figures (`targets`), never enforced as timed tests.
 
-Output (JSON): machine, quick, figures (positive numbers only: every measurement and
+Output (JSON): machine, date, quick, figures (positive numbers only: every measurement and
 size), details (counters that may be zero, flags, evidence such as the heap bisection
 probes), targets ({name: {target, value, met}}), missing (figure names the issue asks
 for that this run did not produce), errors ({area: message}), area_seconds.
 Area modules name some figures their own way; ALIASES maps them to the issue's names
 (both names are kept). Each firmware image is built once per run (see _built_once).
+
+`--against FILE` compares the run with an earlier one (its `--json` output or the
+BENCHMARKS.md it wrote): `against` in the JSON, a table after the figures otherwise.
 """
 import contextlib
 import importlib
@@ -167,6 +170,7 @@ def run_bench(quick=False, only=None, progress=None):
     details = {k: v for k, v in raw.items() if not _is_figure(v)}
     return {
         "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "quick": quick,
         "figures": dict(sorted(figures.items())),
         "details": dict(sorted(details.items())),
@@ -200,6 +204,110 @@ def machine():
         mp = None
     return {"platform": platform.platform(), "python": sys.version.split()[0], "cpu": cpu,
             "cores": os.cpu_count(), "micropython": mp}
+
+
+# which way a figure is better, by how it is named (what is not matched is a count or a
+# setting: reported, never called better or worse)
+_HIGHER = ("_mbps", "_kB_s", "_MB_s", "_mb_s", "_per_s", "_rps", "_rps_ingest", "_frames_s",
+           "_cases_s", "crc_ratio")
+_LOWER = ("_us", "_ms", "_bytes", "_pct", "_percent", "_wall_s")
+_NEUTRAL = ("_resolution_bytes", "_budget_bytes", "heap32_over_64_")
+TOLERANCE = 0.10  # timings on a shared host vary by a few percent between runs
+
+
+def better_when(name):
+    """"higher", "lower" or None (a count or a setting) for a figure's name."""
+    if any(n in name for n in _NEUTRAL):
+        return None
+    if name.endswith(_HIGHER) or "_over_" in name:
+        return "higher"
+    if name.endswith(_LOWER) or "_us_" in name:
+        return "lower"
+    return None
+
+
+def load_run(path):
+    """An earlier run: the JSON `gwtool bench --json` printed, or the Markdown that
+    `--markdown` wrote (its figure table, target table and details block). Raises
+    ValueError naming the file when it is neither."""
+    with open(path) as f:
+        text = f.read()
+    if text.lstrip().startswith("{"):
+        try:
+            run = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"{path}: not a gwtool bench JSON: {e}") from None
+        if not isinstance(run, dict) or not isinstance(run.get("figures"), dict):
+            raise ValueError(f"{path}: no figures (not the output of gwtool bench --json)")
+        return run
+    figures, targets, details, date, block = {}, {}, {}, None, None
+    by_text = {t[2]: k for k, t in TARGETS.items()}
+    for line in text.splitlines():
+        if block is not None:
+            if line.startswith("```"):
+                try:
+                    details = json.loads("\n".join(block))
+                except ValueError as e:
+                    raise ValueError(f"{path}: details block is not JSON: {e}") from None
+                block = None
+            else:
+                block.append(line)
+        elif line.startswith("```json"):
+            block = []
+        elif line.startswith("- date: "):
+            date = line[8:].split(" (")[0]
+        elif line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            try:
+                figures[cells[0].strip("`")] = float(cells[1])
+            except (IndexError, ValueError):
+                raise ValueError(f"{path}: bad figure row: {line!r}") from None
+        elif line.startswith("| ") and line.count("|") == 4:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] in by_text:
+                targets[by_text[cells[0]]] = {"target": cells[0],
+                                              "met": {"True": True, "False": False}.get(cells[2])}
+    if not figures:
+        raise ValueError(f"{path}: no figure table (not a BENCHMARKS.md from gwtool bench)")
+    run = {"figures": figures, "targets": targets, "details": details, "date": date}
+    if "--markdown BENCHMARKS.md` (" in text:  # the line markdown() writes says which run
+        run["quick"] = "--markdown BENCHMARKS.md` (quick run" in text
+    return run
+
+
+def compare(now, before, tolerance=TOLERANCE):
+    """Figure by figure, `now` against `before`: ratio now/before and whether it got
+    better or worse beyond the tolerance; targets whose met flag changed; figures only
+    one of the runs has. Comparing a --quick run with a full one is allowed but said
+    (`quick_vs_full`): the day and the repetitions differ."""
+    a, b = now["figures"], before["figures"]
+    changes, worse, better = {}, [], []
+    for k in sorted(set(a) & set(b)):
+        if not b[k]:
+            continue
+        r = a[k] / b[k]
+        way = better_when(k)
+        c = {"before": b[k], "now": a[k], "ratio": round(r, 3)}
+        if way:
+            gain = r if way == "higher" else 1 / r if r else math.inf
+            if gain < 1 - tolerance:
+                c["verdict"] = "worse"
+                worse.append(k)
+            elif gain > 1 + tolerance:
+                c["verdict"] = "better"
+                better.append(k)
+        changes[k] = c
+    targets = {}
+    for k, t in now.get("targets", {}).items():
+        old = before.get("targets", {}).get(k, {}).get("met")
+        if old is not None and t.get("met") is not None and old != t["met"]:
+            targets[k] = {"target": t["target"], "before": old, "now": t["met"]}
+    out = {"changes": changes, "worse": worse, "better": better, "targets_changed": targets,
+           "only_now": sorted(set(a) - set(b)), "only_before": sorted(set(b) - set(a)),
+           "tolerance": tolerance}
+    if "quick" in before and before["quick"] != now.get("quick"):
+        out["quick_vs_full"] = True
+    return out
 
 
 def markdown(res, wall_s):
@@ -238,13 +346,22 @@ def markdown(res, wall_s):
 @click.option("--only", multiple=True, type=click.Choice(AREAS))
 @click.option("--markdown", "md", type=click.Path(dir_okay=False),
               help="also write the run as Markdown (BENCHMARKS.md)")
-def command(as_json, quick, only, md):
+@click.option("--against", type=click.Path(exists=True, dir_okay=False),
+              help="compare with an earlier run (its --json output or BENCHMARKS.md)")
+def command(as_json, quick, only, md, against):
     """Measure throughput, latency, memory and image size; print JSON."""
     t0 = time.monotonic()
+    try:
+        before = load_run(against) if against else None
+    except ValueError as e:  # read first: a bad file must not cost a 7-minute run
+        raise click.BadParameter(str(e), param_hint="--against") from None
     with contextlib.redirect_stdout(sys.stderr):  # stray prints must not corrupt the JSON
         res = run_bench(quick, set(only) or None,
                         progress=None if as_json else lambda a: click.echo(f"... {a}",
                                                                            err=True))
+    if before is not None:
+        res["against"] = dict(compare(res, before), file=against,
+                              date=before.get("date"))
     if md:
         with open(md, "w") as f:
             f.write(markdown(res, time.monotonic() - t0))
@@ -258,5 +375,15 @@ def command(as_json, quick, only, md):
         click.echo(f"[{mark}] {t['target']}: {t.get('value')}")
     if res["missing"]:
         click.echo("not measured in this run: " + ", ".join(res["missing"]))
+    if before is not None:
+        cmp = res["against"]
+        click.echo(f"against {against}: {len(cmp['worse'])} worse, {len(cmp['better'])} "
+                   f"better (beyond {cmp['tolerance']:.0%})")
+        for k, c in cmp["changes"].items():
+            if c["ratio"] != 1:
+                click.echo(f"  {k:40} {c['before']} -> {c['now']}  x{c['ratio']}"
+                           f"  {c.get('verdict', '')}".rstrip())
+        for k, t in cmp["targets_changed"].items():
+            click.echo(f"  target {t['target']}: met {t['before']} -> {t['now']}")
     for a, e in res["errors"].items():
         click.echo(f"error in {a}: {e}", err=True)

@@ -174,3 +174,93 @@ def test_tls_heap_parts_count_the_context_and_the_session(tmp_path):
     ctx, sess = bench_han.tls_heap_parts(tmp_path)
     assert 1024 < ctx < 16384, ctx
     assert 256 < sess < bench_han.tls_handshake_heap(tmp_path), sess
+
+
+def _run(figures, quick=False, met=None):
+    return {"machine": {"cpu": "X", "cores": 2, "platform": "L", "python": "3.11",
+                        "micropython": "1.29"}, "date": "2026-11-25 10:00 UTC",
+            "quick": quick, "figures": figures, "details": {"day_completes_in_128k": False},
+            "targets": cmd_bench.check_targets(met or {}), "missing": [], "errors": {},
+            "area_seconds": {"wmbus": 1.0}}
+
+
+def test_better_when_follows_the_names():
+    for name, way in (("crc32_c_mbps", "higher"), ("aes_ecb_kB_s", "higher"),
+                      ("store_append_per_s", "higher"), ("han_readings_rps_ingest", "higher"),
+                      ("ccm_over_ecb", "higher"), ("sml_file_us", "lower"),
+                      ("wmbus_telegram_us_mode7_afl", "lower"), ("tls_handshake_ms", "lower"),
+                      ("heap_peak_bytes", "lower"), ("hdlc_stream_cpu_percent", "lower"),
+                      ("day_telegrams", None), ("heap_budget_bytes", None),
+                      ("day_min_heap_resolution_bytes", None),
+                      ("heap32_over_64_imports", None)):
+        assert cmd_bench.better_when(name) == way, name
+
+
+def test_compare_names_worse_and_better_beyond_the_tolerance():
+    before = _run({"crc32_c_mbps": 100.0, "sml_file_us": 50.0, "heap_peak_bytes": 1000,
+                   "day_telegrams": 10, "gone_mbps": 1.0},
+                  met={"ccm_over_ecb": 0.5, "boot_to_operational_ms": 40})
+    now = _run({"crc32_c_mbps": 80.0, "sml_file_us": 40.0, "heap_peak_bytes": 1050,
+                "day_telegrams": 20, "new_ms": 3.0}, quick=True,
+               met={"ccm_over_ecb": 0.3, "boot_to_operational_ms": 45})
+    c = cmd_bench.compare(now, before)
+    assert c["worse"] == ["crc32_c_mbps"]                  # 0.8x a speed
+    assert c["better"] == ["sml_file_us"]                  # 0.8x a time
+    assert "verdict" not in c["changes"]["heap_peak_bytes"]  # +5 %: within the tolerance
+    assert "verdict" not in c["changes"]["day_telegrams"]    # a count: neither
+    assert c["changes"]["crc32_c_mbps"] == {"before": 100.0, "now": 80.0, "ratio": 0.8,
+                                            "verdict": "worse"}
+    assert c["only_now"] == ["new_ms"] and c["only_before"] == ["gone_mbps"]
+    assert c["targets_changed"] == {"ccm_over_ecb": {
+        "target": "AES-CCM >= 0.4x bulk cryptolib ECB", "before": True, "now": False}}
+    assert c["quick_vs_full"] is True
+    assert cmd_bench.compare(before, before)["worse"] == []
+
+
+def test_load_run_reads_the_json_and_the_markdown_it_wrote(tmp_path):
+    run = _run({"crc32_c_mbps": 190.5, "heap_live_peak_bytes": 224506},
+               met={"ccm_over_ecb": 0.39, "crc16_x25_over_crc32": 1.4})
+    md = tmp_path / "B.md"
+    md.write_text(cmd_bench.markdown(run, 400))
+    back = cmd_bench.load_run(md)
+    assert back["figures"] == {"crc32_c_mbps": 190.5, "heap_live_peak_bytes": 224506}
+    assert back["targets"]["ccm_over_ecb"]["met"] is False
+    assert back["targets"]["crc16_x25_over_crc32"]["met"] is True
+    assert back["details"] == {"day_completes_in_128k": False}
+    assert back["date"].endswith("UTC")
+    js = tmp_path / "b.json"
+    js.write_text(json.dumps(run))
+    assert cmd_bench.load_run(js)["figures"] == run["figures"]
+    assert cmd_bench.compare(run, back)["worse"] == []
+    real = cmd_bench.load_run(ROOT / "BENCHMARKS.md")  # the file in the repository parses
+    assert real["figures"]["day_min_heap_app_bytes"] > 0 and "day_completes_in_128k" in real[
+        "targets"]
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"a": 1}', "# notes\n\nno table here\n",
+                                  "| `x` | fast |\n"])
+def test_load_run_refuses_other_files(tmp_path, text):
+    p = tmp_path / "x.md"
+    p.write_text(text)
+    with pytest.raises(ValueError, match="x.md"):
+        cmd_bench.load_run(p)
+
+
+def test_against_from_the_command_line(tmp_path):
+    """A real run of one area against the repository's BENCHMARKS.md, and a bad file
+    refused before anything runs."""
+    gwtool = Path(sys.executable).parent / "gwtool"
+    p = subprocess.run([str(gwtool), "bench", "--quick", "--json", "--only", "wmbus",
+                        "--against", str(ROOT / "BENCHMARKS.md")], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr[-2000:]
+    res = json.loads(p.stdout)
+    cmp = res["against"]
+    assert cmp["file"].endswith("BENCHMARKS.md") and cmp["date"]
+    assert "wmbus_telegram_us" in cmp["changes"] and cmp["quick_vs_full"] is True
+    assert "day_min_heap_app_bytes" in cmp["only_before"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    p = subprocess.run([str(gwtool), "bench", "--against", str(bad)], capture_output=True,
+                       text=True, cwd=ROOT, timeout=60, check=False)
+    assert p.returncode == 2 and "no figures" in p.stderr
