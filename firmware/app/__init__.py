@@ -23,10 +23,8 @@ CTX = None  # the running gateway, for diag and the REPL
 
 
 def event(e):
-    """An entry of ctx.events as {"t", "level", "event", "msg"} (a context of a test may
-    keep them as dicts already)."""
-    if isinstance(e, dict):
-        return e
+    """An entry of ctx.events, a (t, level, event, msg) tuple, as the documented dict
+    {"t", "level", "event", "msg"} (diag last_errors, the GWA's POST /log)."""
     return {"t": e[0], "level": e[1], "event": e[2], "msg": e[3]}
 
 

@@ -230,7 +230,7 @@ def test_events_kept_as_tuples():
     d = app.event(c.events[0])
     assert d["level"] == 3 and d["event"] == "wan.retry" and d["msg"] == "emt1: down"
     assert abs(d["t"] - time.time()) < 5, (d, time.time())
-    assert app.event(d) is d
+    assert len(d) == 4
     eq(leds._pwr_mode(c), "on")
     c.log(3, "task.crash", "radio crashed")
     eq(leds._pwr_mode(c), "fast")

@@ -104,12 +104,15 @@ def test_time_sync_and_signed_config(mpy, pki, tmp_path):
         # a whole poll (time, configuration, update offer, logs) is one TLS session
         gwa.publish(dict(new, version=4))
         conns, kept = gwa.connections, gwa.kept
-        out = _run(mpy, d, wan, 'ctx.events = [{"t": 5, "level": 3, "event": "x", "msg": "m"}]\n'
+        out = _run(mpy, d, wan, 'ctx.events = [(5, 3, "x", "m")]\n'
                                 'await a.session()\nres["sessions"] = w.gwa_sessions')
         assert out["sessions"] == 1 and out["version"] == 4, out
         # time, config; (applied: a new session for the new configuration) ack, update, log
         assert gwa.connections - conns == 2 and gwa.kept - kept == 5, (
             gwa.connections - conns, gwa.kept - kept)
+        pushed = [json.loads(x) for x in (tmp_path / "gwa" / "logs.jsonl").read_text().split("\n")
+                  if x]
+        assert pushed[-1] == [{"t": 5, "level": 3, "event": "x", "msg": "m"}], pushed
         gwa.config = None  # nothing newer: 204
         conns, kept = gwa.connections, gwa.kept
         out = _run(mpy, d, wan, 'await a.session()\nres["sessions"] = w.gwa_sessions')
