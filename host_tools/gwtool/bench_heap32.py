@@ -36,7 +36,16 @@ run(quick) -> figures:
   32-bit port makes more qstrs for the same modules (heap32_new_qstrs against
   heap64_new_qstrs); their share of heap32_qstr_bytes is taken off. A board's build has
   its own built-in names, which are closer to the unix port's (it has socket and tls);
-- heap32_state_bytes / heap64_state_bytes and heap32_over_64_state: step 2.
+- heap32_state_bytes / heap64_state_bytes and heap32_over_64_state: step 2;
+- heap64_romfs_kept_bytes / heap32_romfs_kept_bytes: what the ROMFS import of those
+  modules keeps on the heap and a firmware with them frozen in keeps in flash (their
+  qstr and constant tables, constants, the raw code of nested functions: gwtool.mpyinfo
+  romfs_kept, checked against MicroPython's heap in tests/foundation/test_build.py);
+  heap64_romfs_qstr_pool_bytes / heap32_qstr_pool_bytes: the qstr pools their imports
+  grew (frozen, the qstrs are the firmware's own);
+- heap64_import_frozen_est_bytes / heap32_import_frozen_est_bytes: step 1 with the
+  modules frozen into the firmware, estimated as the ROMFS import minus both;
+  heap32_frozen_over_romfs: that over heap32_import_romfs_est_bytes.
 details: heap32_modules (how many modules the comparison covers), heap32_port.
 """
 import json
@@ -147,6 +156,7 @@ def _result(out):
             res = json.loads(line[7:])
             res["qstrs"] = q[1][0] - q[0][0]  # new qstrs made by the imports
             res["qstr_bytes"] = q[1][2] - q[0][2]  # their pools and text
+            res["qstr_pool_bytes"] = (q[1][2] - q[1][1]) - (q[0][2] - q[0][1])  # pools only
             return res
     raise RuntimeError("no result from the probe: " + out[-500:])
 
@@ -210,13 +220,41 @@ def ram_only(stage, modules):
     return b64, b32
 
 
+def romfs_kept(stage, modules):
+    """What a ROMFS import of these modules keeps on the heap and a firmware with them
+    frozen in would keep in flash (gwtool.mpyinfo romfs_kept): (x64 bytes, 32-bit bytes)."""
+    from .mpyinfo import inspect, kept_bytes
+
+    b64 = b32 = 0
+    for m in modules:
+        base = Path(stage, *m.split("."))
+        kept = inspect(base / "__init__.mpy" if base.is_dir() else base.with_suffix(".mpy"))[
+            "romfs_kept"]
+        b64 += kept_bytes(kept, 8)
+        b32 += kept_bytes(kept, 4)
+    return b64, b32
+
+
 def figures(res, stage):
     w, x, r = res["wasm32"], res["x64"], res["x64_romfs"]
     ram_only_64 = x["imports"] - r["imports"]
     model64, model32 = ram_only(stage, w["loaded"])
     gain = model64 - model32
     rom32 = w["imports"] - (ram_only_64 - gain)
+    kept64, kept32 = romfs_kept(stage, w["loaded"])
+    # frozen: the modules' qstrs are the firmware's own (no pool on the heap) and what
+    # romfs_kept lists is in flash; the rest (module dicts, functions, classes, what
+    # the module bodies make) is on the heap either way
+    frozen64 = r["imports"] - kept64 - r["qstr_pool_bytes"]
+    frozen32 = rom32 - kept32 - w["qstr_pool_bytes"]
     return {
+        "heap64_romfs_kept_bytes": kept64,
+        "heap32_romfs_kept_bytes": kept32,
+        "heap64_romfs_qstr_pool_bytes": r["qstr_pool_bytes"],
+        "heap32_qstr_pool_bytes": w["qstr_pool_bytes"],
+        "heap64_import_frozen_est_bytes": frozen64,
+        "heap32_import_frozen_est_bytes": frozen32,
+        "heap32_frozen_over_romfs": round(frozen32 / rom32, 3),
         "heap32_import_ram_bytes": w["imports"],
         "heap64_import_ram_bytes": x["imports"],
         "heap64_import_romfs_bytes": r["imports"],

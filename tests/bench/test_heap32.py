@@ -88,3 +88,10 @@ def test_area_figures(tmp_path):
     assert abs(f["heap64_ram_only_model_bytes"] - f["heap64_ram_only_bytes"]) < \
         0.1 * f["heap64_ram_only_bytes"], f
     assert f["heap32_modules"] >= 60
+    # frozen: the kept parts and the qstr pools leave the heap, the modules' objects stay
+    for w in ("64", "32"):
+        assert 0 < f[f"heap{w}_romfs_kept_bytes"] and 0 < f[f"heap{w}_import_frozen_est_bytes"]
+    assert f["heap64_import_frozen_est_bytes"] == f["heap64_import_romfs_bytes"] - f[
+        "heap64_romfs_kept_bytes"] - f["heap64_romfs_qstr_pool_bytes"]
+    assert f["heap32_romfs_kept_bytes"] < f["heap64_romfs_kept_bytes"]
+    assert 0.3 < f["heap32_frozen_over_romfs"] < 0.8, f

@@ -33,6 +33,24 @@ def test_frozen_manifest_freezes_boot_and_main(board):
     assert "FROZEN_MANIFEST=" in path.read_text()
 
 
+def test_frozen_app_manifest_freezes_what_the_image_ships():
+    """esp32_gw's firmware with the application frozen in: the port's modules, boot.py
+    and main.py, and through the board's manifest exactly the files of the ROMFS image."""
+    from gwtool.build import board_dir
+    from gwtool.manifest import load
+
+    path = BOARDS / "esp32_gw" / "frozen_app_manifest.py"
+    calls = eval_manifest(path)
+    assert calls[0] == ("include", ("$(PORT_DIR)/boards/manifest.py",), {})
+    assert ("freeze", ("../../frozen", ("boot.py", "main.py")), {}) in calls
+    assert ("include", ("manifest.py",), {}) in calls
+    assert "FROZEN_MANIFEST=" in path.read_text()
+    # the manifest that gwtool.build makes the image from, not a copy of its list
+    included = (path.parent / calls[-1][1][0]).resolve()
+    assert included == (board_dir("esp32_gw") / "manifest.py").resolve()
+    assert len(load(included, board="esp32_gw").files) > 100
+
+
 @pytest.mark.parametrize("board", ["esp32_gw", "rp2040_gw"])
 def test_readme_pin_map_matches_board_py(board):
     pins = board_facts(board)["PINS"]
