@@ -75,7 +75,10 @@ def _obj(r, sizes=None, kept=None):
         if t in (5, 6):  # str, bytes: type, hash, length, data (the data in the image)
             kept.append((4, 0))
         elif t == 7:  # an int: none if it is a small int on the port (INT entry: its bit
-            kept.append(("int", int(text, 0).bit_length()))  # length; kept_bytes decides)
+            try:  # length; kept_bytes decides)
+                kept.append(("int", int(text, 0).bit_length()))
+            except ValueError:
+                raise MpyFormatError(f"int constant {text!r}") from None
         else:  # float (type, value), complex
             kept.append((2 if t == 8 else 3, 0))
 
@@ -84,6 +87,13 @@ def _class_body(code):
     """True if this bytecode is a class body: after the prelude (py/bc.h) it starts with
     LOAD_NAME __name__, STORE_NAME __module__ (0x11, 0x16 with a qstr operand each), which
     no function and no module body does."""
+    try:
+        return _starts_class_body(code)
+    except IndexError:
+        raise MpyFormatError("truncated bytecode") from None
+
+
+def _starts_class_body(code):
     i = 0
     while code[i] & 0x80:  # the signature
         i += 1

