@@ -247,6 +247,16 @@ def main():
         asyncio.run(_start(CTX))
     except KeyboardInterrupt:
         pass
+    except Exception as e:  # escaped the scheduler (a MemoryError in it): logged, shown
+        try:
+            import io
+
+            buf = io.StringIO()
+            sys.print_exception(e, buf)
+            CTX.log(4, "app.fatal", "%s: %s" % (type(e).__name__, e), detail=buf.getvalue())
+        except Exception:  # noqa: BLE001 - the error itself is what the console shows
+            pass
+        raise
     finally:
         CTX.sup.stop()
         print(msg(_T, 4), file=sys.stderr)

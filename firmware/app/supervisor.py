@@ -1,7 +1,9 @@
 """Supervisor: one asyncio task per concern; a crashed task is logged and restarted.
 
 Restart backoff doubles from 1 s to 60 s and resets after a task ran 5 min cleanly, so
-a fault loop cannot starve the rest of the gateway; the other tasks keep running.
+a fault loop cannot starve the rest of the gateway; the other tasks keep running. A
+task that crashes when the heap has no room even for its restart stays crashed; the
+error never leaves the scheduler, which would stop every task.
 """
 import asyncio
 import sys
@@ -48,11 +50,18 @@ class TaskState:
         elif isinstance(e, asyncio.CancelledError):
             self.state = "stopped"
         else:  # (runs inside the scheduler: nothing may escape from here)
-            self.state = "crashed"
-            self.restarts += 1
-            if time.ticks_diff(time.ticks_ms(), self.started_ms) > _HEALTHY_MS:
-                self.backoff = _BACKOFF_MIN_MS
-            self.task = asyncio.create_task(self._restart())
+            self.state = "crashed"  # (set before: no allocation)
+            try:
+                self.restarts += 1
+                if time.ticks_diff(time.ticks_ms(), self.started_ms) > _HEALTHY_MS:
+                    self.backoff = _BACKOFF_MIN_MS
+                self.task = asyncio.create_task(self._restart())
+            except MemoryError:
+                # no heap left even for the restart: a MemoryError escaping here would
+                # stop the scheduler, i.e. every task (seen at boot in a too small heap);
+                # this one stays crashed (diag shows it) and the others go on
+                self.task = None
+                return
             try:
                 self.last_error = "%s: %s" % (type(e).__name__, e)
                 buf = io.StringIO()
@@ -85,6 +94,12 @@ class Supervisor:
         return {n: st.as_dict() for n, st in self.tasks.items()}
 
     def stop(self):
+        """Cancel every task, also when called from one of them or after the scheduler
+        stopped with an error inside one (asyncio's "can't cancel self" must not replace
+        that error: app.main calls this in a finally)."""
         for st in self.tasks.values():
             if st.task:
-                st.task.cancel()
+                try:
+                    st.task.cancel()
+                except RuntimeError:  # the running task: it ends with its caller
+                    pass

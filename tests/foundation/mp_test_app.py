@@ -70,6 +70,73 @@ async def test_supervised_task_ram():
     assert per < 450, per
 
 
+async def test_supervisor_stop_from_inside_a_task():
+    # stop() from a supervised task (or after the scheduler stopped inside one, as
+    # app.main does in its finally) cancels the others and raises nothing
+    sup = Supervisor(lambda *a, **kw: None)
+    seen = []
+
+    async def other():
+        await asyncio.sleep(10)
+
+    async def stopper():
+        await asyncio.sleep_ms(5)
+        try:
+            sup.stop()
+        except Exception as e:  # noqa: BLE001 - what the test looks for
+            seen.append(e)
+        await asyncio.sleep_ms(5)
+
+    sup.add("other", other)
+    sup.add("stopper", stopper)
+    await asyncio.sleep_ms(50)
+    eq(seen, [])
+    eq(sup.states()["other"]["state"], "stopped")
+    eq(sup.states()["stopper"]["state"], "done")
+
+
+async def test_supervisor_crash_without_heap_for_the_restart():
+    # a task crashes when not even its restart can be allocated: the scheduler must not
+    # stop (that would stop every task); this task stays crashed, the others run on
+    import app.supervisor as s
+
+    sup = Supervisor(lambda *a, **kw: None)
+    ticks = []
+
+    async def steady():
+        while True:
+            ticks.append(1)
+            await asyncio.sleep_ms(5)
+
+    async def dies():
+        await asyncio.sleep_ms(5)
+        raise ValueError("x")
+
+    sup.add("steady", steady)
+    st = sup.add("dies", dies)
+
+    def no_heap(coro):  # from here on the supervisor's only create_task is the restart
+        coro.close()
+        raise MemoryError
+
+    orig = s.asyncio
+    class _A:  # the module's view of asyncio, with create_task failing
+        CancelledError = orig.CancelledError
+        sleep_ms = orig.sleep_ms
+        create_task = staticmethod(no_heap)
+    s.asyncio = _A
+    try:
+        await asyncio.sleep_ms(40)
+    finally:
+        s.asyncio = orig
+    n = len(ticks)
+    await asyncio.sleep_ms(30)
+    assert len(ticks) > n  # the scheduler still runs the other task
+    eq(sup.states()["dies"]["state"], "crashed")
+    assert st.task is None
+    sup.stop()
+
+
 async def test_supervisor_task_that_returns_is_done():
     sup = Supervisor(lambda *a, **kw: None)
 
