@@ -30,7 +30,10 @@ class TaskState:
         self.sup = sup
 
     def as_dict(self):
-        return {"state": self.state, "restarts": self.restarts, "last_error": self.last_error}
+        e = self.last_error
+        if self.state == "crashed" and self.task is None:  # __call__ found no heap
+            e = "MemoryError: no heap to restart the task"
+        return {"state": self.state, "restarts": self.restarts, "last_error": e}
 
     def start(self):
         self.state = "running"

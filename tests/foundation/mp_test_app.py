@@ -134,6 +134,8 @@ async def test_supervisor_crash_without_heap_for_the_restart():
     assert len(ticks) > n  # the scheduler still runs the other task
     eq(sup.states()["dies"]["state"], "crashed")
     assert st.task is None
+    # diag (and the bench's day, which fails on a MemoryError in a task) can see why
+    assert "MemoryError" in sup.states()["dies"]["last_error"]
     sup.stop()
 
 
