@@ -80,11 +80,11 @@ class SoftSecMod:
             if len(key) != 32:
                 raise SecModError("key length")
             key = int.from_bytes(key, "big")
-        if not 0 < key or (not isinstance(self._curve, str) and key >= self._curve.n):
+        if not 0 < key:  # the upper bound, the curve's order, is checked on first use
             raise SecModError(msg(_T, 1))
         self._d = key
         self._pub = None
-        self._checked = not isinstance(self._curve, str)
+        self._checked = False
 
     def load(self):
         """(Re)read the key file; False when there is none."""
@@ -104,17 +104,15 @@ class SoftSecMod:
 
     @property
     def curve(self):
-        c = self._curve
-        if isinstance(c, str):
-            from crypto import ecc
+        from crypto import ecc
 
-            c = ecc.curve(c)
-            if c is None:
-                raise KeyError(self._curve)
-            if not self._checked and self._d is not None:
-                if not self._d < c.n:
-                    raise SecModError(msg(_T, 1))
-                self._checked = True
+        c = ecc.curve(self._curve)
+        if c is None:
+            raise KeyError(self._curve)
+        if not self._checked and self._d is not None:
+            if not self._d < c.n:
+                raise SecModError(msg(_T, 1))
+            self._checked = True
         return c
 
     def generate(self):
