@@ -13,7 +13,7 @@ import os
 from crypto.secmod import SecModError, SoftSecMod
 from store.records import exists, mkdirs, write_atomic  # the store's file helpers (one copy)
 
-from texts import msg
+from texts import msg, unload
 from wan import TAKE_MS, wait_event
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
@@ -90,8 +90,6 @@ class Wan:
 
     def configure(self, wan_section, version=None):
         """Apply a validated "wan" section (raises profiles.ProfileError)."""
-        from texts import unload
-
         from wan import profiles
         from wan.delivery import Outbox
         from wan.tlsconn import Identity
@@ -143,8 +141,6 @@ class Wan:
                 except Exception as e:  # noqa: BLE001 - one EMT's bad cert must not stop others
                     self.ctx.log(3, "wan.build", "%s: %s: %s" % (ob.emt.id, type(e).__name__, e))
         finally:
-            from texts import unload
-
             for m in _ECC:
                 unload(m)
         return n
@@ -159,8 +155,6 @@ class Wan:
         after it: RAM) every poll_s, or at once after a valid wake-up packet, also one that
         came during the poll (the UDP socket is read here every 100 ms: no listener task)."""
         import time
-
-        from texts import unload
 
         while True:
             if self.gwa:
