@@ -201,38 +201,31 @@ def compare(stage, romfs):
     return {"wasm32": w, "x64": x, "x64_romfs": r}
 
 
-def _blocks(n, block):
-    return -(-n // block) * block
+def _mpy_infos(stage, modules):
+    """gwtool.mpyinfo.inspect() of each module's .mpy file in a built stage folder."""
+    from .mpyinfo import inspect
+
+    for m in modules:
+        base = Path(stage, *m.split("."))
+        yield inspect(base / "__init__.mpy" if base.is_dir() else base.with_suffix(".mpy"))
 
 
 def ram_only(stage, modules):
     """The heap that the RAM-only allocations of these modules' .mpy files take on x64
     (32-byte GC blocks) and on 32 bit (16-byte blocks): (x64 bytes, 32-bit bytes)."""
-    from .mpyinfo import inspect
+    from .mpyinfo import heap_bytes
 
-    b64 = b32 = 0
-    for m in modules:
-        base = Path(stage, *m.split("."))
-        f = base / "__init__.mpy" if base.is_dir() else base.with_suffix(".mpy")
-        for n in inspect(f)["ram_only"]:
-            b64 += _blocks(n, 32)
-            b32 += _blocks(n, 16)
-    return b64, b32
+    sizes = [n for info in _mpy_infos(stage, modules) for n in info["ram_only"]]
+    return sum(heap_bytes(n, 8) for n in sizes), sum(heap_bytes(n, 4) for n in sizes)
 
 
 def romfs_kept(stage, modules):
     """What a ROMFS import of these modules keeps on the heap and a firmware with them
     frozen in would keep in flash (gwtool.mpyinfo romfs_kept): (x64 bytes, 32-bit bytes)."""
-    from .mpyinfo import inspect, kept_bytes
+    from .mpyinfo import kept_bytes
 
-    b64 = b32 = 0
-    for m in modules:
-        base = Path(stage, *m.split("."))
-        kept = inspect(base / "__init__.mpy" if base.is_dir() else base.with_suffix(".mpy"))[
-            "romfs_kept"]
-        b64 += kept_bytes(kept, 8)
-        b32 += kept_bytes(kept, 4)
-    return b64, b32
+    kept = [k for info in _mpy_infos(stage, modules) for k in info["romfs_kept"]]
+    return kept_bytes(kept, 8), kept_bytes(kept, 4)
 
 
 def figures(res, stage):

@@ -163,19 +163,25 @@ def _raw_code(r, out, sizes=None, top=False, kept=None, alive=False):
             _raw_code(r, out, sizes, kept=kept, alive=live)
 
 
+def heap_bytes(n, word):
+    """n bytes as the heap allocates them: whole GC blocks of 4 words (word: 8 on x64, 4
+    on a 32-bit board)."""
+    block = 4 * word
+    return -(-n // block) * block
+
+
 def kept_bytes(kept, word):
     """The heap of romfs_kept entries with a word size (8: x64, 4: a 32-bit board) in
     GC blocks of 4 words ((words, bytes) each, or ("int", bits): a constant int, which is
     an object only where it is too big for a small int)."""
-    block = 4 * word
     n = 0
     for w, b in kept:
         if w == "int":  # small ints are immediate (2 tag bits, one sign bit)
             if b < 8 * word - 2:
                 continue
-            n += block + -(-(b // 16 * 2 + 2) // block) * block  # object; 16-bit digits
-        else:
-            n += -(-(w * word + b) // block) * block
+            n += heap_bytes(3 * word, word) + heap_bytes(b // 16 * 2 + 2, word)  # object;
+        else:  # its 16-bit digits
+            n += heap_bytes(w * word + b, word)
     return n
 
 
