@@ -8,7 +8,8 @@ minimum, error), bit 6 storage number LSB, bit 7 DIFE follows. DIFE: bits 0-3 st
 manufacturer-specific data to the end (kept raw), 0x2F idle filler.
 VIF: primary table (EN 13757-3 table 10), 0x7B/0xFB first extension table, 0x7D/0xFD
 second extension table, 0x7C/0xFC plain-text VIF, 0x7F/0xFF manufacturer-specific.
-BCD with 0xF in the top nibble is negative (EN 13757-3 annex B). Time points: type G
+BCD with 0xF in the top nibble is negative (EN 13757-3 annex B); other A-F digits mark the
+value invalid (value None, raw = the data as hex; parsing goes on). Time points: type G
 (date, CP16), type F (date+time, CP32), type I (CP48 with seconds).
 
 Normalisation: energy Wh, volume m3, power W, flow m3/h, temperature C, mass kg,
@@ -314,7 +315,10 @@ def _record(buf, p, end):
     elif n == 0:
         raw = None
     elif df >= 9:
-        raw = _bcd(buf, p, n)
+        try:
+            raw = _bcd(buf, p, n)
+        except WmbusError:  # A-F digits (e.g. FFFFFFFF): the meter marks the value invalid;
+            raw = bytes(buf[p:p + n]).hex()  # the record's length is known, so parse on
     else:
         raw = 0
         i = p + n - 1
@@ -322,7 +326,12 @@ def _record(buf, p, end):
             raw = (raw << 8) | buf[i]
             i -= 1
         top = 1 << (8 * n - 1)
-        if raw & top and quantity not in ("date", "datetime", "error_flags", "fabrication_no"):
+        # dates (0x6C/0x6D), fabrication no./enhanced id/bus address (0x78-0x7A) and 0xFD08-
+        # 0xFD1B (access number, versions, error flags, digital I/O, ...) are identifiers,
+        # counters or bit fields, never negative: an 8-bit access number 0xF0 is 240, not -16
+        # (integer tests, not a tuple of quantity names: ~0.4 KB of heap less)
+        if raw & top and not (0x6C <= v <= 0x6D or 0x78 <= v <= 0x7A
+                              or v == 0x7D and 0x08 <= vif & 0x7F <= 0x1B):
             raw -= top << 1
     if quantity in ("date", "datetime") and n in (2, 4, 6) and df < 9:
         value = time_point(quantity, data)
