@@ -6,7 +6,9 @@ sml-rs for the quirks real meters have.
 
 Transport v1: 1B1B1B1B 01010101 <messages> [00 padding] 1B1B1B1B 1A <pad> <crc16>.
 An escape sequence inside the data is doubled (1B1B1B1B 1B1B1B1B); escapes sit on
-4-byte boundaries counted from the start sequence (the padding makes the end aligned).
+4-byte boundaries counted from the start sequence (the padding makes the end aligned;
+<pad> is 0..3, but a DZG DVS-7412.2 writes 4 with a whole word of zeros: accepted when all
+the padding bytes are 0x00).
 The frame CRC covers everything from the start escape up to and including <pad>; real
 meters write CRC-16/X.25 least significant byte first, one Holley DTZ541 writes
 CRC-16/KERMIT most significant byte first, for the frame and each message: `frame()`
@@ -108,6 +110,16 @@ def _crc_kind(buf, start, end, got):
     return None
 
 
+def _zeros(b, end, n):
+    """The n bytes before b[end] are all 0x00."""
+    i = end - n
+    while i < end:
+        if b[i]:
+            return False
+        i += 1
+    return True
+
+
 def frame(buf, pos=0):
     """Find the next transport v1 frame in buf at or after pos.
 
@@ -150,7 +162,8 @@ def frame(buf, pos=0):
                     parts.append(buf[j:k])
                     data = b"".join(parts)
                     dl = len(data)
-                if pad > 3 or pad > dl:
+                if pad > dl or (pad > 3 and not _zeros(buf if parts is None else data,
+                                                       k if parts is None else dl, pad)):
                     _error(1, k + 5, pad)  # bad padding
                 got = buf[k + 6] << 8 | buf[k + 7]
                 kind = _crc_kind(buf, s, k + 6, got)
@@ -361,8 +374,14 @@ def _tree(server, t, vtime, out, depth):
             out.append(_entry(server, [t[0], None, 0, pv[1]], 1, None, vtime))
         elif pv[0] == 2 and isinstance(pv[1], list) and len(pv[1]) >= 4:
             out.append(_entry(server, pv[1], 1, None, vtime))
-    for c in t[2] or ():
+    for c in _list_or_empty(t[2]):
         _tree(server, c, vtime, out, depth + 1)
+
+
+def _list_or_empty(v):
+    """v if it is a list, else (): a scalar where the schema wants a list (a malformed
+    message, whether its CRC matched or not) must not raise TypeError out of readings()."""
+    return v if isinstance(v, list) else ()
 
 
 def readings(msgs, only_crc_ok=True):
@@ -378,12 +397,12 @@ def readings(msgs, only_crc_ok=True):
         tag = m["tag"]
         if tag == 0x0701:
             srv = f.get("server_id")
-            for e in f.get("val_list") or ():
+            for e in _list_or_empty(f.get("val_list")):
                 if isinstance(e, list) and len(e) >= 6:
                     out.append(_entry(srv, e, 3, e[1], e[2]))
         elif tag == 0x0501:
             srv = f.get("server_id")
-            for e in f.get("period_list") or ():
+            for e in _list_or_empty(f.get("period_list")):
                 if isinstance(e, list) and len(e) >= 4:
                     out.append(_entry(srv, e, 1, f.get("status"), f.get("val_time")))
         elif tag == 0x0601:
