@@ -36,7 +36,8 @@ _U_CODES = b"\x83\x43\x63\x0f\x87\x03"
 # _error(i, offset) raises the i-th (0-based)
 _REASONS = const("not a frame format type 3|length too short|bad destination address|"
                   "bad source address|length shorter than header|no room for HCS|frame too long|"
-                  "truncated parameter|unknown S frame 0x%02x|unknown U frame 0x%02x|")
+                  "truncated parameter|unknown S frame 0x%02x|unknown U frame 0x%02x|"
+                  "bad address length|")
 
 
 class HdlcError(Exception):
@@ -121,11 +122,14 @@ def addr(values):
 
 
 def addr_values(raw):
+    """Wire address (1, 2 or 4 bytes) -> list of ints; HdlcError for any other length."""
     n = len(raw)
     if n == 1:
         return [raw[0] >> 1]
     if n == 2:
         return [raw[0] >> 1, raw[1] >> 1]
+    if n != 4:
+        _error(10, -1)  # bad address length
     return [(raw[0] >> 1) << 7 | raw[1] >> 1, (raw[2] >> 1) << 7 | raw[3] >> 1]
 
 
@@ -187,6 +191,7 @@ def header(buf, i, end):
     bytecode frame beyond 11 words comes from the heap on every call.
     """
     global _DA, _SA
+    end = min(end, len(buf))  # `end` past the data (a truncated frame): what is there
     if i + 3 > end:
         return 0
     ln = buf[i + 1] << 8 | buf[i + 2]
@@ -229,7 +234,11 @@ def _crc_ok(buf, off, n):
 def decode_at(buf, i, end, check_fcs=True):
     """Decode the frame whose opening flag is at i. Returns (Frame, next) or None when
     incomplete; raises HdlcError. `next` is the closing flag's index (which may open the
-    following frame)."""
+    following frame). `end` beyond len(buf) counts as len(buf): a truncated frame gives
+    None, never an IndexError."""
+    end = min(end, len(buf))
+    if i >= end:
+        return None
     if buf[i] != FLAG:
         raise HdlcError("no flag", i)
     ln = header(buf, i, end)
