@@ -20,6 +20,18 @@ def jsonable(v):
     return v
 
 
+def wire_offset(buf, s, p):
+    """The offset in buf of byte p of the unescaped payload of the frame starting at s:
+    the payload starts after the 8-byte start sequence, and each escaped escape (8 bytes
+    on a 4-byte boundary) is 4 bytes of payload."""
+    esc = b"\x1b\x1b\x1b\x1b"
+    i, q = s + 8, 0
+    while q + 4 <= p and i + 8 <= len(buf):
+        i += 8 if buf[i:i + 4] == esc and buf[i + 4:i + 8] == esc else 4
+        q += 4
+    return i + (p - q)
+
+
 def decode_sml(buf):
     from lmn import sml
 
@@ -58,7 +70,7 @@ def decode_sml(buf):
                     e["octets"] = hx(v["octets"])
                 values.append(e)
         except sml.SmlError as e:
-            errors.append({"offset": s + e.offset, "reason": e.reason})
+            errors.append({"offset": wire_offset(buf, s, e.offset), "reason": e.reason})
             f["error"] = e.reason
         files.append(f)
         pos = end

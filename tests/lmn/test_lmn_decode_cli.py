@@ -50,6 +50,46 @@ def test_sml_garbage_exits_2_with_error_entry():
     assert rc == 2
 
 
+def _x25(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
+def _sml_frame(payload):
+    body = b"\x1b" * 4 + b"\x01" * 4 + payload.replace(b"\x1b" * 4, b"\x1b" * 8)
+    pad = -len(body) % 4
+    body += b"\x00" * pad + b"\x1b" * 4 + bytes((0x1A, pad))
+    crc = _x25(body)
+    return body + bytes((crc & 0xFF, crc >> 8))
+
+
+def test_sml_message_error_offset_is_the_wire_offset():
+    """A message error is reported where its byte is in the input: after the start sequence
+    and any escaped escapes before it, not at its index in the unescaped payload."""
+    emh = bytes.fromhex(vec("sml_telegrams.jsonl")[0]["hex"])
+    payload = bytearray(emh[8:emh.index(b"\x1b\x1b\x1b\x1b\x1a")])
+    # the second message (GetListResponse): a list of 6, its 6-byte transaction id first
+    second = payload.index(b"\x76\x07", 1)
+    server = payload.index(bytes.fromhex("06454d4801027156cd45"))  # in the first message
+    assert server < second
+    payload[second] = 0x75  # now a list of 5: "message is not a list of 6"
+    plain = _sml_frame(bytes(payload))
+    # the same with an escape sequence (doubled on the wire) in the first message's server id
+    w = server + 3 & ~3
+    payload[w:w + 4] = b"\x1b" * 4
+    escaped = _sml_frame(bytes(payload))
+    for framed, shift in ((plain, 0), (escaped, 4)):
+        rc, doc = run("sml", "abcd" + framed.hex(), "--json")
+        err = doc["errors"][0]
+        assert err["reason"] == "message is not a list of 6", err
+        assert err["offset"] == 2 + 8 + second + shift, (err, second, shift)
+        assert framed[err["offset"] - 2] == 0x75
+
+
 def test_hdlc_decode_json():
     v = vec("hdlc_frames.jsonl")
     rc, doc = run("hdlc", v[1]["hex"] + v[12]["hex"], "--json")
