@@ -85,6 +85,7 @@ def test_sml_message_error_offset_is_the_wire_offset():
     for framed, shift in ((plain, 0), (escaped, 4)):
         rc, doc = run("sml", "abcd" + framed.hex(), "--json")
         err = doc["errors"][0]
+        assert rc == 0 and len(doc["files"]) == 1  # the frame is there, its message is not
         assert err["reason"] == "message is not a list of 6", err
         assert err["offset"] == 2 + 8 + second + shift, (err, second, shift)
         assert framed[err["offset"] - 2] == 0x75
