@@ -85,9 +85,9 @@ class Admin:
             st, _, body = await self._request("POST", "/time", req,
                                               {"Content-Type": "application/ntp"})
             t4 = self.ctx.now_ms()
-            if st != 200:
-                raise WanError("time: HTTP %d" % st, "gwa")
             try:
+                if st != 200:  # the poll goes on: configuration and update without time
+                    raise ntp.NtpError("HTTP %d" % st)
                 off, delay = ntp.evaluate(req, body, t4)
             except ntp.NtpError as e:
                 self.ctx.log(3, "wan.time", "refused NTP reply: %s" % e)

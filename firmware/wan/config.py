@@ -5,6 +5,7 @@ most sessions end with 204 (nothing newer)."""
 import binascii
 import hashlib
 import json
+import os
 
 SCHEMA = {"version": int, "wan": dict, "meters": list, "tenants": list,
           "taf_profiles": list, "keys": dict, "certs": dict, "consumers": list,
@@ -74,26 +75,73 @@ def apply_signed(wan, body, sig_hex):
     except ValueError:
         raise ConfigError("not JSON")
     validate(cfg, wan.config_version)
+    g = cfg.get("wan", {}).get("gwa")
+    if "wan" in cfg and not (g and g.get("host") and g.get("port")):
+        # the gateway only ever connects to its configured GWA: without one it would not
+        # poll again, nor act on wake-ups (unreachable until serviced on site)
+        raise ConfigError("wan.gwa: missing (the GWA would lose the gateway)")
     return apply(wan, cfg)
 
 
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def apply(wan, cfg):
+    """Certificates, meter keys, then active.json (the commit point), then the layers.
+    A configuration without "wan" keeps the stored one (the GWA's address: without it
+    the gateway would be unreachable after its next boot). If storing or reconfiguring
+    the WAN fails, the old meter keys and active.json are put back: ConfigError."""
     from store.records import write_atomic
 
     ctx = wan.ctx
     pki = wan.ident.pki
-    for name, b64 in cfg.pop("certs", {}).items():
-        write_atomic(pki + "/" + name, binascii.a2b_base64(b64), True)
-    wan.ident.forget()  # pinned certificates or CAs may have changed (wan.http)
+    old = _read(wan.config_path)
+    if "wan" not in cfg and old:
+        try:
+            w = json.loads(old).get("wan")
+        except (ValueError, AttributeError):
+            w = None
+        if w is not None:
+            cfg["wan"] = w
+        w = None
+    certs = cfg.pop("certs", {})
     keys = cfg.pop("keys", None)
-    if keys is not None:
-        write_atomic(wan.keys_path, json.dumps(keys).encode(), True)
-    write_atomic(wan.config_path, json.dumps(cfg).encode(), True)  # the commit point
-    v = cfg["version"]
-    if "wan" in cfg:
-        wan.configure(cfg["wan"], v)
-    else:
-        wan.config_version = v
+    old_keys = _read(wan.keys_path) if keys is not None else None
+    done = 0
+    try:
+        for name, b64 in certs.items():
+            write_atomic(pki + "/" + name, binascii.a2b_base64(b64), True)
+        wan.ident.forget()  # pinned certificates or CAs may have changed (wan.http)
+        if keys is not None:
+            write_atomic(wan.keys_path, json.dumps(keys).encode(), True)
+            done = 1
+        write_atomic(wan.config_path, json.dumps(cfg).encode(), True)  # the commit point
+        done = 2
+        v = cfg["version"]
+        if "wan" in cfg:
+            wan.configure(cfg["wan"], v)  # all or nothing (Wan.configure)
+        else:
+            wan.config_version = v
+    except (OSError, ValueError) as e:  # ValueError: a carried-over "wan" section
+        try:
+            if done == 2:
+                if old is None:
+                    os.remove(wan.config_path)
+                else:
+                    write_atomic(wan.config_path, old, True)
+            if done and old_keys is None:
+                os.remove(wan.keys_path)
+            elif done:
+                write_atomic(wan.keys_path, old_keys, True)
+        except OSError:
+            pass
+        raise ConfigError("not applied: %s" % e)
+    old = old_keys = None
     for holder in (getattr(wan.secmod, "_meters", None), getattr(ctx, "wmbus", None)):
         keys = getattr(holder, "keys", holder)  # the receiver's KeyStore, the SE's copy
         if keys is not None and hasattr(keys, "reload"):

@@ -290,6 +290,16 @@ class Outbox:
         self.ctx.log(1, msg(_T, 6), "%s %s" % (e.id, did))
         return True
 
+    def drop_mqtt(self):
+        """The profile changed or went away: its MQTT client (made with the old broker's
+        host, port, peer and keep-alive) is closed, the next publish makes a new one."""
+        m = getattr(self, "mqtt", None)
+        self.mqtt = None
+        if m is not None and m.session is not None:
+            import asyncio
+
+            asyncio.create_task(m.close())
+
     async def _publish(self, did, payload):
         m = getattr(self, "mqtt", None)
         if m is None:

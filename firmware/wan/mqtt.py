@@ -20,6 +20,9 @@ PUBACK = const(0x40)
 PINGREQ = const(0xC0)
 PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
+# what a broker sends an uplink-only client (CONNACK, PUBACK, PINGRESP) is a few bytes: a
+# longer remaining length is refused before anything is allocated for it
+_MAX_IN = const(256)
 
 
 def _varlen(n):
@@ -75,6 +78,8 @@ class MqttClient:
                     break
                 if shift > 21:
                     raise WanError("MQTT bad length", "mqtt")
+            if n > _MAX_IN:
+                raise WanError("MQTT packet %02x of %d bytes" % (h[0], n), "mqtt")
             body = await r.readexactly(n) if n else b""
         except asyncio.TimeoutError:
             raise WanError("MQTT timeout", "mqtt")

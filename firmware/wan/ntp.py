@@ -5,9 +5,11 @@ Client: request(t1) puts T1 in the transmit timestamp (mode 3, version 4). The s
 answers mode 4 with origin = our T1, receive T2, transmit T3. With T4 = arrival:
 offset = ((T2 - T1) + (T3 - T4)) / 2, delay = (T4 - T1) - (T3 - T2) (RFC 5905 8).
 A reply whose origin is not our T1 (replay/mix-up), with another mode/version, stratum 0
-(kiss-o'-death) or > 15, or LI = 3 (unsynchronised server) is refused.
+(kiss-o'-death) or > 15, LI = 3 (unsynchronised server), a zero receive or transmit
+timestamp or a transmit timestamp before the receive timestamp is refused.
 """
 _NTP_EPOCH = const(2208988800)  # 1900-01-01 -> 1970-01-01
+_ZERO = const(b"\x00\x00\x00\x00\x00\x00\x00\x00")
 
 
 class NtpError(ValueError):
@@ -63,9 +65,15 @@ def evaluate(req, resp, t4_ms):
         raise NtpError("server unsynchronised (li %d stratum %d)" % (li, resp[1]))
     if resp[24:32] != req[40:48]:
         raise NtpError("origin timestamp mismatch")
+    if resp[32:40] == _ZERO or resp[40:48] == _ZERO:
+        # RFC 5905 8: a zero receive or transmit timestamp is bogus (1900: an offset of
+        # about -63 years)
+        raise NtpError("zero timestamp")
     t1 = from_ts(req[40:48])
     t2 = from_ts(resp[32:40])
     t3 = from_ts(resp[40:48])
+    if t3 < t2:  # sent before received: the delay would absorb it, the offset not
+        raise NtpError("transmit before receive timestamp")
     offset = ((t2 - t1) + (t3 - t4_ms)) / 2
     delay = (t4_ms - t1) - (t3 - t2)
     if delay < 0:

@@ -30,6 +30,15 @@ _EMT = const("id:s host:s port:i path:s peer:s enc_cert:s tafs:l schedule_s:i al
              "pseudonym_key:s mqtt:D")
 _MQTT = const("host:s port:i topic:s peer:s qos:i keepalive_s:i")
 _WAN = const("gateway_id:s gwa:d emts:l")
+# integer ranges "field:min:max" (max 0: none); a value outside is refused, not clamped:
+# a port 0, a poll or schedule of 0 s, QoS 2 or a keep-alive beyond MQTT's 16 bits only
+# ever fail later, each delivery or poll again
+_RANGES = const("port:1:65535 wakeup_port:0:65535 poll_s:1:0 wakeup_window_s:1:0 "
+                "schedule_s:1:0 qos:0:1 keepalive_s:1:65535")
+# names that become file names (queues /data/wan/q/<id>.<TAF>, /data/pki/peers/<peer>.der)
+_NAMES = const("id peer enc_cert name")
+_NAME_MAX = const(64)  # bytes (UTF-8)
+_STR_MAX = const(255)
 
 
 class ProfileError(ValueError):
@@ -48,6 +57,34 @@ def _check(d, schema, where):
              "D": (dict, type(None))}[t]
         if not isinstance(v, t) or (t is int and isinstance(v, bool)):
             raise ProfileError("%s.%s: wrong type" % (where, k))
+        if t is int:
+            _range(v, k, where)
+        elif isinstance(v, str):
+            _text(v, k, where)
+
+
+def _range(v, k, where):
+    for f in _RANGES.split():
+        n, lo, hi = f.split(":")
+        if n == k:
+            if v < int(lo) or (int(hi) and v > int(hi)):
+                raise ProfileError("%s.%s: %d out of range" % (where, k, v))
+            return
+
+
+def _text(v, k, where):
+    """No control characters (they would end up in HTTP request lines, headers and
+    logs), bounded length; names used in file names: no "/", "\\", no leading dot."""
+    name = k in _NAMES.split()
+    if len(v.encode() if name else v) > (_NAME_MAX if name else _STR_MAX) or (
+            name and not v):
+        raise ProfileError("%s.%s: bad length" % (where, k))
+    for c in v:
+        o = ord(c)
+        if o < 32 or o == 127 or name and c in "/\\":
+            raise ProfileError("%s.%s: bad character" % (where, k))
+    if name and v[0] == ".":
+        raise ProfileError("%s.%s: bad name" % (where, k))
 
 
 def parse(wan):
@@ -71,13 +108,18 @@ def parse(wan):
         for k in ("id", "host", "port"):
             if k not in e:
                 raise ProfileError(where + ": missing " + k)
-        if e["id"] in seen or "/" in e["id"]:
+        if e["id"] in seen:
             raise ProfileError(where + ": bad or duplicate id")
+        if not e.get("path", "/").startswith("/"):
+            raise ProfileError(where + ".path: not absolute")
         seen.add(e["id"])
         for t in e.get("tafs", []):
             if t not in _TAFS:
                 raise ProfileError(where + ": unknown TAF " + str(t))
         if e.get("mqtt") is not None:
             _check(e["mqtt"], _MQTT, where + ".mqtt")
+            for k in ("host", "port"):
+                if k not in e["mqtt"]:
+                    raise ProfileError(where + ".mqtt: missing " + k)
         out.append(Emt(e))
     return wan.get("gateway_id", "GW"), gwa, out

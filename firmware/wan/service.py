@@ -24,6 +24,7 @@ _DATA = const("/data")
 _CONFIG = const("/data/config/active.json")
 _KEY = const("/data/pki/gateway.key")
 _METER_KEYS = const("/data/keys/meters.json")
+_WAKE_BURST = const(4)  # wake-up packets checked per look at the socket (every 100 ms)
 # loaded by signing and key agreement, dropped after each tick's payloads (flush)
 _ECC = ("crypto.ecdsa", "crypto.ecc", "crypto.p256g", "crypto.der")
 
@@ -99,20 +100,29 @@ class Wan:
         finally:
             profiles = None
             unload("wan.profiles")  # the schema check, not needed until the next one (RAM)
-        self.gateway_id = gid
-        self.gwa = gwa
-        self.emts = emts
         if self.ident is None:
             self.ident = Identity(self.secmod, self.pki)
+        # the outboxes first (their queues are opened here: this can fail, e.g. OSError),
+        # then everything at once: a failure leaves the running profiles as they were
         old = self.outboxes
-        self.outboxes = {}
+        boxes = {}
         for e in emts:
             ob = old.get(e.id)
             if ob is None or ob.emt.tafs != e.tafs:
                 ob = Outbox(self, e)
-            else:
-                ob.emt = e
-            self.outboxes[e.id] = ob
+            boxes[e.id] = ob
+        for ob in old.values():
+            if boxes.get(ob.emt.id) is not ob:
+                ob.drop_mqtt()  # a replaced or removed profile: its broker session too
+        for e in emts:
+            ob = boxes[e.id]
+            if ob.emt.mqtt != e.mqtt or ob.emt.alias != e.alias or gid != self.gateway_id:
+                ob.drop_mqtt()  # broker, or client id (gateway_name) changed
+            ob.emt = e
+        self.gateway_id = gid
+        self.gwa = gwa
+        self.emts = emts
+        self.outboxes = boxes
         self.config_version = version
         self.ctx.log(1, "wan.config", msg(_T, 0) % (version, len(emts)))
 
@@ -177,16 +187,20 @@ class Wan:
                     self.ctx.give("wan")
             t0 = time.ticks_ms()
             ms = self.ctx.real_ms(self.gwa.get("poll_s", 900))
-            while time.ticks_diff(time.ticks_ms(), t0) < ms:
+            waited = 0  # summed in steps: one ticks_diff spans half the ticks period only
+            while waited < ms:  # (2^29 ms, 6.2 days, on a 32-bit board: a weekly poll)
                 if self.wakeup_sock is not None and self.woken():
                     break
                 await asyncio.sleep_ms(100)
+                t = time.ticks_ms()
+                waited += time.ticks_diff(t, t0)
+                t0 = t
 
     def woken(self):
         """Check the wake-up packets received (Wan.poll, between polls) with wan.wakeup
         (loaded at the first packet): True when one was valid."""
         ok = False
-        while True:
+        for _ in range(_WAKE_BURST):  # a stream of packets does not hold the event loop
             try:
                 pkt, src = self.wakeup_sock.recvfrom(256)
             except OSError:
@@ -197,6 +211,7 @@ class Wan:
                 self.wakeup = Wakeup(self)
             if self.wakeup.handle(pkt, src):
                 ok = True
+        return ok
 
     async def deliver(self):
         """Delivery to all EMTs in one task (WAN sessions run one at a time anyway,
@@ -303,8 +318,15 @@ def setup(ctx):
         WAN.retry_min_s, WAN.retry_max_s = cfg["wan_retry"]
     try:
         WAN.configure(wan_cfg, (active or {}).get("version"))
-    except ValueError as e:  # profiles.ProfileError
+    except (ValueError, OSError) as e:  # profiles.ProfileError, a queue not opened
         ctx.log(4, "wan.config", msg(_T, 6) % e)
+        if cfg.get("wan") and cfg["wan"] is not wan_cfg:
+            # the factory profiles (board config): the GWA stays reachable, it can send
+            # a configuration this firmware accepts
+            try:
+                WAN.configure(cfg["wan"], None)  # None: the GWA's next one is taken
+            except (ValueError, OSError) as e:
+                ctx.log(4, "wan.config", msg(_T, 6) % e)
     WAN.admin = True  # wan.admin is loaded per poll (Wan.poll)
     if WAN.gwa:
         try:

@@ -120,6 +120,7 @@ class Updater:
         self.ctx = wan.ctx
         self.fw = fw
         self.refused = None
+        self.refused_offer = None  # (version, sha256) of an image refused at verification
         self.board = getattr(getattr(self.ctx, "board", None), "NAME", "unix")
         self.report_boot()
 
@@ -128,6 +129,11 @@ class Updater:
         st = self.state()
         rb = st.pop("rolled_back", None)
         if rb:
+            # that version is not staged again (each offer of it would be another trial
+            # boot, restart and rollback); a newer one is
+            v = (st.get("versions") or {}).get(rb)
+            if v is not None:
+                st["failed"] = parse_version(v)
             self.save(st)
             self._log(3, "fw.rollback", "firmware in slot %s (%s) did not confirm its health: "
                       "rolled back to %s" % (rb, (st.get("versions") or {}).get(rb),
@@ -163,12 +169,27 @@ class Updater:
         try:
             offer = json.loads(body)
             ver = parse_version(offer["version"])
-            size = int(offer["size"])
-        except (ValueError, KeyError, TypeError):
+            size = offer["size"]
+            at = offer.setdefault("activate_at", 0)
+            # kept in update.json and boot.json, compared with the clock at every tick
+            # (Updater.tick): a wrong type there would fail each tick, not this offer
+            for v in (size, at):
+                if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                    raise ValueError
+            if size <= HEADER or not isinstance(offer.get("path", "/"), str):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, AttributeError):
             self._log(3, "fw.offer", "malformed update offer")
             return None
         cur = installed_version(self.fw)
-        staged = self.state().get("staged") or {}
+        st = self.state()
+        staged = st.get("staged") or {}
+        if ver == st.get("failed") or (ver, offer.get("sha256")) == self.refused_offer:
+            if self.refused != ver:
+                self.refused = ver
+                self._log(2, "fw.refused", "offer %s was refused before (failed trial boot "
+                          "or verification): not downloaded again" % version_str(ver))
+            return None
         if ver <= cur or staged.get("version") == ver:
             if ver < cur and self.refused != ver:
                 self.refused = ver
@@ -196,6 +217,7 @@ class Updater:
         have = _size(part)
         if have:
             self._log(1, "fw.download", "resuming at %d of %d bytes" % (have, size))
+        checked = have >= HEADER
         while have < size:
             end = min(size, have + _CHUNK) - 1  # small chunks: RAM, and resumable
             st, _, chunk = await request("GET", offer.get("path", "/image"), b"",
@@ -203,10 +225,41 @@ class Updater:
                                          max_body=_CHUNK, keep=True)
             if st not in (200, 206) or not chunk:
                 raise WanError("image download: HTTP %d" % st, "gwa")
+            if len(chunk) > end + 1 - have or (st == 200 and have):
+                # the whole image from its start, or more than asked: appended, it would
+                # spoil what is there (Range not honoured)
+                raise WanError("image download: range %d-%d not honoured" % (have, end), "gwa")
             with open(part, "ab") as f:
                 f.write(chunk)
             have += len(chunk)
+            if not checked and have >= HEADER:
+                # the header as soon as it is here: an image for another board, version
+                # or size is not downloaded to its end (then refused)
+                checked = True
+                with open(part, "rb") as f:
+                    h = f.read(HEADER)
+                try:
+                    h = parse_header(h)
+                    if h["board"] != self.board:
+                        raise UpdateError("image for board %s" % h["board"])
+                    if h["version"] != ver or h["length"] + HEADER != size:
+                        raise UpdateError("image header differs from the offer")
+                except UpdateError as e:
+                    return self._refuse(part, ver, e)
         return self.verify_and_stage(part, ver)
+
+    def _refuse(self, part, ver, e):
+        """An image refused: logged, its files removed, this offer not downloaded again."""
+        self._log(3, "fw.verify", "update refused: %s" % e)
+        try:
+            with open(self.fw + "/update.json") as f:
+                self.refused_offer = (ver, json.load(f).get("sha256"))
+        except (OSError, ValueError, AttributeError):
+            pass
+        for p in (part, self.fw + "/update.json"):
+            if exists(p):
+                os.remove(p)
+        return False
 
     def verify(self, path):
         with open(path, "rb") as f:
@@ -245,11 +298,7 @@ class Updater:
             if h["version"] != ver:
                 raise UpdateError("image version differs from the offer")
         except (UpdateError, OSError) as e:
-            self._log(3, "fw.verify", "update refused: %s" % e)
-            for p in (part, self.fw + "/update.json"):
-                if exists(p):
-                    os.remove(p)
-            return False
+            return self._refuse(part, ver, e)
         st = self.state()
         active = st.get("active") or "factory"
         slot = "b" if active == "a" else "a"
