@@ -35,7 +35,7 @@ from texts import msg
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
 _T = const("unknown usage-point-id|core not available|request must be a JSON object"
            "|unknown method %r|%s: not for role %s|unknown database %r"
-           "|channels must be a list|fromindex/count must be integers"
+           "|channels must be a list of {\"channel\": obis}|fromindex/count must be integers"
            "|count must be 1..1500|self-test at most every 10 minutes|self-test %s"
            "|han.selftest|export: consumers only|time range must be 0..31 days|bad time %r")
 
@@ -82,6 +82,9 @@ def parse_iso(s):
         y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
         if s[4] != "-" or s[7] != "-" or not (1 <= mo <= 12 and 1 <= d <= 31):
             raise ValueError
+        if d > 28 and d > (30 + (mo + (mo > 7)) % 2 if mo != 2 else
+                           28 + (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0))):
+            raise ValueError  # 2023-02-31 is no day
         y -= mo <= 2  # civil date -> days (H. Hinnant's algorithm)
         era = (y if y >= 0 else y - 399) // 400
         yoe = y - era * 400
@@ -101,9 +104,12 @@ def parse_iso(s):
                 rest = rest[i:]
         if rest in ("", "Z", "z"):
             return t
-        if rest[0] in "+-" and len(rest) == 6 and rest[3] == ":":
+        # " ": a "+" sent unescaped in a query string (form decoding makes it a space)
+        if rest[0] in "+- " and len(rest) == 6 and rest[3] == ":" and rest[4] < "6":
             off = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
-            return t - off if rest[0] == "+" else t + off
+            if off > 14 * 3600:  # UTC-12:00 .. UTC+14:00
+                raise ValueError
+            return t + off if rest[0] == "-" else t - off
         raise ValueError
     except (ValueError, IndexError, TypeError, AttributeError):
         raise ApiError(400, msg(_T, 14) % (s,))
@@ -248,25 +254,35 @@ class Api:
             d = self.last(user, m, o)
             chans.append({"obis": o, "meter-id": m, "scaler": d["scaler"] if d else None,
                           "unit": d["unit"] if d else None})
-        dbs = [{"database": "origin", "channels": chans}]
-        if req.get("database") not in (None, "origin"):
-            dbs = [{"database": req["database"], "channels": chans}]
+        dbs = [{"database": self._database(req), "channels": chans}]
         out = dict(up)
         out["databases"] = dbs
         return out
+
+    def _database(self, req):
+        db = req.get("database")
+        if db in (None, ""):
+            return "origin"
+        if db not in ("origin", "derived"):
+            raise ApiError(400, msg(_T, 5) % (db,))
+        return db
 
     def readings(self, user, role, req):
         """Checks the request, then returns a generator of JSON text (the whole answer):
         31 days of 15-min values do not fit a board's heap as one string."""
         up = self._usage_point(user, req.get("usage-point-id"))
-        db = req.get("database") or "origin"
-        if db not in ("origin", "derived"):
-            raise ApiError(400, msg(_T, 5) % db)
+        db = self._database(req)
         want = req.get("channels")
         if want is not None:
             if not isinstance(want, list):
                 raise ApiError(400, msg(_T, 6))
-            want = set((w.get("channel") if isinstance(w, dict) else w) for w in want)
+            ws = set()
+            for w in want:
+                w = w.get("channel") if isinstance(w, dict) else w
+                if not isinstance(w, str):  # an OBIS string (a list was a 500: unhashable)
+                    raise ApiError(400, msg(_T, 6))
+                ws.add(w)
+            want = ws
         last = req.get("last-reading") in (True, "true", "True", 1)
         t0 = t1 = None
         if not last:

@@ -160,9 +160,11 @@ class DigestAuth:
             return user, "malformed"  # RFC 7616 requires qop; RFC 2069 form refused
         if p["uri"] != uri:
             return user, "uri"
-        try:
-            nc = int(p["nc"], 16)
+        try:  # 8LHEX (RFC 7616 3.4): a longer count would end its nonce for good
+            nc = int(p["nc"], 16) if len(p["nc"]) == 8 else -1
         except ValueError:
+            nc = -1
+        if nc < 0:
             return user, "malformed"
         secret = self.secret(user, alg)
         if secret is None:

@@ -218,14 +218,30 @@ def status(st):
     return d
 
 
+def _busy(st, p):
+    """All connections in use (the accept loop waits)? Then also tell the server whether a
+    client waits in the listen backlog (p: a poll of the listening socket), so that an idle
+    keep-alive connection makes room for it (han.server.HanServer.wait_request)."""
+    s = st.server
+    if s is None or not s.busy():
+        return False
+    s.waiting = False
+    for _ in p.ipoll(0):  # ipoll: no list per call (this runs every 10 ms while busy)
+        s.waiting = True
+    return True
+
+
 async def serve(ctx, st):
     """Serve the listeners until cancelled (also used by tests with a fake ctx)."""
+    import select
+
     listen(ctx, st)
     sock = st.sock
+    p = select.poll()
+    p.register(sock, select.POLLIN)
     tasks = [firewall.serve(sock, lambda r, w, ip: _connection(st, r, w, ip),
                             st.tls or (lambda: tls_context(st)),
-                            busy=lambda: st.server is not None and st.server.busy(),
-                            log=ctx.log)]
+                            busy=lambda: _busy(st, p), log=ctx.log)]
     if st.cls is not None:
         tasks.append(st.cls.run())
     tasks += [c.run() for c in st.control]

@@ -48,7 +48,7 @@ def value_text(d):
     return ("-" if raw < 0 else "") + s[:sc] + "." + s[sc:]
 
 
-_UNITS = {30: "Wh", 27: "W", 13: "m3", 14: "m3/h", 9: "degC", 35: "V", 33: "A", 255: ""}
+_UNITS = {30: "Wh", 27: "W", 13: "m3", 15: "m3/h", 25: "J", 9: "degC", 35: "V", 33: "A", 255: ""}
 
 
 def chart_svg(rows, w=600, h=200):

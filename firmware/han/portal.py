@@ -17,7 +17,7 @@ from han.api import ApiError, parse_iso
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
 _T = const("no such resource|<p>Signed out. <a href='/ui'>Sign in again</a></p>"
            "|format must be csv or json|not your endpoint|malformed JSON|%s tried %s"
-           "|smgw_sid=; Path=/; Max-Age=0|attachment; filename=readings.%s")
+           "|smgw_sid=; Path=/; Max-Age=0|attachment; filename=readings.%s|GET, HEAD, POST")
 
 
 _JSON = const(("Content-Type", "application/json"))
@@ -37,11 +37,11 @@ class Portal:
         p = req.path
         m2m = "/smgw/m2m/"
         if p == m2m or p == m2m[:-1]:
-            if req.method == "GET":
+            if req.method in ("GET", "HEAD"):
                 return 307, [("Location", "/smgw/m2m/%s.sm/json" % user)], b""
             if req.method == "POST":
                 return self.call(req, user, role)
-            raise http.HttpError(405)
+            return self.refuse(msg(_T, 8))
         if p.startswith(m2m):
             rest = p[10:]
             if rest.endswith("/json"):
@@ -52,7 +52,7 @@ class Portal:
                 self.api.ctx.log(2, "han.denied", msg(_T, 5) % (user, p))
                 return self.error(403, msg(_T, 3))
             if req.method != "POST":
-                raise http.HttpError(405)
+                return self.refuse("POST")
             return self.call(req, user, role)
         if p == "/smgw/export":
             return self.export(req, user, role)
@@ -60,7 +60,7 @@ class Portal:
             return 302, [("Location", "/ui")], b""
         if p == "/ui":
             if req.method not in ("GET", "HEAD"):
-                raise http.HttpError(405)
+                return self.refuse(msg(_T, 8)[:9])
             from han import pages  # ~18 KB (x64): loaded per page, dropped after it
 
             try:
@@ -80,7 +80,11 @@ class Portal:
 
     def error(self, status, text, o=()):
         """o: other headers."""
-        return status, [_JSON] + list(o), json.dumps({"error": text, "status": status})
+        return http.error(status, text, o)
+
+    def refuse(self, allow):
+        """405 with the methods the resource allows (RFC 9110 15.5.6: Allow is a MUST)."""
+        return http.error(405, http.phrase(405), [("Allow", allow)])
 
     def call(self, req, user, role):
         try:

@@ -21,11 +21,11 @@ from texts import msg
 from han import digest, http
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
-_T = const("han.session.expired|han.login.fail|authentication required\n"
-           "|too many failed logins\n|%s from %s (%s, %d)|%s from %s"
-           "|%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict|internal error\n"
+_T = const("han.session.expired|han.login.fail|authentication required"
+           "|too many failed logins|%s from %s (%s, %d)|%s from %s"
+           "|%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict|internal error"
            "|%s %s (streaming): %s: %s|connection from %s dropped: no heap"
-           "|%s by client certificate|%s %s: %s: %s")
+           "|%s by client certificate|%s %s: %s: %s|%d %s from %s")
 
 
 _SESSIONS = const(16)
@@ -91,6 +91,8 @@ class HanServer:
         self.requests = 0
         self.errors = 0
         self.peak_open = 0
+        self.quiet = 0  # no request-framing error is logged before this time (clock)
+        self.waiting = False  # all connections in use and a client waits (han.layer)
         self.idle = None  # called when the last open connection has closed
 
     def busy(self):
@@ -152,7 +154,7 @@ class HanServer:
                 return user, []
         wait = self.limit.retry_after(ip)
         if wait:
-            return None, (429, [("Retry-After", str(wait))], msg(_T, 3))
+            return None, http.error(429, msg(_T, 3), [("Retry-After", str(wait))])
         user, why = self.digest.check(req.method, req.target,
                                       req.headers.get("authorization"))
         if why == "ok":
@@ -172,9 +174,9 @@ class HanServer:
             self.log(2, msg(_T, 1), msg(_T, 4) % (user, ip, why, n))
             wait = self.limit.retry_after(ip)
             if wait:
-                return None, (429, [("Retry-After", str(wait))], msg(_T, 3))
+                return None, http.error(429, msg(_T, 3), [("Retry-After", str(wait))])
         hdrs = [("WWW-Authenticate", c) for c in self.digest.challenges(why == "stale")]
-        return None, (401, hdrs, msg(_T, 2))
+        return None, http.error(401, msg(_T, 2), hdrs)
 
     # -- connections ------------------------------------------------------------------
     def connection(self, reader, w, ip):
@@ -185,18 +187,43 @@ class HanServer:
             self.peak_open = self.open
         return self.serve(reader, w, ip)
 
+    async def wait_request(self, r):
+        """Until the next request starts (True). False after conn_idle_s without one, or
+        after a second if every connection is in use while a client waits to be accepted:
+        idle keep-alive connections (browsers keep them) would otherwise hold all places
+        and the new client would get no answer for up to conn_idle_s."""
+        if getattr(r, "s", None) is None:
+            return True
+        left = int(self.conn_idle_s * 1000)
+        while left > 0:
+            try:
+                await asyncio.wait_for_ms(http.readable(r), min(left, 1000))
+                return True
+            except asyncio.TimeoutError:
+                left -= 1000
+            if self.waiting:
+                self.waiting = False  # one place made; the accept loop says if more wait
+                return False
+        return False
+
     async def serve(self, reader, w, ip):
         cert_user = None
         try:
             while True:
+                if not await self.wait_request(reader):
+                    break
                 try:
-                    req = await asyncio.wait_for_ms(http.read(reader),
+                    req = await asyncio.wait_for_ms(http.read(reader, w),
                                                     int(self.conn_idle_s * 1000))
                 except asyncio.TimeoutError:
                     break
-                except http.HttpError as e:
+                except http.HttpError as e:  # a request that cannot be read: answer, close
                     self.errors += 1
-                    await http.write(w, e.status, [], str(e) + "\n", False)
+                    if self.clock() >= self.quiet:  # anyone can send these: at most one
+                        self.quiet = self.clock() + 60  # a minute in the system log
+                        self.log(2, "han.http", msg(_T, 12) % (e.status, e, ip))
+                    status, hdrs, body = http.error(e.status, str(e))
+                    await http.write(w, status, hdrs, body, False)
                     break
                 except (OSError, EOFError, ValueError, UnicodeError, MemoryError) as e:
                     if isinstance(e, MemoryError):
@@ -225,16 +252,18 @@ class HanServer:
                         status, hdrs, body = self.handler(
                             req, user, e.get("role", "consumer") if e else None)
                     except http.HttpError as e:
-                        status, hdrs, body = e.status, [], str(e) + "\n"
+                        status, hdrs, body = http.error(e.status, str(e))
                     except Exception as e:  # noqa: BLE001 - one bad request, not the server
                         self.errors += 1
                         self.log(3, "han.error", msg(_T, 11) % (
                             req.method, req.path, type(e).__name__, e))
-                        status, hdrs, body = 500, [], msg(_T, 7)
+                        status, hdrs, body = http.error(500, msg(_T, 7))
                     hdrs = list(hdrs) + extra
                 try:
-                    await http.write(w, status, hdrs, body, req.keep_alive,
-                                              req.method == "HEAD")
+                    # no chunked coding to an HTTP/1.0 client: a streamed body then ends
+                    # with the connection (RFC 9112 7.1)
+                    ka = await http.write(w, status, hdrs, body, req.keep_alive,
+                                          req.method == "HEAD", req.version != "HTTP/1.0")
                 except (OSError, EOFError):
                     break
                 except Exception as e:  # noqa: BLE001 - a streamed body failed midway
@@ -242,7 +271,7 @@ class HanServer:
                     self.log(3, "han.error", msg(_T, 8) % (
                         req.method, req.path, type(e).__name__, e))
                     break  # headers are out: closing is the only honest end
-                if not req.keep_alive:
+                if not ka:
                     break
                 # idle until the next request: hold nothing of this one (an answer can
                 # be KBs, a session may idle for conn_idle_s)
@@ -270,7 +299,7 @@ class HanServer:
 # -- the layer's server (han.layer.server: built on a connection, released after) -------
 # what outlives the request stack (han.layer.release), per object: server | Digest
 # nonces | failed logins | API; the first four are read by han.layer.status
-_KEEP = const("requests errors peak_open susers sids stimes sser serial by_nonce"
+_KEEP = const("requests errors peak_open susers sids stimes sser serial by_nonce quiet"
               "|nonces meta serial last opaque|t|last_selftest")
 
 

@@ -577,3 +577,12 @@ async def test_connection_waits_while_a_wan_job_holds_the_heap():
         assert calls == ["a", "b"] and st.ctx.jobs == 1
     finally:
         layer.server = real
+
+
+def test_page_unit_names_are_the_iec_62056_6_2_codes():
+    # 13 m3, 14 corrected m3 (not m3/h), 15 m3/h, 25 J (heat meters in MJ/GJ, wmbus.obis)
+    from han import pages
+
+    eq([pages._UNITS.get(c) for c in (30, 27, 13, 15, 25, 9, 35, 33)],
+       ["Wh", "W", "m3", "m3/h", "J", "degC", "V", "A"])
+    assert 14 not in pages._UNITS
