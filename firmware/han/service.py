@@ -18,13 +18,14 @@ from store.records import exists
 ST = None  # the running layer (han.layer.State; for diag, tests, the REPL)
 
 
-def _config(ctx):
+def _config(ctx, stored=True):
     import json
 
     cfg = {}
     try:
-        with open("/data/config/active.json") as f:
-            cfg.update(json.load(f).get("han") or {})
+        if stored:  # False: the board's only (the stored section broke the set-up)
+            with open("/data/config/active.json") as f:
+                cfg.update(json.load(f).get("han") or {})
     except (OSError, ValueError, AttributeError):
         pass
     bc = getattr(ctx.board, "config", None)
@@ -34,7 +35,6 @@ def _config(ctx):
         except (AttributeError, TypeError):
             pass
     return cfg
-
 
 
 def setup_outputs(ctx, cfg, at_boot=False):
@@ -64,7 +64,20 @@ def outputs(ctx):
 
 def setup(ctx):
     global ST
-    cfg = _config(ctx)
+    out = getattr(ctx, "outputs", None)
+    try:
+        _setup(ctx, _config(ctx))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        # a stored "han" section this firmware cannot read (an older GWA's, not checked
+        # as wan.config does now): the board's HAN configuration, not a missing layer
+        ctx.log(4, "han.config", "%s: %s" % (type(e).__name__, e))
+        ctx.outputs = out
+        ST = None
+        _setup(ctx, _config(ctx, False))
+
+
+def _setup(ctx, cfg):
+    global ST
     pki = "/data/pki"
     if getattr(ctx, "outputs", None) is None:
         setup_outputs(ctx, cfg, True)

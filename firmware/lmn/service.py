@@ -49,13 +49,15 @@ class State:
         }
 
 
-def _config(ctx):
+def _config(ctx, stored=True):
+    """The board's config; without its "lmn_meters", the stored section's (stored=False:
+    the board's only, after the stored one broke the set-up)."""
     cfg = {}
     try:
         cfg.update(ctx.board.config() or {})
     except Exception:  # noqa: BLE001 - boards without a config()
         pass
-    if "lmn_meters" not in cfg:
+    if stored and "lmn_meters" not in cfg:
         try:
             import json
 
@@ -64,7 +66,7 @@ def _config(ctx):
             for k in ("meters", "period", "timeout_ms"):
                 if k in act:
                     cfg["lmn_" + k] = act[k]
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError, TypeError):
             pass
     return cfg
 
@@ -75,7 +77,19 @@ def setup(ctx):
     ctx.lmn = st
     ctx.diag_extra = getattr(ctx, "diag_extra", None) or {}
     ctx.diag_extra["lmn"] = st.status
-    cfg = _config(ctx)
+    try:
+        _setup(ctx, st, _config(ctx))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        # a stored "lmn" section this firmware cannot read (an older GWA's, not checked
+        # as wan.config does now): the board's meters only, not a missing layer
+        ctx.log(4, "lmn.config", "%s: %s" % (type(e).__name__, e))
+        st.meters = []
+        st.bus = None
+        _setup(ctx, st, _config(ctx, False))
+    gc.collect()
+
+
+def _setup(ctx, st, cfg):
     st.push = cfg.get("lmn_push")
     st.period = int(cfg.get("lmn_period", 60)) or 60
     meters = cfg.get("lmn_meters") or []
@@ -83,7 +97,6 @@ def setup(ctx):
         from lmn import poll
 
         poll.setup(ctx, st, cfg, meters)
-    gc.collect()
 
 
 async def run(ctx):

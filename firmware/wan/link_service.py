@@ -9,12 +9,16 @@ import json
 
 
 def _config(ctx):
+    from wan.link import LinkError, check
+
     cfg = {}
     try:
         with open("/data/config/active.json") as f:
-            cfg.update(json.load(f).get("link") or {})
+            cfg.update(check(json.load(f).get("link") or {}))
     except (OSError, ValueError, AttributeError):
         pass
+    except LinkError as e:  # a stored section this firmware refuses: the defaults
+        ctx.log(4, "link.config", str(e))
     vb = getattr(ctx.hal, "vboard", None)
     if vb and vb.get("link"):
         cfg.update(vb["link"])
