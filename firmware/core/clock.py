@@ -13,7 +13,8 @@ from texts import msg as _m
 
 # log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
 _T = const("deviation %.3f s > %.1f s (%s); clock corrected, time invalid|time.deviation"
-           "|time.resync|deviation %.3f s (%s); time valid again|offset %.3f s")
+           "|time.resync|deviation %.3f s (%s); time valid again|offset %.3f s"
+           "|offset not a finite number of seconds: %r")
 
 
 class TimeKeeper:
@@ -23,6 +24,16 @@ class TimeKeeper:
         self.shortest_period = shortest_period
         self.max_unsync_s = max_unsync_s
         self.state = "unsynchronised"
+        # "invalid" survives a reboot: it ends only with a sync within the limit, so the
+        # calibration log's newest entry being a deviation means still invalid
+        cal = core.logs.get("calibration") if core is not None else None
+        p = cal.list.last if cal is not None else None
+        if p is not None and _m(_T, 1).encode() in bytes(p[16:]):
+            try:
+                if cal._decode(0, p)["event"] == _m(_T, 1):
+                    self.state = "invalid"
+            except (ValueError, TypeError):
+                pass
         self.last_sync = None
         self.last_offset = None
         self.syncs = 0
@@ -45,7 +56,11 @@ class TimeKeeper:
         return self.state == "invalid"
 
     def sync(self, offset_s, source="gwa"):
-        """Apply a measured offset (true time - gateway time, seconds); returns status."""
+        """Apply a measured offset (true time - gateway time, seconds); returns status.
+        A non-finite or non-numeric offset raises ValueError before the clock is touched."""
+        if (isinstance(offset_s, bool) or not isinstance(offset_s, (int, float))
+                or not -1e11 < offset_s < 1e11):  # NaN fails both comparisons
+            raise ValueError(_m(_T, 5) % (offset_s,))
         before = self.rtc.now_ms()
         self.rtc.set((before + offset_s * 1000) / 1000)
         now = self.rtc.now()

@@ -12,11 +12,11 @@ OML target time is the 900 s grid point when the capture lies within
 """
 import json
 
-from store.records import RecordStore
-from core.oml import Oml, OmlError, status_word, TIME_INVALID
+from store.records import RecordStore, StoreError
+from core.oml import Oml, OmlError, check, status_word, TIME_INVALID
 from core.logs import Log
 from core.clock import TimeKeeper
-from taf.engine import Engine
+from taf.engine import Engine, profiles_of
 from texts import msg as _m
 
 
@@ -24,7 +24,7 @@ DEFAULT_TAFS = ("TAF7",)
 # log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
 _T = const("core.config|tenants refused: %s|core.ingest|no security module|core.oml_unsigned"
            "|OML values stored unsigned (%s)|log.calibration_full"
-           "|calibration log full: entry refused|/data/config/active.json")
+           "|calibration log full: entry refused|/data/config/active.json|store: %s: %s")
 
 
 class Core:
@@ -32,6 +32,8 @@ class Core:
                  secmod=None):
         cfg = config or {}
         ccfg = cfg.get("core") or {}
+        if not isinstance(ccfg, dict):
+            ccfg = {}
         self.now = now
         self.sign_oml = bool(ccfg.get("sign_oml"))
         self.secmod = secmod
@@ -41,7 +43,8 @@ class Core:
         self.logs = {}
         for n in ("system", "event", "calibration"):
             self.logs[n] = Log(self, n)
-        self.oml = Oml(self.store, ccfg.get("oml_capacity", 4096))
+        cap = ccfg.get("oml_capacity")
+        self.oml = Oml(self.store, cap if isinstance(cap, int) and cap > 0 else 4096)
         self._tenants = None  # loaded on first use when none are configured (saves RAM)
         if cfg.get("tenants"):
             try:
@@ -59,7 +62,9 @@ class Core:
         self.taf = Engine(self, taf_dir or root + "/taf")
         # TAFs in use: "core": {"tafs": [...]} (default TAF7), plus every TAF with a
         # profile or a consumer contract; each built-in TAF costs 2-6 KB of RAM
-        names = set(ccfg.get("tafs") or DEFAULT_TAFS) | set(cfg.get("taf_profiles") or ())
+        tafs = ccfg.get("tafs") or DEFAULT_TAFS
+        names = set((tafs,) if isinstance(tafs, str) else tafs)
+        names |= set(profiles_of(cfg.get("taf_profiles"))[0])
         for t in (self._tenants.by_user.values() if self._tenants else ()):
             for c in t.contracts:
                 if c["taf"]:
@@ -84,22 +89,29 @@ class Core:
 
     # ---- readings ---------------------------------------------------------------------
     def ingest(self, meter, obis, raw, scaler, unit, capture_time, status=None):
-        capture_time = int(capture_time)
-        g = (capture_time + self.grid // 2) // self.grid * self.grid
-        target = g if abs(capture_time - g) <= self.grid_tol else capture_time
-        st = status_word(TIME_INVALID if self.clock.invalid() else 0, status)
-        sig = self._sign(meter, obis, capture_time, raw, scaler or 0, unit, st) \
-            if self.sign_oml else None
+        """Store one reading; its sequence number once durable. A reading that cannot be
+        stored (bad input, or the store refused it: full flash) raises OmlError and is
+        logged; a TAF's failure afterwards is the engine's (logged), not the caller's."""
         try:
-            seq = self.oml.append(meter, obis, capture_time, target, raw, scaler or 0, unit,
-                                  st, sig)
+            scaler = scaler or 0
+            capture_time = check(meter, obis, raw, scaler, unit, capture_time, status)
+            g = (capture_time + self.grid // 2) // self.grid * self.grid
+            target = g if abs(capture_time - g) <= self.grid_tol else capture_time
+            st = status_word(TIME_INVALID if self.clock.invalid() else 0, status)
+            sig = self._sign(meter, obis, capture_time, raw, scaler, unit, st) \
+                if self.sign_oml else None
+            try:
+                seq = self.oml.append(meter, obis, capture_time, target, raw, scaler, unit,
+                                      st, sig)
+            except (StoreError, OSError) as e:  # full flash, channel table full
+                raise OmlError(_m(_T, 9) % (type(e).__name__, e))
         except OmlError as e:
             self.errors += 1
             self.log(3, _m(_T, 2), "%s %s: %s" % (meter, obis, e))
             raise
         self.ingested += 1
         d = {"meter": meter, "obis": obis, "capture_time": capture_time,
-             "target_time": target, "raw": raw, "scaler": scaler or 0, "unit": unit,
+             "target_time": target, "raw": raw, "scaler": scaler, "unit": unit,
              "status": st}
         self.taf.on_value(meter, obis, d)
         return seq
@@ -151,6 +163,11 @@ class Core:
                 self.log(3, _m(_T, 0), _m(_T, 1) % e)
         if "taf_profiles" in cfg:
             errors.update(self.taf.configure(cfg["taf_profiles"]))
+        for t in self._tenants.by_user.values() if self._tenants else ():
+            for c in t.contracts:  # a contract's TAF runs from now on (as at boot)
+                n = c["taf"]
+                if isinstance(n, str) and n not in self.taf.inst:
+                    errors.update(self.taf.configure({n: {}}))
         return errors
 
     # ---- logging ----------------------------------------------------------------------
@@ -159,7 +176,10 @@ class Core:
         if self.ctx_log is not None:
             self.ctx_log(level, event, msg)
         else:
-            self.sink(level, event, msg)
+            try:
+                self.sink(level, event, msg)
+            except (StoreError, OSError):  # full flash: logging must not break the caller
+                pass
 
     def sink(self, level, event, msg):
         """ctx.sinks entry: the system log, and the event log from level 3 (error) on."""

@@ -90,11 +90,14 @@ def _taf(core, out, name):
         if name == "TAF2":  # the registers as they stand now (kind "current")
             st = core.taf.state("TAF2") or {}
             for key, c in st.items():
-                meter, obis = key.split(" ")
+                meter, obis = key.rsplit(" ", 1)  # an OBIS code has no space
+                last = core.oml.last(meter, obis) or {}  # scaler, unit, status (schema)
                 for reg, v in sorted(c["registers"].items()):
                     json.dump(_row({
                         "meter": meter, "obis": obis, "capture_time": c["last_time"],
-                        "target_time": c["last_time"], "raw": v, "register": reg,
+                        "target_time": c["last_time"], "raw": v,
+                        "scaler": last.get("scaler", 0), "unit": last.get("unit"),
+                        "status": last.get("status"), "register": reg,
                         "kind": "current", "first_raw": c["first_raw"],
                         "last_raw": c["last_raw"], "taf": "TAF2"}), f)
                     f.write("\n")

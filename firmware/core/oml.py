@@ -30,19 +30,26 @@ is not signed). Stored as r||s, 32 bytes big-endian each; dicts carry it as "sig
 (128 hex digits). `verify(d, public_key)` checks one value dict against a 65-byte
 uncompressed public key.
 
-Queries are inclusive at both ends; values within a channel are in capture order, so a
-time range is found by binary search over the sequence numbers (log n record reads) and
-paged with offset/limit. `last()` answers from the list's in-memory last record.
+Queries are inclusive at both ends; values within a channel are normally in capture
+order, so a time range is found by binary search over the sequence numbers (log n record
+reads) and paged with offset/limit. A value captured before the channel's newest one (the
+clock stepped back by a time sync) is stored as well and marks its channel "unordered"
+(<store>/oml-unordered): that channel's queries scan all its values. Bad input (types,
+u32 capture time, i64 raw, i8 scaler, u8 unit) raises OmlError, never a truncated value.
+`last()` answers from the list's in-memory last record.
 """
 import json
 import struct
 from binascii import hexlify
 
-from store.records import RecordList, mkdirs
+from store.records import RecordList, mkdirs, write_atomic
 from texts import msg
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
-_T = const("raw value not a 64-bit integer: %r|scaler/unit out of range|signature length")
+_T = const("raw value not a 64-bit integer: %r|scaler/unit out of range|signature length"
+           "|capture time not a u32 UTC second: %r"
+           "|meter id/OBIS: non-empty text of <= 255 characters|status word not an integer: %r"
+           "|/oml-unordered")
 
 
 SMGW_ID = const(0x00000002)
@@ -84,6 +91,28 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+def check(meter, obis, raw, scaler, unit, capture, status):
+    """The capture time as int if a reading is storable, else OmlError (typed, never a
+    TypeError from deeper down; the u32/i64 fields are range-checked, not truncated)."""
+    for s in (meter, obis):
+        if not isinstance(s, str) or not 0 < len(s) <= 255:
+            raise OmlError(msg(_T, 4))
+    if not isinstance(raw, int) or isinstance(raw, bool) or not -(1 << 63) <= raw < (1 << 63):
+        raise OmlError(msg(_T, 0) % (raw,))
+    if (not isinstance(scaler, int) or not isinstance(unit, int)
+            or not -128 <= scaler <= 127 or not 0 <= unit <= 255):
+        raise OmlError(msg(_T, 1))
+    if status is not None and not isinstance(status, int):
+        raise OmlError(msg(_T, 5) % (status,))
+    try:
+        c = int(capture)
+    except (TypeError, ValueError, OverflowError):
+        c = -1
+    if isinstance(capture, bool) or not 0 <= c <= 0xFFFFFFFF:
+        raise OmlError(msg(_T, 3) % (capture,))
+    return c
+
+
 def status_word(smgw_bits, meter_status):
     m = METER_ID if meter_status is None else meter_status & 0xFFFFFFFF
     return ((m << 32) | (SMGW_ID | smgw_bits)) & 0xFFFFFFFFFFFFFFFF
@@ -117,6 +146,15 @@ class Oml:
         self._chan = None  # the channel lists' type (_chan_type), made on first use
         self.chan_list = store.open_list("channels", 256, "block")
         self.chans = {}  # (meter, obis) -> record list
+        # channel numbers with a value captured before an earlier-stored one (a clock
+        # stepped back by a time sync): their queries scan instead of a binary search;
+        # kept in <store>/oml-unordered (JSON list), empty on a normal gateway
+        self.unordered = ()
+        try:
+            with open(store.root + msg(_T, 6)) as f:
+                self.unordered = set(json.load(f))
+        except (OSError, ValueError):
+            pass
         for seq, p in self.chan_list.records():
             meter, obis = json.loads(p)
             self._open(seq, meter, obis)
@@ -153,12 +191,18 @@ class Oml:
         return (meter, obis) if lst is None else lst
 
     def append(self, meter, obis, capture, target, raw, scaler, unit, status, sig=None):
-        if not isinstance(raw, int) or not -(1 << 63) <= raw < (1 << 63):
-            raise OmlError(msg(_T, 0) % (raw,))
-        if not -128 <= scaler <= 127 or not 0 <= unit <= 255:
-            raise OmlError(msg(_T, 1))
-        return self.channel(meter, obis).append(
-            pack(capture, target, raw, scaler, unit, status, sig))
+        capture = check(meter, obis, raw, scaler, unit, capture, 0)
+        if not 0 <= status < (1 << 64):
+            raise OmlError(msg(_T, 5) % (status,))
+        lst = self.channel(meter, obis)
+        p = lst.last
+        if p is not None and capture < struct.unpack_from("<I", p)[0] \
+                and lst.n not in self.unordered:
+            self.unordered = set(self.unordered)
+            self.unordered.add(lst.n)
+            write_atomic(self.store.root + msg(_T, 6),
+                         json.dumps(sorted(self.unordered)).encode())
+        return lst.append(pack(capture, target, raw, scaler, unit, status, sig))
 
     def last(self, meter, obis):
         lst = self.chans.get((meter, obis))
@@ -183,8 +227,14 @@ class Oml:
         return lo
 
     def iter_range(self, meter, obis, t0, t1):
+        """Values with capture time in [t0, t1], in the order they were stored."""
         lst = self.chans.get((meter, obis))
         if lst is None:
+            return
+        if lst.n in self.unordered:  # not in capture order: scan the whole list
+            for seq, p in lst.records():
+                if t0 <= struct.unpack_from("<I", p)[0] <= t1:
+                    yield unpack(meter, obis, p)
             return
         for seq, p in lst.records(self._lower(lst, t0)):
             d = unpack(meter, obis, p)

@@ -17,11 +17,31 @@ MAX_ACTIVE = const(3)
 _T = const("tenant needs id and user|tenant %s: contract needs valid_from"
            "|tenant %s: contract ends before it starts|duplicate user %s"
            "|more than %d active consumers|user exists: %s|already %d active consumers"
-           "|no such consumer|consumer %s is archived")
+           "|no such consumer|consumer %s is archived|duplicate id %s"
+           "|tenant %s: contract window: UTC seconds|tenant %s: meters/channels: lists of ids"
+           "|tenant id: letters, digits, '_' or '-'")
 
 
 class TenantError(Exception):
     pass
+
+
+def _secs(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _contract(c, tid):
+    """A checked copy of one contract (numbers for the window, the end not before the
+    start): a bad window is a TenantError now, not a TypeError in a later visible()."""
+    if not isinstance(c, dict) or "valid_from" not in c:
+        raise TenantError(_m(_T, 1) % tid)
+    vt = c.get("valid_to")
+    if not _secs(c["valid_from"]) or not (vt is None or _secs(vt)):
+        raise TenantError(_m(_T, 10) % tid)
+    if vt is not None and vt < c["valid_from"]:
+        raise TenantError(_m(_T, 2) % tid)
+    return {"taf": c.get("taf"), "emt": c.get("emt"), "valid_from": c["valid_from"],
+            "valid_to": vt}
 
 
 class Tenant:
@@ -31,19 +51,25 @@ class Tenant:
             self.user = str(d["user"])
         except (KeyError, TypeError):
             raise TenantError(_m(_T, 0))
+        # the id names the consumer's log (list "log-consumer-<id>", a directory)
+        for ch in self.id:
+            if not (ch.isalpha() or ch.isdigit() or ch in "_-"):
+                raise TenantError(_m(_T, 12))
+        if not self.id or not self.user:
+            raise TenantError(_m(_T, 0))
         self.password = d.get("password")
         self.ha1 = d.get("ha1")
-        self.meters = list(d.get("meters") or ())
-        self.channels = [tuple(c) for c in d.get("channels") or ()]
+        meters = d.get("meters") or []
+        chans = d.get("channels") or []
+        if (not isinstance(meters, (list, tuple)) or not isinstance(chans, (list, tuple))
+                or not all(isinstance(m, str) for m in meters)
+                or not all(isinstance(c, (list, tuple)) and len(c) == 2 for c in chans)):
+            raise TenantError(_m(_T, 11) % self.id)
+        self.meters = list(meters)
+        self.channels = [tuple(c) for c in chans]
         self.contracts = []
         for c in d.get("contracts") or ():
-            if not isinstance(c, dict) or "valid_from" not in c:
-                raise TenantError(_m(_T, 1) % self.id)
-            vt = c.get("valid_to")
-            if vt is not None and vt < c["valid_from"]:
-                raise TenantError(_m(_T, 2) % self.id)
-            self.contracts.append({"taf": c.get("taf"), "emt": c.get("emt"),
-                                   "valid_from": c["valid_from"], "valid_to": vt})
+            self.contracts.append(_contract(c, self.id))
         self.archived = bool(d.get("archived"))
 
     def covers(self, meter, obis, t):
@@ -70,10 +96,14 @@ class Tenants:
     def load(self, items):
         """Replace the tenant set from configuration; invalid input keeps the old set."""
         new = {}
+        ids = set()
         for d in items or ():
             t = Tenant(d)
             if t.user in new:
                 raise TenantError(_m(_T, 3) % t.user)
+            if t.id in ids:  # two consumers would share one consumer log
+                raise TenantError(_m(_T, 9) % t.id)
+            ids.add(t.id)
             new[t.user] = t
         if sum(1 for t in new.values() if not t.archived) > MAX_ACTIVE:
             raise TenantError(_m(_T, 4) % MAX_ACTIVE)
@@ -111,6 +141,8 @@ class Tenants:
         t = Tenant(d)
         if t.user in self.by_user:
             raise TenantError(_m(_T, 5) % t.user)
+        if self.by_id(t.id) is not None:
+            raise TenantError(_m(_T, 9) % t.id)
         if not t.archived and len(self.active()) >= MAX_ACTIVE:
             raise TenantError(_m(_T, 6) % MAX_ACTIVE)
         self.by_user[t.user] = t
@@ -123,12 +155,13 @@ class Tenants:
             raise TenantError(_m(_T, 7))
         if t.archived:
             raise TenantError(_m(_T, 8) % user)
+        if not isinstance(meter, str):
+            raise TenantError(_m(_T, 11) % t.id)
+        c = _contract(contract, t.id) if contract else None
         if meter not in t.meters:
             t.meters.append(meter)
-        if contract:
-            t.contracts.append({"taf": contract.get("taf"), "emt": contract.get("emt"),
-                                "valid_from": contract["valid_from"],
-                                "valid_to": contract.get("valid_to")})
+        if c:
+            t.contracts.append(c)
         return t
 
     def archive(self, user, t_end):
@@ -136,6 +169,8 @@ class Tenants:
         t = self.by_user.get(user)
         if t is None:
             raise TenantError(_m(_T, 7))
+        if not _secs(t_end):
+            raise TenantError(_m(_T, 10) % t.id)
         for c in t.contracts:
             if c["valid_to"] is None or c["valid_to"] > t_end:
                 c["valid_to"] = t_end

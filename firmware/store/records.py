@@ -257,7 +257,9 @@ class RecordList:
             p = self._seg_path(first)
             with open(p, "rb") as f:
                 offs, seqs, end, size = index_file(f, buf)
-            if end < size:  # torn tail: keep the valid prefix only (atomic rename)
+            if end < size or not offs:  # torn tail: keep the valid prefix only (atomic
+                # rename); no record at all (a power cut right after the new segment was
+                # created: littlefs commits the empty file at open): the file goes
                 self.recovered_bytes = size - end
                 if end:
                     _copy_prefix(p, end, buf)
@@ -526,7 +528,8 @@ class RecordStore:
         except OSError:
             return 0.0, 0
         total = st[2] or 1
-        return (total - st[3]) / total, st[3] * st[0]
+        free = st[3] if st[3] <= total else 0  # littlefs full: free blocks wrap (u32)
+        return (total - free) / total, free * st[0]
 
     def check_space(self):
         used, free = self.usage()

@@ -31,9 +31,13 @@ from texts import msg as _m
 
 BUILTIN = ("taf1", "taf2", "taf6", "taf7")
 # errors, log events and texts, _m(_T, i) (one string constant: RAM, see texts.py)
-_T = const("%s: %s missing|unknown TAF|/profiles.json|taf.profile_invalid"
+_T = const("%s: %s missing or invalid|unknown TAF|/profiles.json|taf.profile_invalid"
            "|%s: %s (previous profile kept)|taf.profile|%s profile applied|%s: %s: %s"
-           "|taf.subscriber|%s has no on-demand read")
+           "|taf.subscriber|%s has no on-demand read|taf.error|%s: output dropped: %r"
+           "|profile: object required|taf_profiles: {TAF name: profile} or [{taf, ...}]")
+# an output must carry these (value dict, engine "An output is ..."): texts, then numbers
+_KEYS = ("meter", "obis", "capture_time", "target_time", "raw")
+_MAX_OUT = const(64)  # outputs of one call (TAF2: one per register)
 
 
 class TafError(Exception):
@@ -105,39 +109,59 @@ class Engine:
             raise
         except Exception as e:  # noqa: BLE001 - a buggy validator refuses the profile
             raise TafError("%s: %s" % (mod.NAME, e))
+        lst = self.core.store.open_list("taf-" + mod.NAME.lower(), mod.CAPACITY, "drop")
+        old = self.inst.get(mod.NAME)
+        try:  # a module's make/restore bug refuses it: the one in force stays
+            inst = mod.make(prof, self)
+            adopt = getattr(inst, "adopt", None)
+            restore = getattr(inst, "restore", None)
+            if adopt and type(old) is type(inst):
+                adopt(old)  # a new profile mid-period: carry the running state over
+            elif restore:
+                start = max(lst.first_seq, lst.last_seq - 511)
+                for _, p in lst.records(start):
+                    try:
+                        restore(json.loads(p))
+                    except (KeyError, TypeError, ValueError):
+                        pass  # an output this module cannot read: not its state
+        except Exception as e:  # noqa: BLE001
+            raise TafError(_m(_T, 7) % (mod.NAME, type(e).__name__, e))
         self.mods[mod.NAME] = mod
         self.profiles[mod.NAME] = prof
-        lst = self.core.store.open_list("taf-" + mod.NAME.lower(), mod.CAPACITY, "drop")
         self.lists[mod.NAME] = lst
-        inst = mod.make(prof, self)
-        restore = getattr(inst, "restore", None)
-        if restore:
-            start = max(lst.first_seq, lst.last_seq - 511)
-            for _, p in lst.records(start):
-                restore(json.loads(p))
         self.inst[mod.NAME] = inst
         return inst
 
     def load_builtins(self, profiles=None, names=None):
         """Install the built-in TAFs in `names` (default all; each costs RAM)."""
         saved = self._saved()
+        profiles, errors = profiles_of(profiles)
+        for name, e in errors.items():
+            self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
         for m in BUILTIN:
             if names is not None and m.upper() not in names:
                 continue
             mod = load_builtin(m)
-            prof = (profiles or {}).get(mod.NAME)
+            prof = profiles.get(mod.NAME)
             try:
                 self.install(mod, prof if prof is not None else saved.get(mod.NAME))
             except TafError as e:
                 self.core.log(3, _m(_T, 3), "%s: %s" % (mod.NAME, e))
-                self.install(mod, saved.get(mod.NAME))
+                try:
+                    self.install(mod, saved.get(mod.NAME))
+                except TafError as e:  # e.g. a stored output restore() cannot read
+                    self.core.log(3, _m(_T, 10), str(e))
         self._save()
 
     def configure(self, profiles):
         """Apply new profiles {name: dict}; invalid ones keep the old. -> {name: error}."""
-        errors = {}
-        for name, prof in (profiles or {}).items():
+        profiles, errors = profiles_of(profiles)
+        for name, e in errors.items():
+            self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
+        for name, prof in profiles.items():
             mod = self.mods.get(name)
+            if mod is None and isinstance(name, str) and name.lower() in BUILTIN:
+                mod = load_builtin(name.lower())  # a built-in not running yet: start it
             if mod is None:
                 errors[name] = _m(_T, 1)
                 continue
@@ -150,7 +174,12 @@ class Engine:
                 self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
                 continue
             if p != self.profiles.get(name):
-                self.install(mod, p)
+                try:
+                    self.install(mod, p)
+                except TafError as e:
+                    errors[name] = str(e)
+                    self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
+                    continue
                 self.core.log(1, _m(_T, 5), _m(_T, 6) % name)
         self._save()
         return errors
@@ -168,31 +197,46 @@ class Engine:
     # ---- values --------------------------------------------------------------------------
     def on_value(self, meter, obis, d):
         for name, inst in self.inst.items():
-            mod = self.mods[name]
-            if not _matches(mod.INPUTS, obis):
-                continue
-            want = self.profiles[name].get("obis")
-            if want and obis not in want:
-                continue
+            # one TAF's bug (or its full output list) must not stop the others or
+            # the caller: the value is already stored in the OML
             try:
+                if not _matches(self.mods[name].INPUTS, obis):
+                    continue
+                want = self.profiles[name].get("obis")
+                if want and obis not in want:
+                    continue
                 outs = inst.on_value(meter, obis, d)
-            except Exception as e:  # noqa: BLE001 - one TAF's bug must not stop the others
-                self.core.log(3, "taf.error", _m(_T, 7) % (name, type(e).__name__, e))
-                continue
-            if outs:
-                self.emit(name, outs)
+                if outs:
+                    self.emit(name, outs, (meter, obis))
+            except Exception as e:  # noqa: BLE001
+                self._error(name, e)
 
     def tick(self, now):
         for name, inst in self.inst.items():
-            f = getattr(inst, "on_tick", None)
-            if f:
-                outs = f(now)
+            try:
+                f = getattr(inst, "on_tick", None)
+                outs = f(now) if f else None
                 if outs:
                     self.emit(name, outs)
+            except Exception as e:  # noqa: BLE001 - the other TAFs still tick
+                self._error(name, e)
 
-    def emit(self, name, outs):
+    def _error(self, name, e):
+        self.core.log(3, _m(_T, 10), _m(_T, 7) % (name, type(e).__name__, e))
+
+    def emit(self, name, outs, chan=None):
+        """Store and publish outputs; chan = (meter, obis) the value fed (a TAF's output
+        for a value is that channel's: no module writes another meter's data)."""
         lst = self.lists[name]
+        n = 0
         for d in outs:
+            n += 1
+            if n > _MAX_OUT:  # a runaway module (endless generator): the rest dropped
+                self.core.log(3, _m(_T, 10), _m(_T, 11) % (name, "> %d" % _MAX_OUT))
+                break
+            if not _output_ok(d) or chan and (d["meter"], d["obis"]) != chan:
+                self.core.log(3, _m(_T, 10), _m(_T, 11) % (name, d))  # never stored
+                continue
             d["taf"] = name
             d["no"] = lst.append(json.dumps(d).encode())
             for cb in self.subs:
@@ -244,6 +288,41 @@ class Engine:
     def state(self, taf_name):
         f = getattr(self.inst.get(taf_name), "state", None)
         return f() if f else None
+
+
+def profiles_of(x):
+    """({name: profile dict}, {name: error}) of a configuration's "taf_profiles": an object
+    {"TAF2": {...}} (docs/core.md), or a list of profiles naming their TAF under "taf"
+    (the WAN configuration's list form); anything else is refused, never raised."""
+    ok, errors = {}, {}
+    if isinstance(x, list):
+        d = {}
+        for p in x:
+            if not isinstance(p, dict) or not isinstance(p.get("taf"), str):
+                errors["taf_profiles"] = _m(_T, 13)
+                continue
+            p = dict(p)
+            d[p.pop("taf")] = p
+        x = d
+    elif x is not None and not isinstance(x, dict):
+        return ok, {"taf_profiles": _m(_T, 13)}
+    for name, p in (x or {}).items():
+        if isinstance(p, dict):
+            ok[name] = p
+        elif p is not None:
+            errors[name] = _m(_T, 12)
+    return ok, errors
+
+
+def _output_ok(d):
+    if not isinstance(d, dict):
+        return False
+    for k in _KEYS:
+        v = d.get(k)
+        if not isinstance(v, str if k in ("meter", "obis") else int if k == "raw"
+                          else (int, float)):
+            return False
+    return True
 
 
 def _matches(prefixes, obis):

@@ -57,9 +57,15 @@ class Taf1:
         tol = self.p["tolerance"]
         if t < b - tol:
             return None
-        if t > b + tol:
-            self.api.log(2, "taf.missed", "TAF1 %s %s: no reading at %d" % (meter, obis, b))
-            self.next[k] = self.boundary_after(t)
+        if t > b + tol:  # every boundary passed without a reading (gateway off)
+            n, nb = 0, b
+            while nb + tol < t:
+                n += 1
+                last = nb
+                nb = self.boundary_after(nb + tol + 1)
+            self.api.log(2, "taf.missed", "TAF1 %s %s: no reading at %d%s" % (
+                meter, obis, b, " .. %d (%d boundaries)" % (last, n) if n > 1 else ""))
+            self.next[k] = nb
             return self.on_value(meter, obis, d)
         self.next[k] = self.boundary_after(b + tol + 1)
         return [value(d, b, kind="billing")]

@@ -77,7 +77,18 @@ class Taf2:
     def __init__(self, p, api=None):
         self.p = p
         self.oml = api.oml if api is not None else None
+        self.log = api.log if api is not None else None
         self.ch = {}  # channel key (oml.key) -> state list (_REGS .. _FIRST)
+
+    def adopt(self, old):
+        """A new profile while running (engine.install): keep every channel's registers,
+        last reading and start (a register of a dropped stage stays, so the sum still
+        equals the advance); stages new in this profile start at 0."""
+        self.ch = old.ch
+        for c in self.ch.values():
+            for n in self.p["tariffs"]:
+                if n not in c[_REGS]:
+                    c[_REGS][n] = 0
 
     def _key(self, meter, obis):
         return (meter, obis) if self.oml is None else self.oml.key(meter, obis)
@@ -99,11 +110,13 @@ class Taf2:
                 st = name
         return st
 
-    def next_change(self, t):
-        """First time > t at which the stage differs from stage(t)."""
+    def next_change(self, t, until=0):
+        """First time > t at which the stage differs from stage(t); searched up to the
+        day of `until` (a gap of many days: a special day far ahead) and at least 9
+        days; 1 << 62 if none."""
         cur = self.stage(t)
         day = t // 86400
-        for k in range(9):
+        for k in range(max(9, until // 86400 - day + 1)):
             for s, name in self.day_profile(day + k):
                 at = (day + k) * 86400 + s
                 if at > t and name != cur:
@@ -119,7 +132,13 @@ class Taf2:
             c = self.ch[k] = self._new(t, raw, t // 86400, raw)
         elif t > c[_T]:
             delta = raw - c[_RAW]
-            reg = self.stage(c[_T]) if self.next_change(c[_T]) >= t else "error"
+            if delta < 0:  # counter went back (meter exchange, wrap): no tariff stage's
+                reg = "error"
+                if self.log:
+                    self.log(2, "taf.error", "TAF2 %s %s: counter decreased %d -> %d"
+                             % (meter, obis, c[_RAW], raw))
+            else:
+                reg = self.stage(c[_T]) if self.next_change(c[_T], t) >= t else "error"
             c[_REGS][reg] += delta
             c[_T], c[_RAW] = t, raw
             if t // 86400 != c[_DAY]:
