@@ -16,7 +16,7 @@ from store.records import RecordStore, StoreError
 from core.oml import Oml, OmlError, check, status_word, TIME_INVALID
 from core.logs import Log
 from core.clock import TimeKeeper
-from taf.engine import Engine, profiles_of
+from taf.engine import BUILTIN, Engine, profiles_of
 from texts import msg as _m
 
 
@@ -150,6 +150,35 @@ class Core:
         return self.clock.sync(offset_s, source)
 
     # ---- configuration ----------------------------------------------------------------
+    def check_config(self, cfg):
+        """{part: error} for the tenants and TAF profiles of a configuration, nothing
+        applied (wan.config refuses such a configuration before it is stored, so the
+        GWA hears "refused" instead of "applied" while the old parts stay in force)."""
+        errors = {}
+        if "tenants" in cfg:
+            from core.tenants import Tenants
+
+            try:
+                Tenants().load(cfg["tenants"])
+            except Exception as e:  # noqa: BLE001 - TenantError, or a bug in the check
+                errors["tenants"] = str(e)
+        if "taf_profiles" in cfg:
+            profiles, bad = profiles_of(cfg["taf_profiles"])
+            errors.update(bad)
+            for name, prof in profiles.items():
+                mod = self.taf.mods.get(name)
+                if mod is None:  # a built-in not running yet is started by the reload
+                    if not (isinstance(name, str) and name.lower() in BUILTIN):
+                        errors[name] = "unknown TAF"
+                    continue
+                p = dict(mod.DEFAULT)
+                p.update(prof)
+                try:
+                    mod.validate(p)
+                except Exception as e:  # noqa: BLE001 - TafError or a validator bug
+                    errors[name] = str(e)
+        return errors
+
     def reload_config(self, cfg):
         """New configuration (wan.admin hook): tenants and TAF profiles; invalid parts
         keep what is in force and are logged."""

@@ -10,7 +10,7 @@ import os
 from texts import msg
 
 SCHEMA = {"version": int, "wan": dict, "meters": list, "tenants": list,
-          "taf_profiles": list, "keys": dict, "certs": dict, "consumers": list,
+          "taf_profiles": (dict, list), "keys": dict, "certs": dict, "consumers": list,
           "lmn": dict, "wmbus": dict, "han": dict, "link": dict, "core": dict}
 
 
@@ -252,6 +252,10 @@ def apply(wan, cfg):
 
     ctx = wan.ctx
     pki = wan.ident.pki
+    check = getattr(getattr(ctx, "core", None), "check_config", None)
+    errors = check(cfg) if check else None
+    if errors:  # tenants or TAF profiles the core would not take: nothing is stored
+        raise ConfigError("; ".join("%s: %s" % e for e in sorted(errors.items())))
     old = _read(wan.config_path)
     if "wan" not in cfg and old:
         try:

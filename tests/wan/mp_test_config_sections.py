@@ -178,6 +178,38 @@ def test_gwa_configuration_with_a_bad_section_is_refused_and_not_stored():
         eq(json.load(f), dict(good, wan=_BASE))
 
 
+def test_tenants_and_taf_profiles_the_core_would_not_take_are_refused_before_storing():
+    # before: stored and acknowledged "applied" while the core kept the old tenants; and
+    # the documented object form of taf_profiles was refused as a wrong type
+    from core.core import Core
+    from wan import config
+    from wan.service import Wan
+
+    d = _dir("core")
+    ctx = Ctx()
+    ctx.core = Core(d + "/core", lambda: 1767225600, config={"core": {"tafs": ["TAF7"]}})
+    w = Wan(ctx, SoftSecMod(key_path=d + "/k"), pki=d + "/pki", qroot=d + "/q")
+    w.config_path = d + "/active.json"
+    w.keys_path = d + "/meters.json"
+    w.configure(_BASE, 1)
+    config.apply(w, {"version": 1, "wan": _BASE})
+    w.ident.peer_cert = lambda name: _Cert()
+    four = [{"id": "c%d" % i, "user": "u%d" % i} for i in range(4)]  # noqa: UP031
+    for bad, part in (({"tenants": four}, "tenants"),  # 4 active: at most 3
+                      ({"tenants": [{"id": "../x", "user": "u"}]}, "tenants"),
+                      ({"taf_profiles": {"TAF9": {}}}, "TAF9"),
+                      ({"taf_profiles": {"TAF7": {"period": 7}}}, "TAF7")):
+        with raises(config.ConfigError) as r:
+            config.apply_signed(w, *_signed(dict(bad, version=2)))
+        assert str(r.value).startswith(part + ":"), (bad, str(r.value))
+        with open(w.config_path) as f:
+            eq(json.load(f)["version"], 1)
+    eq(ctx.core.tenants.by_user, {})
+    good = {"version": 2, "tenants": four[:3], "taf_profiles": {"TAF7": {}}}
+    eq(config.apply_signed(w, *_signed(good)), 2)
+    eq(sorted(ctx.core.tenants.by_user), ["u0", "u1", "u2"])
+
+
 # ---- boot: a bad section already stored (by firmware before these checks) ------------
 
 class _Board:
