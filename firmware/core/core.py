@@ -16,7 +16,7 @@ from store.records import RecordStore, StoreError
 from core.oml import Oml, OmlError, check, status_word, TIME_INVALID
 from core.logs import Log
 from core.clock import TimeKeeper
-from taf.engine import BUILTIN, Engine, profiles_of
+from taf.engine import Engine, profiles_of
 from texts import msg as _m
 
 
@@ -166,16 +166,9 @@ class Core:
             profiles, bad = profiles_of(cfg["taf_profiles"])
             errors.update(bad)
             for name, prof in profiles.items():
-                mod = self.taf.mods.get(name)
-                if mod is None:  # a built-in not running yet is started by the reload
-                    if not (isinstance(name, str) and name.lower() in BUILTIN):
-                        errors[name] = "unknown TAF"
-                    continue
-                p = dict(mod.DEFAULT)
-                p.update(prof)
                 try:
-                    mod.validate(p)
-                except Exception as e:  # noqa: BLE001 - TafError or a validator bug
+                    self.taf.profile(name, prof, False)
+                except Exception as e:  # noqa: BLE001 - TafError: unknown, refused profile
                     errors[name] = str(e)
         return errors
 

@@ -153,23 +153,34 @@ class Engine:
                     self.core.log(3, _m(_T, 10), str(e))
         self._save()
 
+    def profile(self, name, prof, start=True):
+        """(module, full profile) of a new profile for TAF name, validated; raises
+        TafError. start: a built-in not running yet is loaded (False: only checked by
+        name, nothing loaded: Core.check_config)."""
+        mod = self.mods.get(name)
+        if mod is None and isinstance(name, str) and name.lower() in BUILTIN:
+            if not start:
+                return None, prof
+            mod = load_builtin(name.lower())  # a built-in not running yet: start it
+        if mod is None:
+            raise TafError(_m(_T, 1))
+        p = dict(mod.DEFAULT)
+        p.update(prof)
+        try:
+            mod.validate(p)
+        except Exception as e:  # noqa: BLE001 - TafError or a validator bug
+            raise TafError(str(e))
+        return mod, p
+
     def configure(self, profiles):
         """Apply new profiles {name: dict}; invalid ones keep the old. -> {name: error}."""
         profiles, errors = profiles_of(profiles)
         for name, e in errors.items():
             self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
         for name, prof in profiles.items():
-            mod = self.mods.get(name)
-            if mod is None and isinstance(name, str) and name.lower() in BUILTIN:
-                mod = load_builtin(name.lower())  # a built-in not running yet: start it
-            if mod is None:
-                errors[name] = _m(_T, 1)
-                continue
-            p = dict(mod.DEFAULT)
-            p.update(prof)
             try:
-                mod.validate(p)
-            except Exception as e:  # noqa: BLE001 - TafError or a validator bug
+                mod, p = self.profile(name, prof)
+            except TafError as e:
                 errors[name] = str(e)
                 self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
                 continue
