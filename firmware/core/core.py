@@ -167,8 +167,9 @@ class Core:
             errors.update(bad)
             for name, prof in profiles.items():
                 try:
-                    self.taf.profile(name, prof, False)
-                except Exception as e:  # noqa: BLE001 - TafError: unknown, refused profile
+                    if self.taf.profile(name, prof, False)[0] is None:
+                        errors[name] = "unknown TAF"
+                except Exception as e:  # noqa: BLE001 - TafError: a refused profile
                     errors[name] = str(e)
         return errors
 

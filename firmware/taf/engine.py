@@ -154,16 +154,16 @@ class Engine:
         self._save()
 
     def profile(self, name, prof, start=True):
-        """(module, full profile) of a new profile for TAF name, validated; raises
-        TafError. start: a built-in not running yet is loaded (False: only checked by
-        name, nothing loaded: Core.check_config)."""
+        """(module, full profile) of a new profile for TAF name, validated (TafError);
+        (None, None) for an unknown TAF. start: a built-in not running yet is loaded
+        (False: it is known by its name, nothing loaded: Core.check_config)."""
         mod = self.mods.get(name)
         if mod is None and isinstance(name, str) and name.lower() in BUILTIN:
             if not start:
-                return None, prof
+                return True, prof
             mod = load_builtin(name.lower())  # a built-in not running yet: start it
         if mod is None:
-            raise TafError(_m(_T, 1))
+            return None, None
         p = dict(mod.DEFAULT)
         p.update(prof)
         try:
@@ -183,6 +183,9 @@ class Engine:
             except TafError as e:
                 errors[name] = str(e)
                 self.core.log(3, _m(_T, 3), _m(_T, 4) % (name, e))
+                continue
+            if mod is None:
+                errors[name] = _m(_T, 1)  # unknown TAF
                 continue
             if p != self.profiles.get(name):
                 try:
