@@ -16,6 +16,33 @@ import json
 _LINE = const(512)
 
 
+_LONG = const(1)  # _line(): a line longer than _LINE (skipped up to its newline)
+
+
+async def _line(r, rx):
+    """The next line from the EMT, at most _LINE bytes: StreamReader.readline would
+    gather a line of any length in the heap. rx holds what came after the last line;
+    returns b"" at the end of the stream, _LONG for a line that was too long."""
+    skip = False
+    while True:
+        i = rx.find(b"\n")
+        if i >= 0:
+            line = bytes(rx[:i + 1])
+            rx[:i + 1] = b""
+            if skip or len(line) > _LINE:
+                return _LONG
+            return line
+        if len(rx) > _LINE:
+            skip = True
+            rx[:] = b""
+        d = await r.read(256)
+        if not d:  # the end: a last line without its newline is still a line
+            line = bytes(rx)
+            rx[:] = b""
+            return _LONG if skip else line
+        rx.extend(d)
+
+
 class OutputControl:
     def __init__(self, fw, pair, outputs, log, tls_context, retry_s=30):
         self.fw = fw
@@ -58,11 +85,12 @@ class OutputControl:
         self.log(1, "cls.open", "%s: control session to %s:%s" % (
             self.pair["name"], e["host"], e["port"]))
         try:
+            rx = bytearray()
             while True:
-                line = await r.readline()
+                line = await _line(r, rx)
                 if not line:
                     break
-                if len(line) > _LINE:
+                if line == _LONG:
                     out = {"ok": False, "error": "line too long"}
                 else:
                     self.commands += 1

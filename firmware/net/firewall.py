@@ -24,7 +24,7 @@ from texts import msg
 
 # log and error texts, msg(_T, i): one string constant, not a heap string each (RAM, texts.py)
 _T = const("%s %s %s %s:%s|%s %s %s (not permitted by policy)|TLS setup for %s failed: %s"
-           "|firewall: refused %s")
+           "|firewall: refused %s|%s %s %s %r:%r (bad endpoint)|%s:%s: no TLS answer")
 
 
 # the (network, direction, purpose) flows that may ever be allowed, "|net dir purpose|"
@@ -75,7 +75,14 @@ class Firewall:
         """Permit one endpoint; host "*" = any address of that network (listeners)."""
         if not permitted(net, direction, purpose):
             raise FirewallError(msg(_T, 1) % (net, direction, purpose))
-        r = [net, direction, purpose, host, int(port)]
+        # an exact endpoint: a host name or address, a port 1..65535 (an int: check()
+        # compares ints), and "*" only for a listener (an outbound "*" would open the WAN
+        # to every host)
+        if (not isinstance(host, str) or not host or " " in host or "|" in host
+                or (host == "*" and direction != "in") or not isinstance(port, int)
+                or isinstance(port, bool) or not 0 < port < 65536):
+            raise FirewallError(msg(_T, 4) % (net, direction, purpose, host, port))
+        r = [net, direction, purpose, host, port]
         if r not in self.rules:
             self.rules.append(r)
         return r
@@ -120,21 +127,36 @@ class Firewall:
         s.setblocking(False)
         return s
 
-    async def open_connection(self, net, purpose, host, port, ssl=None, server_hostname=None):
-        """asyncio.open_connection through the rules: (reader, writer) streams."""
+    async def open_connection(self, net, purpose, host, port, ssl=None, server_hostname=None,
+                              timeout_s=10):
+        """asyncio.open_connection through the rules: (reader, writer) streams.
+
+        With ssl, the TCP connect and the server's first TLS flight (its certificate is
+        checked when that is processed) must come within timeout_s: a refused connection,
+        a certificate the context does not accept, a peer that does not speak TLS or does
+        not answer raise OSError here (the socket closed), not at the first read."""
         self.enforce(net, "out", purpose, host, port)
-        r, w = await asyncio.open_connection(host, port, ssl=ssl,
-                                             server_hostname=server_hostname)
-        if ssl:
-            # Start the TLS handshake now: a reader alone would wait for the server to
-            # speak first while a TLS server waits for our ClientHello. write(b"") and
-            # read(0) do not step mbedTLS; readinto does, and cannot return application
-            # data before the server has answered (it returns None here).
+        s = socket.socket()
+        try:
+            s.setblocking(False)
             try:
-                w.s.readinto(bytearray(1))
-            except OSError:
-                pass
-        return r, w
+                s.connect(_addr(host, port))
+            except OSError as e:
+                if e.errno != 115:  # EINPROGRESS
+                    raise
+            if ssl:
+                s = ssl.wrap_socket(s, server_hostname=server_hostname or host,
+                                    do_handshake_on_connect=False)
+                s.setblocking(False)
+            st = asyncio.StreamReader(s)
+            await asyncio.wait_for_ms(_start(st, ssl), timeout_s * 1000)
+        except asyncio.TimeoutError:
+            s.close()
+            raise OSError(110, msg(_T, 5) % (host, port))  # ETIMEDOUT
+        except BaseException:  # noqa: BLE001 - also cancelled: never leave the socket open
+            s.close()
+            raise
+        return st, st
 
     def connect(self, net, purpose, host, port):
         """Blocking socket connect through the rules."""
@@ -162,6 +184,23 @@ class Firewall:
             return fwtest.run(self)
         finally:
             unload("net.fwtest")
+
+
+async def _start(st, tls):
+    """Wait for the TCP connect; with TLS also step the handshake through the server's
+    first flight. read(0)/write(b"") do not step mbedTLS, readinto does: the first call
+    sends the ClientHello (a refused connect raises here), the second processes the
+    server's answer (ServerHello, certificate: a wrong one raises here) and sends our
+    next flight. Application data cannot come before the server has our Finished
+    (TLS 1.2; a TLS 1.3 server sends it after its handshake), so nothing is consumed."""
+    yield core._io_queue.queue_write(st.s)
+    if tls:
+        b = bytearray(1)
+        n = st.s.readinto(b)
+        if n is None:
+            n = yield from st.readinto(b)
+        if n == 0:  # closed by the peer before the handshake
+            raise OSError(104)  # ECONNRESET
 
 
 def of(ctx):
