@@ -46,7 +46,7 @@ class Admin:
 
             g = self.wan.gwa
             s = await http.open_session(self.ctx, self.wan.ident, g.get("name", "gwa"),
-                                        g["host"], g["port"])
+                                        g["host"], g["port"], purpose="gwa")
         return s
 
     async def _request(self, method, path, body=b"", headers=None, max_body=65536,

@@ -263,7 +263,7 @@ class Outbox:
                     from wan import http  # per session, dropped after it (RAM between them)
 
                     s = await http.open_session(self.ctx, self.wan.ident, e.peer, e.host,
-                                                e.port)
+                                                e.port, purpose="emt")
                     try:
                         st, hdr, body = await http.request(
                             s, "POST", e.path, (f, n),

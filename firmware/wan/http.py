@@ -93,8 +93,17 @@ def context(ident, name):
     return c
 
 
-async def open_session(ctx, ident, name, host, port, timeout_s=30):
-    """A TLS session (tlsconn.Session) to peer `name` at host:port (tlsconn.open_session)."""
+async def open_session(ctx, ident, name, host, port, timeout_s=30, purpose=None):
+    """A TLS session (tlsconn.Session) to peer `name` at host:port (tlsconn.open_session).
+    purpose ("gwa", "emt", "mqtt"): the connection must be one the firewall's WAN rules
+    allow (the configured endpoints, Wan._rules), else WanError."""
+    if purpose is not None:
+        from net import firewall
+
+        try:
+            firewall.of(ctx).enforce("wan", "out", purpose, host, port)
+        except OSError as e:  # FirewallError: counted and logged by the firewall
+            raise WanError(str(e), name)
     link = getattr(ctx, "link", None)
     if link is not None and link.state != "up":  # contract: connect only over a link up
         raise WanError("WAN link not up", name)

@@ -99,7 +99,8 @@ class MqttClient:
 
     async def connect(self):
         c = self.cfg
-        self.session = await open_session(self.ctx, self.ident, c["peer"], c["host"], c["port"])
+        self.session = await open_session(self.ctx, self.ident, c["peer"], c["host"], c["port"],
+                                          purpose="mqtt")
         await self._write(connect_packet(self.client_id, self.keepalive))
         t, body = await self._read_packet(30)
         if t != CONNACK or len(body) != 2 or body[1] != 0:

@@ -124,7 +124,26 @@ class Wan:
         self.emts = emts
         self.outboxes = boxes
         self.config_version = version
+        self._rules()
         self.ctx.log(1, "wan.config", msg(_T, 0) % (version, len(emts)))
+
+    def _rules(self):
+        """The firewall's WAN rules are the profiles' endpoints, nothing else: the GWA, each
+        EMT and its MQTT broker out, the wake-up port in (wan.http.open_session enforces
+        them; net.firewall). Replaced with each configuration."""
+        from net import firewall
+
+        fw = firewall.of(self.ctx)
+        for p in ("gwa", "emt", "mqtt", "wake-up"):
+            fw.revoke(p)
+        g = self.gwa
+        if g:
+            fw.allow("wan", "out", "gwa", g["host"], g["port"])
+        for e in self.emts:
+            fw.allow("wan", "out", "emt", e.host, e.port)
+            m = e.mqtt
+            if m:
+                fw.allow("wan", "out", "mqtt", m["host"], m["port"])
 
     def on_taf(self, taf, meter, obis, value):
         """ctx.core.taf.subscribe callback: queue the value for every EMT that wants it."""
@@ -332,6 +351,9 @@ def setup(ctx):
         try:
             WAN.wakeup_sock, port = bind_udp(WAN.gwa.get("wakeup_port", 0), WAN.secmod.random)
             ctx.hal.endpoints["wakeup"] = "127.0.0.1:%d" % port
+            from net import firewall
+
+            firewall.of(ctx).allow("wan", "in", "wake-up", "*", port)
         except OSError as e:
             ctx.log(3, "wan.wakeup", msg(_T, 7) % e)
     core = getattr(ctx, "core", None)

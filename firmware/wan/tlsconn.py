@@ -156,8 +156,8 @@ class Session:
             pass
 
 
-async def open_session(ctx, ident, name, host, port, timeout_s=30):
+async def open_session(ctx, ident, name, host, port, timeout_s=30, purpose=None):
     """A TLS session to peer `name` (wan.http.open_session, loaded per session: RAM)."""
     from wan import http
 
-    return await http.open_session(ctx, ident, name, host, port, timeout_s)
+    return await http.open_session(ctx, ident, name, host, port, timeout_s, purpose)

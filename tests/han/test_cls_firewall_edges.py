@@ -8,11 +8,10 @@ import threading
 import time
 
 import pytest
-from hanfixture import FakeGateway
-from test_cls import connect, stats
-
 from gwtool.pki import Pki
 from gwtool.sim_han import EchoEmt
+from hanfixture import FakeGateway
+from test_cls import connect, stats
 
 
 def cls_logs(g):

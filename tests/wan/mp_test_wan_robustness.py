@@ -511,3 +511,41 @@ def test_boot_with_a_stored_wan_section_refused_falls_back_to_the_factory_one():
         w.wakeup_sock.close()
     assert any(x[0] == 4 and "poll_s" in x[2] for x in ctx.logs), ctx.logs
     eq((w.gwa, w.config_version), (factory["gwa"], None))
+
+
+def test_wan_connections_go_through_the_firewall_rules_of_the_profiles():
+    # before: the WAN layer opened any host it was handed; the firewall's rule table knew
+    # only HAN and CLS. Now its WAN rules are the profiles' endpoints, replaced with each
+    # configuration, and a session to anything else is refused (WanError), counted, logged.
+    from net import firewall
+    from wan import http
+
+    w, d = _wan("fw")
+    mq = {"host": "10.0.0.9", "port": 8883, "peer": "broker", "topic": "t"}
+    w.configure({"gateway_id": "G", "gwa": {"host": "10.0.0.1", "port": 4431},
+                 "emts": [dict(_EMT, host="10.0.0.2", port=4432, mqtt=mq)]}, 1)
+    fw = firewall.of(w.ctx)
+    eq(sorted(r[2:] for r in fw.rules if r[0] == "wan"),
+       [["emt", "10.0.0.2", 4432], ["gwa", "10.0.0.1", 4431], ["mqtt", "10.0.0.9", 8883]])
+
+    async def session(purpose, host, port):
+        try:  # allowed, it fails further on: this test's gateway has no certificate
+            await http.open_session(w.ctx, w.ident, "x", host, port, 1, purpose)
+        except (WanError, OSError) as e:
+            return str(e)
+        raise AssertionError("a session without a certificate")
+
+    refused = fw.refused
+    why = asyncio.run(session("emt", "203.0.113.5", 4432))
+    assert "not" in why or "refused" in why, why
+    eq(fw.refused, refused + 1)
+    eq(fw.last_refusal, "wan out emt 203.0.113.5:4432")
+    asyncio.run(session("gwa", "10.0.0.2", 4432))  # an EMT's endpoint is not the GWA's
+    eq(fw.refused, refused + 2)
+    asyncio.run(session("emt", "10.0.0.2", 4432))  # allowed: fails further on, not here
+    eq(fw.refused, refused + 2)
+    # a new configuration replaces the WAN rules: the old EMT and broker are gone
+    w.configure({"gateway_id": "G", "gwa": {"host": "10.0.0.1", "port": 4431},
+                 "emts": [dict(_EMT, host="10.0.0.3", port=443)]}, 2)
+    eq(sorted(r[2:] for r in fw.rules if r[0] == "wan"),
+       [["emt", "10.0.0.3", 443], ["gwa", "10.0.0.1", 4431]])
