@@ -195,13 +195,18 @@ class CC1101:
                 return r
 
     async def _packet(self, length_fn, poll_ms, timeout_ms):
+        idle = 0
         while True:
             n = self.rx_bytes()
             if n & 0x80:
                 self._overflow()
                 return None
-            if n >= 3:
+            if n > 3:  # the first 3, and never the last byte while receiving (errata)
                 break
+            if n:  # a sync word, then the signal went before the length arrived
+                idle += poll_ms
+                if idle > timeout_ms:
+                    return self._timeout()
             await asyncio.sleep_ms(poll_ms if n else 5)
         buf = self.buf
         self.read_fifo(buf, 0, 3)
@@ -239,14 +244,16 @@ class CC1101:
                 continue
             idle += poll_ms
             if idle > timeout_ms:
-                self.stats["timeouts"] += 1
-                self.restart()
-                return None
+                return self._timeout()
             await asyncio.sleep_ms(poll_ms)
         self.stats["packets"] += 1
         self.rssi_dbm = rssi
         self.restart()
         return self._mv[:total], tag, rssi
+
+    def _timeout(self):
+        self.stats["timeouts"] += 1
+        self.restart()
 
     def _overflow(self):
         self.stats["overflows"] += 1

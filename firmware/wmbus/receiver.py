@@ -8,14 +8,16 @@
 - replay protection per meter: the AFL/CCM message counter must increase (a meter that
   restarted its counter is accepted after 3 telegrams in a row with increasing counters);
   otherwise the access number must differ from the last one (repeaters resend the same
-  telegram, and the 8-bit access number wraps, so "differ" is the test); duplicates are
-  dropped;
+  telegram, and the 8-bit access number wraps, so "differ" is the test); a telegram with
+  neither (CI 0x78 without ELL) must differ from the last one in content (its CRC-16);
+  duplicates are dropped;
 - good telegrams: wMT LED pulse, ctx.meter_seen, one ctx.ingest per OBIS channel.
 """
 import time
 
 from texts import msg
 from wmbus import WmbusError
+from wmbus.crc import crc
 
 # The decoder (wmbus.telegram, .apl, .frame, .obis: ~12 KB of heap on x64) is imported on
 # the first frame, not at boot: a gateway without wireless meters never pays for it.
@@ -48,7 +50,9 @@ class Receiver:
     def __init__(self, ctx, keys):
         self.ctx = ctx
         self.keys = keys
-        self.last = {}  # meter -> (counter + 1 or 0) << 9 | access number (256: None)
+        # meter -> (counter + 1 or 0) << 9 | access number (256: None); without either:
+        # -1 - CRC-16 of the telegram
+        self.last = {}
         self.unknown = {}  # meter -> telegrams seen
         self.fail = {}  # meter -> decryption failures
         self.frags = {}  # meter -> AFL reassembly state (bounded in wmbus.telegram)
@@ -91,18 +95,20 @@ class Receiver:
         ctr = t["counter"]
         # one int per meter, not a tuple (RAM; an immediate small int on x64)
         a9 = 256 if acc is None else acc
+        if acc is None and ctr is None:  # nothing counts: a repeat is the same telegram
+            a9 = -1 - crc(frame)
         prev = self.last.get(meter)
         if prev is not None:
             if ctr is not None and prev >= 512:
                 if ctr <= (prev >> 9) - 1 and not self._reset(meter, ctr):
                     st["replayed"] += 1
                     return 0
-            elif a9 == prev & 511:
+            elif a9 == (prev if prev < 0 else prev & 511):
                 st["replayed"] += 1
                 return 0
         if self.back:
             self.back.pop(meter, None)
-        self.last[meter] = (0 if ctr is None else (ctr + 1) << 9) | a9
+        self.last[meter] = a9 if a9 < 0 else (0 if ctr is None else (ctr + 1) << 9) | a9
         st["good"] += 1
         if _pulse is not None:
             _pulse(self.ctx, "WMT", 80)
@@ -168,9 +174,10 @@ class Receiver:
     def _error(self, e):
         st = self.stats
         self.errors[e.layer] = self.errors.get(e.layer, 0) + 1
-        if e.layer == "key" and e.meter:
+        if e.layer == "key" and e.meter and not self.keys.known(e.meter):
             return self._unknown(e.meter, None)
-        if e.layer in ("decrypt", "mac"):
+        if e.layer in ("decrypt", "mac") or e.layer == "key" and e.meter:
+            # (a listed meter without a key that sends encrypted: no key is a wrong key)
             st["decrypt_failed"] += 1
             n = self.fail.get(e.meter, 0)
             self.fail[e.meter] = n + 1

@@ -42,3 +42,19 @@ def decode_ref(chips, n):
     for i in range(n):
         out[i] = (nib[2 * i] << 4) | nib[2 * i + 1]
     return out
+
+
+def with_crc_a(plain):
+    """Frame format A on the air: the frame (L first) in a 10-byte first block and 16-byte
+    blocks, each followed by its CRC-16/EN-13757, most significant byte first."""
+    from wmbus.crc import crc
+
+    out = bytearray()
+    p, blk = 0, 10
+    while p < len(plain):
+        b = plain[p:p + blk]
+        c = crc(b)
+        out += b + bytes((c >> 8, c & 0xFF))
+        p += blk
+        blk = 16
+    return bytes(out)

@@ -13,8 +13,11 @@ The model: in RX the chip hunts for SYNC1/SYNC0 in the burst (byte aligned); aft
 bytes enter the 64-byte RX FIFO at `rate` bytes/s (12500 = 100 kchip/s); PKTCTRL0/
 PKTLEN give infinite or fixed packet length (the fixed end is when the byte counter
 mod 256 equals PKTLEN); more than 64 unread bytes = RXFIFO_OVERFLOW (MARCSTATE 0x11,
-RXBYTES bit 7) until SFRX. MCSM1 RXOFF = IDLE. Bursts arriving while the radio is busy
-wait in a short queue (bounded: the oldest is lost). RSSI register per data-sheet 17.3.
+RXBYTES bit 7) until SFRX. MCSM1 RXOFF = IDLE. A burst goes on after its packet ends (or
+RX is stopped): the chips that pass while the chip is not in RX are missed, the rest is
+hunted for the next sync word when RX restarts (back-to-back telegrams in one burst).
+Bursts arriving while the radio is busy wait in a short queue (bounded: the oldest is
+lost). RSSI register per data-sheet 17.3 (saturating: -138 .. -10.5 dBm).
 `clock` (microseconds) is injectable so tests can step time.
 """
 import time
@@ -37,7 +40,8 @@ class _Pin:
     def value(self, v=None):
         k = self.kind
         if k == 1:
-            return 1 if self.emu.flen >= 33 else 0  # RX FIFO at/above threshold
+            e = self.emu  # RX FIFO at/above the FIFOTHR threshold (4 .. 64 bytes)
+            return 1 if e.flen >= 4 * ((e.regs[0x03] & 15) + 1) else 0
         if k == 2:
             return 1 if self.emu.cur is not None else 0  # sync seen, packet running
         if v is None:
@@ -57,8 +61,10 @@ class Cc1101Emu:
         self.gdo0 = _Pin(self, 1)
         self.gdo2 = _Pin(self, 2)
         self.queue = []  # (rssi, chips)
+        # drained: the FIFO's last byte read while a packet arrives (errata SWRZ020: that
+        # byte can come twice on a real chip)
         self.stats = {"bursts": 0, "no_sync": 0, "lost": 0, "overflows": 0, "fixed_end": 0,
-                      "truncated": 0}
+                      "truncated": 0, "drained": 0}
         self.error = None
         self.srv = None
         self._poll = None
@@ -171,6 +177,8 @@ class Cc1101Emu:
         self.fhead = 0
         self.flen = 0
         self.cur = None  # payload bytes after sync of the burst being received
+        self.rest = None  # (rssi, chips, index, time): the burst still on the air after it
+        self.rssi = 0
         self.hold = False  # signal lost mid-packet: nothing more until RX is restarted
         self.pos = 0  # index in cur of the next byte for the FIFO
         self.count = 0
@@ -183,27 +191,46 @@ class Cc1101Emu:
         r[0x05] = 0x91
 
     def _start_burst(self, now):
-        while self.queue and self.cur is None:
-            rssi, chips = self.queue.pop(0)
-            self.stats["bursts"] += 1
-            sync = bytes((self.regs[0x04], self.regs[0x05]))
-            i = chips.find(sync)
+        while self.cur is None:
+            r = self.rest
+            if r is not None:  # the rest of the last burst, from where the air is now
+                self.rest = None
+                rssi, chips = r[0], r[1]
+                i = r[2] + time.ticks_diff(now, r[3]) * self.rate // 1000000 + 1
+                if i >= len(chips):
+                    continue
+            elif self.queue:
+                rssi, chips = self.queue.pop(0)
+                self.stats["bursts"] += 1
+                i = 0
+            else:
+                return
+            i = chips.find(bytes((self.regs[0x04], self.regs[0x05])), i)
             if i < 0:
-                self.stats["no_sync"] += 1
+                if r is None:
+                    self.stats["no_sync"] += 1
                 continue
             self.cur = chips
             self.pos = i + 2  # no copy of the payload: delivered from chips[pos:]
             self.count = 0
             self.t0 = now
-            v = (rssi + 74) * 2
-            self.rssi_reg = v & 0xFF
+            self.rssi = rssi
+            v = (rssi + 74) * 2  # the register saturates (signed byte)
+            self.rssi_reg = (-128 if v < -128 else 127 if v > 127 else v) & 0xFF
+
+    def _stop(self):
+        """Leave the burst being received; it stays on the air (self.rest)."""
+        if self.cur is not None and self.pos < len(self.cur):
+            # chips[i] is on the air at t0 + (i - index) / rate (index: the sync's end)
+            self.rest = (self.rssi, self.cur, self.pos - self.count, self.t0)
+        self.cur = None
 
     def _advance(self, now):
         if self.state != _RX:
             return
         if self.cur is None:
-            if self.hold:
-                return
+            if self.hold or not (self.queue or self.rest):
+                return  # (no call: _start_burst's frame comes from the heap)
             self._start_burst(now)
             if self.cur is None:
                 return
@@ -218,7 +245,7 @@ class Cc1101Emu:
             if self.flen >= _FIFO:
                 self.state = _OVF
                 self.stats["overflows"] += 1
-                self.cur = None
+                self._stop()
                 return
             self.fifo[(self.fhead + self.flen) % _FIFO] = self.cur[self.pos]
             self.flen += 1
@@ -227,7 +254,7 @@ class Cc1101Emu:
             if pk == 0 and (self.count & 0xFF) == self.regs[0x06]:
                 self.state = _IDLE  # fixed length reached; MCSM1 RXOFF = IDLE
                 self.stats["fixed_end"] += 1
-                self.cur = None
+                self._stop()
                 return
 
     def _status_byte(self):
@@ -244,13 +271,13 @@ class Cc1101Emu:
         elif a == 0x36:  # SIDLE
             if self.state == _RX:
                 self.state = _IDLE
-                self.cur = None
+                self._stop()
             self.hold = False
         elif a == 0x3A:  # SFRX (only in IDLE or overflow)
             if self.state in (_IDLE, _OVF):
                 self.flen = 0
                 self.state = _IDLE
-                self.cur = None
+                self._stop()
                 self.hold = False
 
     def _status_reg(self, a):
@@ -291,6 +318,8 @@ class Cc1101Emu:
             if read:
                 if not self.flen:
                     return 0
+                if self.flen == 1 and self.cur is not None:
+                    self.stats["drained"] += 1
                 v = self.fifo[self.fhead]
                 self.fhead = (self.fhead + 1) % _FIFO
                 self.flen -= 1
