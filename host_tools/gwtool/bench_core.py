@@ -52,7 +52,7 @@ out["oml_record_bytes"] = len(encode(1, oml.pack(1, 1, 1, 0, 30, 0)))
 t = time.ticks_us()
 q = c.oml.query("m0", "1-0:1.8.0*255", 1767225600 + n * 5, 1 << 40, 0, 100)
 out["oml_query_ms"] = round(time.ticks_diff(time.ticks_us(), t) / 1000, 1)
-out["values"] = n
+out["store_values"] = n
 print(json.dumps(out))
 """
 

@@ -1,6 +1,7 @@
 """gwtool bench: the JSON it prints (one real --quick run) and the pure helpers."""
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,6 +148,38 @@ def test_markdown_has_every_figure_and_target():
     assert "| `crc32_c_mbps` | 190.5 |" in md and "| `heap_live_peak_bytes` | 5 |" in md
     assert "| AES-CCM >= 0.4x bulk cryptolib ECB | 0.39 | False |" in md
     assert '"day_completes_in_128k": false' in md and "6.7 min" in md
+
+
+def _readme_figure_names():
+    """The names the README's figure table explains, as patterns: `*` any part of a name,
+    `{a,b}` either, `[_x]` optional, `<board>` a board's name."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Benchmarks: how to read each figure", 1)[1].split("\n## ", 1)[0]
+    pats = []
+    for line in table.splitlines():
+        if not line.startswith("| `"):
+            continue
+        for name in re.findall(r"`([^`]+)`", line.split("|")[1]):
+            rx = re.escape(name).replace(r"\*", "[a-z0-9_]*").replace("<board>", "[a-z0-9_]+")
+            rx = re.sub(r"\\\{(.*?)\\\}", lambda m: "(" + m.group(1).replace(",", "|") + ")", rx)
+            rx = re.sub(r"\\\[(.*?)\\\]", lambda m: "(" + m.group(1) + ")?", rx)
+            pats.append(re.compile(rx + r"\Z"))
+    return pats
+
+
+def test_readme_explains_every_figure(quick):
+    """Every figure of a quick run and of the full run in BENCHMARKS.md has a row in the
+    README's table ("how to read each figure")."""
+    pats = _readme_figure_names()
+    assert len(pats) > 60
+    explained = lambda k: any(p.match(k) for p in pats)
+    assert not explained("no_such_figure_ms") and explained("p256_ecdh_alloc_bytes")
+    assert explained("han_readings_day_rps_ingest") and explained("romfs_bytes_esp32_gw")
+    full = cmd_bench.load_run(ROOT / "BENCHMARKS.md")["figures"]
+    assert len(full) > len(quick["figures"]) / 2
+    for run, figs in (("quick", quick["figures"]), ("BENCHMARKS.md", full)):
+        missing = sorted(k for k in figs if not explained(k))
+        assert not missing, f"{run}: no README row for {missing}"
 
 
 def test_tls_handshake_heap_measures_the_handshake(tmp_path):
