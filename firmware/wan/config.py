@@ -8,6 +8,8 @@ import json
 import os
 
 from texts import msg
+from wan import profiles
+from wan.profiles import fields, text
 
 SCHEMA = {"version": int, "wan": dict, "meters": list, "tenants": list,
           "taf_profiles": (dict, list), "keys": dict, "certs": dict, "consumers": list,
@@ -15,12 +17,10 @@ SCHEMA = {"version": int, "wan": dict, "meters": list, "tenants": list,
 
 
 # The other layers' sections, checked here and not by the layers (this module is loaded
-# per configuration; nothing of it stays in RAM): "field:type[:min[:max]]". Types: i int
-# (min..max, no max: none), n positive number, b bool, s text (at most 255 characters,
-# no control characters), S text or null, x hex digits (min..max of them), l list,
-# d object, D object or null, t "hh:mm". Unknown fields, wrong types and values out of
-# range are refused with the field's path: stored, they would break that layer's setup
-# at the next boot (docs/wan.md "Administration").
+# per configuration; nothing of it stays in RAM), with the "wan" section's checker
+# (wan.profiles.fields: "field:type[:min[:max]]", the types are listed there). Unknown
+# fields, wrong types and values out of range are refused with the field's path: stored,
+# they would break that layer's setup at the next boot (docs/wan.md "Administration").
 _LMN = const("meters:l period:i:1:86400 timeout_ms:i:1:60000")
 _LMN_METER = const("id:x:2:64 address:i:1:16383 tls:b period:i:1:86400 renew_s:i:1 "
                    "renew_bytes:i:1")
@@ -39,9 +39,8 @@ _LINK = const("apn:S apn_user:S apn_password:S pin:S data:S static:D supervision
               "carrier_timeout_s:n sync_tries:i:1")
 _STATIC = const("ip:s mask:s gw:s dns:s")
 # why a field is refused, msg(_WHY, i) (one string constant: RAM, texts.py)
-_WHY = const("not an object|unknown field|not a positive number|wrong type|out of range"
-             "|not hex|bad length|not hh:mm|bad text|missing |duplicate|more than 32"
-             "|unknown role|unknown output|SHA-256 and/or MD5")
+_WHY = const("missing |duplicate|more than 32|unknown role|unknown output"
+             "|SHA-256 and/or MD5")
 
 
 class ConfigError(ValueError):
@@ -52,64 +51,19 @@ def _bad(where, i, more=""):
     raise ConfigError(where + ": " + msg(_WHY, i) + more)
 
 
-def _fields(d, schema, where):
-    """d must be an object whose fields are in schema (see _LMN), each of its type/range."""
-    if not isinstance(d, dict):
-        _bad(where, 0)  # not an object
-    for k, v in d.items():
-        p = where + "." + k
-        f = None
-        for e in schema.split():
-            if e.startswith(k + ":"):
-                f = e.split(":")
-                break
-        if f is None:
-            _bad(p, 1)  # unknown field
-        t = f[1]
-        if t in "SD" and v is None:
-            continue
-        if t == "n":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                _bad(p, 2)  # not a positive number
-            continue
-        c = {"i": int, "b": bool, "l": list, "d": dict, "D": dict}.get(t, str)
-        if not isinstance(v, c) or t == "i" and isinstance(v, bool):
-            _bad(p, 3)  # wrong type
-        if t == "i" and (v < int(f[2]) or len(f) > 3 and v > int(f[3])):
-            _bad(p, 4)  # out of range
-        elif t in "sS":
-            _text(v, p)
-        elif t == "x":
-            try:
-                binascii.unhexlify(v)
-            except ValueError:
-                _bad(p, 5)  # not hex
-            if not int(f[2]) <= len(v) <= int(f[3]):
-                _bad(p, 6)  # bad length
-        elif t == "t":
-            h, _, m = v.partition(":")
-            if not (h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60):
-                _bad(p, 7)  # not hh:mm
-
-
-def _text(v, where):
-    if not isinstance(v, str) or len(v) > 255 or any(c < 32 or c == 127 for c in v.encode()):
-        _bad(where, 8)  # bad text
-
-
 def _list(items, schema, where, need):
     """Each item an object of schema with the fields in need; an "id" unique."""
     seen = []
     for i, d in enumerate(items):
         p = "%s[%d]" % (where, i)
-        _fields(d, schema, p)
+        fields(d, schema, p)
         for k in need.split():
             if k not in d:
-                _bad(p, 9, k)  # missing
+                _bad(p, 0, k)  # missing
         k = d.get("id")
         if k is not None:
             if k in seen:
-                _bad(p + ".id", 10)  # duplicate
+                _bad(p + ".id", 1)  # duplicate
             seen.append(k)
 
 
@@ -118,43 +72,43 @@ def _sections(cfg):
     boot: lmn.service, han.service/han.layer, wan.link_service; wmbus reads none)."""
     s = cfg.get("lmn")
     if s is not None:
-        _fields(s, _LMN, "lmn")
+        fields(s, _LMN, "lmn")
         if len(s.get("meters", ())) > _LMN_MAX:
-            _bad("lmn.meters", 11)  # more than 32
+            _bad("lmn.meters", 2)  # more than 32
         _list(s.get("meters", ()), _LMN_METER, "lmn.meters", "id address")
     s = cfg.get("han")
     if s is not None:
-        _fields(s, _HAN, "han")
+        fields(s, _HAN, "han")
         for n, u in s.get("users", {}).items():
             p = "han.users." + n
-            _text(n, p)
-            _fields(u, _HAN_USER, p)
-            _fields(u.get("ha1", {}), _HA1, p + ".ha1")
+            text(n, p)
+            fields(u, _HAN_USER, p)
+            fields(u.get("ha1", {}), _HA1, p + ".ha1")
             if u.get("role", "consumer") not in ("consumer", "technician"):
-                _bad(p + ".role", 12)  # unknown role
+                _bad(p + ".role", 3)  # unknown role
         _list(s.get("cls", ()), _CLS, "han.cls", "name emt")
         for i, c in enumerate(s.get("cls", ())):
             p = "han.cls[%d]" % i
-            _fields(c["emt"], _CLS_EMT, p + ".emt")
+            fields(c["emt"], _CLS_EMT, p + ".emt")
             for k in ("host", "port"):
                 if k not in c["emt"]:
-                    _bad(p + ".emt", 9, k)  # missing
+                    _bad(p + ".emt", 0, k)  # missing
             if c.get("device") != "outputs" and "port" not in c:
-                _bad(p, 9, "port")  # missing
+                _bad(p, 0, "port")  # missing
         _list(s.get("outputs", ()), _OUTPUT, "han.outputs", "output on off")
         for i, o in enumerate(s.get("outputs", ())):
             if o["output"] not in ("OUT1", "OUT2", "OUT3", "RELAY"):
-                _bad("han.outputs[%d].output" % i, 13)  # unknown output
+                _bad("han.outputs[%d].output" % i, 4)  # unknown output
         a = s.get("algorithms")
         if a is not None and (not a or any(x not in ("SHA-256", "MD5") for x in a)):
-            _bad("han.algorithms", 14)  # SHA-256 and/or MD5
+            _bad("han.algorithms", 5)  # SHA-256 and/or MD5
         for i, f in enumerate(s.get("cls_ca_files", ())):
-            _text(f, "han.cls_ca_files[%d]" % i)
+            text(f, "han.cls_ca_files[%d]" % i)
     s = cfg.get("link")
     if s is not None:
-        _fields(s, _LINK, "link")
+        fields(s, _LINK, "link")
         if s.get("static") is not None:
-            _fields(s["static"], _STATIC, "link.static")
+            fields(s["static"], _STATIC, "link.static")
         from wan.link import LinkError, check  # resident: ctx.link
 
         try:
@@ -162,7 +116,7 @@ def _sections(cfg):
         except LinkError as e:
             raise ConfigError("link: %s" % e)
     if "wmbus" in cfg:
-        _fields(cfg["wmbus"], "", "wmbus")  # no settings (keys come with "keys")
+        fields(cfg["wmbus"], "", "wmbus")  # no settings (keys come with "keys")
     if "meters" in cfg:
         _list(cfg["meters"], "id:s", "meters", "id")
 
@@ -181,14 +135,12 @@ def validate(cfg, current_version):
         raise ConfigError("no version")
     if current_version is not None and v <= current_version:
         raise ConfigError("version %d not newer than %d" % (v, current_version))
-    _sections(cfg)
-    if "wan" in cfg:
-        from wan import profiles
-
-        try:
+    try:
+        _sections(cfg)
+        if "wan" in cfg:
             profiles.parse(cfg["wan"])
-        except profiles.ProfileError as e:
-            raise ConfigError(str(e))
+    except profiles.ProfileError as e:
+        raise ConfigError(str(e))
     from crypto.cms import Cert, CmsError
 
     for name, b64 in cfg.get("certs", {}).items():

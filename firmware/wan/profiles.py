@@ -21,22 +21,25 @@ not reversible without the key; key = "pseudonym_key" of the profile or the alia
 RAM: this module is loaded to check a "wan" section and dropped after it (Wan.configure,
 wan.config); the parsed profiles are wan.delivery.Emt objects.
 """
+import binascii
+
 _MAX_EMTS = const(24)
 _TAFS = const(("TAF1", "TAF2", "TAF6", "TAF7"))
-# schemas as "field:type" strings (no dicts at import); types: s str, i int, l list,
-# d dict, S str or null, D dict or null
-_GWA = const("name:s host:s port:i poll_s:i wakeup_port:i wakeup_window_s:i")
-_EMT = const("id:s host:s port:i path:s peer:s enc_cert:s tafs:l schedule_s:i alias:S "
-             "pseudonym_key:s mqtt:D")
-_MQTT = const("host:s port:i topic:s peer:s qos:i keepalive_s:i")
+# schemas as "field:type[:min[:max]]" strings (no dicts at import), checked by fields();
+# also wan.config's for the other layers' sections. Types: i int (min..max; no max: none),
+# n positive number, b bool, s text (at most 255 characters, no control characters: they
+# would end up in HTTP request lines, headers and logs), S text or null, f a name that
+# becomes a file name (queues /data/wan/q/<id>.<TAF>, /data/pki/peers/<peer>.der: 1-64
+# bytes, no "/" or "\", no leading dot), x hex digits (min..max of them), l list,
+# d object, D object or null, t "hh:mm". Ranges are refused, not clamped: a port 0, a
+# poll or schedule of 0 s, QoS 2 or a keep-alive beyond MQTT's 16 bits only ever fail
+# later, each delivery or poll again.
+_GWA = const("name:f host:s port:i:1:65535 poll_s:i:1 wakeup_port:i:0:65535 "
+             "wakeup_window_s:i:1")
+_EMT = const("id:f host:s port:i:1:65535 path:s peer:f enc_cert:f tafs:l schedule_s:i:1 "
+             "alias:S pseudonym_key:s mqtt:D")
+_MQTT = const("host:s port:i:1:65535 topic:s peer:f qos:i:0:1 keepalive_s:i:1:65535")
 _WAN = const("gateway_id:s gwa:d emts:l")
-# integer ranges "field:min:max" (max 0: none); a value outside is refused, not clamped:
-# a port 0, a poll or schedule of 0 s, QoS 2 or a keep-alive beyond MQTT's 16 bits only
-# ever fail later, each delivery or poll again
-_RANGES = const("port:1:65535 wakeup_port:0:65535 poll_s:1:0 wakeup_window_s:1:0 "
-                "schedule_s:1:0 qos:0:1 keepalive_s:1:65535")
-# names that become file names (queues /data/wan/q/<id>.<TAF>, /data/pki/peers/<peer>.der)
-_NAMES = const("id peer enc_cert name")
 _NAME_MAX = const(64)  # bytes (UTF-8)
 _STR_MAX = const(255)
 
@@ -45,55 +48,69 @@ class ProfileError(ValueError):
     pass
 
 
-def _check(d, schema, where):
+def fields(d, schema, where):
+    """d must be an object whose fields are in schema, each of its type and range; else
+    ProfileError naming the field's path ("wan.gwa.port: out of range")."""
     if not isinstance(d, dict):
         raise ProfileError(where + ": not an object")
-    schema = dict(f.split(":") for f in schema.split())
     for k, v in d.items():
-        t = schema.get(k)
-        if t is None:
-            raise ProfileError("%s: unknown field %s" % (where, k))
-        t = {"s": str, "i": int, "l": list, "d": dict, "S": (str, type(None)),
-             "D": (dict, type(None))}[t]
-        if not isinstance(v, t) or (t is int and isinstance(v, bool)):
-            raise ProfileError("%s.%s: wrong type" % (where, k))
-        if t is int:
-            _range(v, k, where)
-        elif isinstance(v, str):
-            _text(v, k, where)
+        p = where + "." + k
+        f = None
+        for e in schema.split():
+            if e.startswith(k + ":"):
+                f = e.split(":")
+                break
+        if f is None:
+            raise ProfileError(p + ": unknown field")
+        t = f[1]
+        if t in "SD" and v is None:
+            continue
+        if t == "n":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise ProfileError(p + ": not a positive number")
+            continue
+        c = {"i": int, "b": bool, "l": list, "d": dict, "D": dict}.get(t, str)
+        if not isinstance(v, c) or t == "i" and isinstance(v, bool):
+            raise ProfileError(p + ": wrong type")
+        if t == "i" and (v < int(f[2]) or len(f) > 3 and v > int(f[3])):
+            raise ProfileError(p + ": out of range")
+        elif t in "sSf":
+            text(v, p, t == "f")
+        elif t == "x":
+            try:
+                binascii.unhexlify(v)
+            except ValueError:
+                raise ProfileError(p + ": not hex")
+            if not int(f[2]) <= len(v) <= int(f[3]):
+                raise ProfileError(p + ": bad length")
+        elif t == "t":
+            h, _, m = v.partition(":")
+            if not (h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60):
+                raise ProfileError(p + ": not hh:mm")
 
 
-def _range(v, k, where):
-    for f in _RANGES.split():
-        n, lo, hi = f.split(":")
-        if n == k:
-            if v < int(lo) or (int(hi) and v > int(hi)):
-                raise ProfileError("%s.%s: %d out of range" % (where, k, v))
-            return
-
-
-def _text(v, k, where):
-    """No control characters (they would end up in HTTP request lines, headers and
-    logs), bounded length; names used in file names: no "/", "\\", no leading dot."""
-    name = k in _NAMES.split()
+def text(v, where, name=False):
+    """Text without control characters, bounded; name: one that becomes a file name."""
+    if not isinstance(v, str):
+        raise ProfileError(where + ": wrong type")
     if len(v.encode() if name else v) > (_NAME_MAX if name else _STR_MAX) or (
             name and not v):
-        raise ProfileError("%s.%s: bad length" % (where, k))
+        raise ProfileError(where + ": bad length")
     for c in v:
         o = ord(c)
         if o < 32 or o == 127 or name and c in "/\\":
-            raise ProfileError("%s.%s: bad character" % (where, k))
+            raise ProfileError(where + ": bad character")
     if name and v[0] == ".":
-        raise ProfileError("%s.%s: bad name" % (where, k))
+        raise ProfileError(where + ": bad name")
 
 
 def parse(wan):
     """Validate the "wan" section; returns (gateway_id, gwa dict, [wan.delivery.Emt])."""
     from wan.delivery import Emt
 
-    _check(wan, _WAN, "wan")
+    fields(wan, _WAN, "wan")
     gwa = wan.get("gwa") or {}
-    _check(gwa, _GWA, "wan.gwa")
+    fields(gwa, _GWA, "wan.gwa")
     for k in ("host", "port"):
         if gwa and k not in gwa:
             raise ProfileError("wan.gwa: missing " + k)
@@ -104,7 +121,7 @@ def parse(wan):
     seen = set()
     for i, e in enumerate(emts):
         where = "wan.emts[%d]" % i
-        _check(e, _EMT, where)
+        fields(e, _EMT, where)
         for k in ("id", "host", "port"):
             if k not in e:
                 raise ProfileError(where + ": missing " + k)
@@ -117,7 +134,7 @@ def parse(wan):
             if t not in _TAFS:
                 raise ProfileError(where + ": unknown TAF " + str(t))
         if e.get("mqtt") is not None:
-            _check(e["mqtt"], _MQTT, where + ".mqtt")
+            fields(e["mqtt"], _MQTT, where + ".mqtt")
             for k in ("host", "port"):
                 if k not in e["mqtt"]:
                     raise ProfileError(where + ".mqtt: missing " + k)
