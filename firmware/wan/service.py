@@ -128,13 +128,14 @@ class Wan:
         self.ctx.log(1, "wan.config", msg(_T, 0) % (version, len(emts)))
 
     def _rules(self):
-        """The firewall's WAN rules are the profiles' endpoints, nothing else: the GWA, each
-        EMT and its MQTT broker out, the wake-up port in (wan.http.open_session enforces
-        them; net.firewall). Replaced with each configuration."""
+        """The firewall's WAN rules out are the profiles' endpoints, nothing else: the GWA,
+        each EMT and its MQTT broker (wan.http.open_session enforces them; net.firewall).
+        Replaced with each configuration; the wake-up port's rule in is made once, with
+        its socket (setup)."""
         from net import firewall
 
         fw = firewall.of(self.ctx)
-        for p in ("gwa", "emt", "mqtt", "wake-up"):
+        for p in ("gwa", "emt", "mqtt"):
             fw.revoke(p)
         g = self.gwa
         if g:

@@ -544,8 +544,10 @@ def test_wan_connections_go_through_the_firewall_rules_of_the_profiles():
     eq(fw.refused, refused + 2)
     asyncio.run(session("emt", "10.0.0.2", 4432))  # allowed: fails further on, not here
     eq(fw.refused, refused + 2)
-    # a new configuration replaces the WAN rules: the old EMT and broker are gone
+    # a new configuration replaces the WAN rules out: the old EMT and broker are gone; the
+    # wake-up rule in (made with its socket at setup) stays
+    fw.allow("wan", "in", "wake-up", "*", 40001)
     w.configure({"gateway_id": "G", "gwa": {"host": "10.0.0.1", "port": 4431},
                  "emts": [dict(_EMT, host="10.0.0.3", port=443)]}, 2)
     eq(sorted(r[2:] for r in fw.rules if r[0] == "wan"),
-       [["emt", "10.0.0.3", 443], ["gwa", "10.0.0.1", 4431]])
+       [["emt", "10.0.0.3", 443], ["gwa", "10.0.0.1", 4431], ["wake-up", "*", 40001]])
